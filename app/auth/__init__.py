@@ -1,0 +1,1 @@
+"""Authentication and tenancy: one layer that every edge (GraphQL, REST, sockets) goes through."""

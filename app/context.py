@@ -1,0 +1,22 @@
+"""What the app holds for its lifetime, created in the lifespan and reached by every edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from app.auth.crypto import SecretBox
+from app.db.engine import Database
+from app.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    box: SecretBox
+
+
+def app_context(conn: HTTPConnection) -> AppContext:
+    return conn.state.ctx  # type: ignore[no-any-return]

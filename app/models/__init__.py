@@ -1,0 +1,203 @@
+"""SQLModel tables. Rows only: the API layers map them to their own types, so a column such as a
+bot's encrypted auth token can never reach a response by accident.
+
+Tenancy and distribution: every tenant-owned table carries `restaurant_id`, its primary key and
+unique keys begin with it, and its foreign keys are composite `(restaurant_id, ...)` references. A
+row can therefore never point at another restaurant's row, and the tables can later be distributed
+by `restaurant_id` (Citus) as they are. The one global lookup is a WhatsApp number -> bot, needed to
+route a webhook before the tenant is known: `bot` is small and would be a Citus reference table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field, SQLModel
+
+BOT_STATUSES = ("PENDING", "ACTIVE", "FAILED", "VERIFYING")
+CONVERSATION_STATUSES = ("active", "closed")
+DIRECTIONS = ("IN", "OUT")
+
+
+def _ts(*, nullable: bool = False, default_now: bool = True) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            DateTime(timezone=True),
+            nullable=nullable,
+            server_default=func.now() if default_now else None,
+        ),
+    )
+
+
+class Restaurant(SQLModel, table=True):
+    __tablename__ = "restaurant"
+
+    id: str = Field(primary_key=True)
+    name: str
+    currency: str = Field(default="SAR", sa_column_kwargs={"server_default": "SAR"})
+    bot_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Bot(SQLModel, table=True):
+    """A WhatsApp sender (a Twilio number) that belongs to one restaurant."""
+
+    __tablename__ = "bot"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        CheckConstraint(f"status IN {BOT_STATUSES}", name="bot_status_valid"),
+        Index("bot_id_key", "id", unique=True),
+        Index(
+            "bot_whatsapp_number_live_key",
+            "whatsapp_number",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    name: str
+    restaurant_name: str
+    whatsapp_number: str  # E.164, e.g. +966508034010
+    account_sid: str
+    subaccount_sid: str | None = None
+    auth_token_encrypted: str  # Fernet token; see app.auth.crypto
+    sender_sid: str | None = None
+    waba_id: str | None = None
+    status: str = Field(default="PENDING", sa_column_kwargs={"server_default": "PENDING"})
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    support_contact: str | None = None
+    payment_link: str | None = None
+    max_messages_per_min: int = Field(default=60, sa_column_kwargs={"server_default": "60"})
+    max_messages_per_day: int = Field(default=1000, sa_column_kwargs={"server_default": "1000"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    deleted_at: datetime | None = _ts(nullable=True, default_now=False)
+
+
+class Conversation(SQLModel, table=True):
+    """One customer talking to one bot (sender) of a restaurant."""
+
+    __tablename__ = "conversation"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id", "bot_id"], ["bot.restaurant_id", "bot.id"]),
+        UniqueConstraint("restaurant_id", "bot_id", "customer_phone", name="conversation_customer_key"),
+        CheckConstraint(f"status IN {CONVERSATION_STATUSES}", name="conversation_status_valid"),
+        CheckConstraint("unread_count >= 0", name="conversation_unread_nonnegative"),
+        # The dashboard's list: newest activity first, with keyset pagination, no sort step.
+        Index("conversation_by_activity", "restaurant_id", text("last_message_at DESC"), text("id DESC")),
+        Index(
+            "conversation_by_status_activity",
+            "restaurant_id",
+            "status",
+            text("last_message_at DESC"),
+            text("id DESC"),
+        ),
+        Index(
+            "conversation_by_bot_activity",
+            "restaurant_id",
+            "bot_id",
+            text("last_message_at DESC"),
+            text("id DESC"),
+        ),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    bot_id: str
+    customer_phone: str  # E.164
+    customer_name: str | None = None
+    status: str = Field(default="active", sa_column_kwargs={"server_default": "active"})
+    last_message_at: datetime = _ts()
+    last_inbound_at: datetime | None = _ts(nullable=True, default_now=False)
+    unread_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    is_bot_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["restaurant_id", "conversation_id"], ["conversation.restaurant_id", "conversation.id"]
+        ),
+        # Twilio's MessageSid: the idempotency key of inbound webhooks and the link of status callbacks.
+        UniqueConstraint("restaurant_id", "wa_sid", name="message_wa_sid_key"),
+        CheckConstraint(f"direction IN {DIRECTIONS}", name="message_direction_valid"),
+        # A conversation's history by time, newest first or oldest first, with keyset pagination.
+        Index("message_by_conversation_time", "restaurant_id", "conversation_id", "created_at", "id"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    conversation_id: str
+    direction: str
+    message_type: str = "text"
+    content: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    media_urls: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
+    wa_sid: str | None = None
+    delivery_status: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ApiToken(SQLModel, table=True):
+    """An API credential. Only a SHA-256 of the token is stored; the token is shown once."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_hash", name="api_token_hash_key"),)
+
+    id: str = Field(primary_key=True)
+    name: str
+    token_hash: str
+    token_prefix: str  # the first characters, so operators can tell tokens apart in listings
+    is_admin: bool = False
+    restaurant_ids: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    )
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(nullable=True, default_now=False)
+    revoked_at: datetime | None = _ts(nullable=True, default_now=False)
+
+
+__all__ = [
+    "ApiToken",
+    "BigInteger",
+    "Boolean",
+    "Bot",
+    "Conversation",
+    "Integer",
+    "Message",
+    "Restaurant",
+    "SQLModel",
+]

@@ -1,0 +1,34 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from app.context import app_context
+from app.db import migrate
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The process is alive (says nothing about the database)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready to serve: the database answers and its schema is at the code's migration head."""
+    ctx = app_context(request)
+    head = migrate.head()
+    try:
+        async with ctx.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        current = await migrate.current(ctx.db.engine)
+    except Exception as exc:  # any failure to reach the database means "not ready"
+        return JSONResponse(
+            {"status": "unavailable", "database": "unreachable", "detail": type(exc).__name__}, status_code=503
+        )
+    if current != head:
+        return JSONResponse(
+            {"status": "unavailable", "database": "ok", "migration": current, "expected": head}, status_code=503
+        )
+    return JSONResponse({"status": "ready", "database": "ok", "migration": current})

@@ -1,0 +1,119 @@
+"""Test fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), real migrations, the real app.
+
+Each test session gets a fresh database migrated to head; each test starts from empty tables.
+Twilio is the only thing faked, at the HTTP boundary (tests/fakes/twilio_api.py), and webhook
+signatures are computed with the twilio library itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.db import migrate
+from app.db.engine import Database
+from app.main import create_app
+from app.settings import PROJECT_ROOT, Settings, load_settings
+from tests.support import PUBLIC_BASE_URL, Factory
+
+TEST_PG_DIR = PROJECT_ROOT / ".sufrah" / "test"
+
+
+def _server_url() -> str:
+    """A URL of a server we may create databases on: TEST_DATABASE_URL, or an embedded one."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    from app.db import embedded
+
+    return embedded.start(TEST_PG_DIR, database="postgres")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def _with_database(url: str, name: str) -> str:
+    head, sep, query = url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}{sep}{query}"
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    server = _server_url()
+    name = f"sufrah_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(_asyncpg_dsn(_with_database(server, "postgres")))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server, name)
+    await asyncio.to_thread(migrate.upgrade, url)
+    try:
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return load_settings(
+        env="test",
+        database_url=database_url,
+        public_base_url=PUBLIC_BASE_URL,
+        dashboard_pat="test-dashboard-pat",
+        secret_key="test-secret-key-" + "x" * 32,
+        data_dir=tmp_path_factory.mktemp("data"),
+        run_workers=False,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app_and_db(settings: Settings) -> AsyncIterator[tuple[object, Database]]:
+    app = create_app(settings)
+    async with LifespanManager(app) as manager:
+        yield manager.app, manager._state["ctx"].db  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def db(app_and_db: tuple[object, Database]) -> AsyncIterator[Database]:
+    database = app_and_db[1]
+    yield database
+    tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+    async with database.engine.begin() as conn:
+        await conn.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
+
+
+@pytest.fixture
+async def session(db: Database) -> AsyncIterator[AsyncSession]:
+    async with db.session() as s:
+        yield s
+
+
+@pytest.fixture
+async def client(app_and_db: tuple[object, Database], db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app_and_db[0])  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_BASE_URL) as c:
+        yield c
+
+
+@pytest.fixture
+def factory(db: Database, settings: Settings) -> Factory:
+    return Factory(db=db, settings=settings)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    where = "TEST_DATABASE_URL" if os.environ.get("TEST_DATABASE_URL") else f"embedded ({TEST_PG_DIR})"
+    return f"sufrah: PostgreSQL from {where}"
+
+
+__all__ = ["Path"]
