@@ -53,6 +53,21 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_schema(args: argparse.Namespace) -> int:
+    from app.graphql.schema import schema
+    from app.settings import PROJECT_ROOT
+
+    sdl = str(schema) + "\n"
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        path = args.output or str(PROJECT_ROOT / "schema.graphql")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(sdl)
+        print(f"sufrah: wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sufrah", description="Sufrah WhatsApp ordering backend.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -67,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     mig.add_argument("--downgrade", action="store_true", help="move down to REVISION instead of up")
     mig.set_defaults(func=_migrate)
+
+    export = sub.add_parser("export-schema", help="write the GraphQL schema (SDL) to schema.graphql",
+                            description="Export the GraphQL schema from the code.")
+    export.add_argument("--output", "-o", help="file to write, or - for stdout (default: schema.graphql)")
+    export.set_defaults(func=_export_schema)
     return parser
 
 

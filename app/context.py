@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
@@ -10,12 +11,16 @@ from app.auth.crypto import SecretBox
 from app.db.engine import Database
 from app.settings import Settings
 
+if TYPE_CHECKING:
+    from app.realtime.hub import Hub
+
 
 @dataclass
 class AppContext:
     settings: Settings
     db: Database
     box: SecretBox
+    hub: Hub
 
 
 def app_context(conn: HTTPConnection) -> AppContext:

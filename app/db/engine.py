@@ -6,11 +6,13 @@ session per request (`async with db.session() as s`) and pass it down; services 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from app.settings import Settings
 
@@ -27,11 +29,34 @@ def resolve_url(settings: Settings) -> str:
     return embedded.start(settings.data_dir)
 
 
+CommitListener = Callable[[set[str]], None]
+
+
 @dataclass
 class Database:
     url: str
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    commit_listeners: list[CommitListener] = field(default_factory=list)
+
+    @property
+    def asyncpg_dsn(self) -> str:
+        """The URL in the form asyncpg.connect() takes (for the LISTEN connection)."""
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def _after_commit(self, session: Session) -> None:
+        from app.realtime.events import TOUCHED
+
+        touched = session.info.pop(TOUCHED, None)
+        if touched:
+            for listener in self.commit_listeners:
+                listener(touched)
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        from app.realtime.events import TOUCHED
+
+        session.info.pop(TOUCHED, None)
 
     @classmethod
     def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
@@ -43,7 +68,16 @@ class Database:
             pool_recycle=1800,
             connect_args={"server_settings": {"application_name": "sufrah"}},
         )
-        return cls(url=url, engine=engine, sessionmaker=async_sessionmaker(engine, expire_on_commit=False))
+        # A session class of this Database's own, so its commit hook serves this engine only.
+        session_class = type("SufrahSession", (Session,), {})
+        db = cls(
+            url=url,
+            engine=engine,
+            sessionmaker=async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class),
+        )
+        event.listen(session_class, "after_commit", db._after_commit)
+        event.listen(session_class, "after_soft_rollback", lambda s, _tx: db._after_rollback(s))
+        return db
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

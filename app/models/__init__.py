@@ -15,13 +15,11 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     DateTime,
     ForeignKeyConstraint,
     Index,
-    Integer,
     Text,
     UniqueConstraint,
     func,
@@ -53,6 +51,7 @@ class Restaurant(SQLModel, table=True):
     name: str
     currency: str = Field(default="SAR", sa_column_kwargs={"server_default": "SAR"})
     bot_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    timezone: str = Field(default="Asia/Riyadh", sa_column_kwargs={"server_default": "Asia/Riyadh"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -146,12 +145,14 @@ class Message(SQLModel, table=True):
         CheckConstraint(f"direction IN {DIRECTIONS}", name="message_direction_valid"),
         # A conversation's history by time, newest first or oldest first, with keyset pagination.
         Index("message_by_conversation_time", "restaurant_id", "conversation_id", "created_at", "id"),
+        Index("message_by_restaurant_time", "restaurant_id", "created_at"),  # stats: today, response times
     )
 
     restaurant_id: str = Field(primary_key=True)
     id: str = Field(primary_key=True)
     conversation_id: str
     direction: str
+    author: str | None = None  # customer | bot | staff | system
     message_type: str = "text"
     content: str = Field(default="", sa_column_kwargs={"server_default": ""})
     media_urls: list[str] = Field(
@@ -190,14 +191,32 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True, default_now=False)
 
 
-__all__ = [
-    "ApiToken",
-    "BigInteger",
-    "Boolean",
-    "Bot",
-    "Conversation",
-    "Integer",
-    "Message",
-    "Restaurant",
-    "SQLModel",
-]
+
+
+class EventCounter(SQLModel, table=True):
+    """The last event number taken by each restaurant. Taking the next one locks this row until the
+    writing transaction ends, so one restaurant's events commit in number order: "after N" is gapless."""
+
+    __tablename__ = "event_counter"
+    __table_args__ = (ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),)
+
+    restaurant_id: str = Field(primary_key=True)
+    last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+
+
+class Event(SQLModel, table=True):
+    """One change a dashboard may want to hear about. Holds ids, not payloads: subscribers read the
+    current row, so a replay never shows stale state and the log stays small."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        Index("event_by_time", "created_at"),  # retention pruning
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str  # message.created | conversation.updated | bot.status.updated | order.updated
+    entity_id: str
+    conversation_id: str | None = None
+    created_at: datetime = _ts()

@@ -14,6 +14,8 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import BOT_STATUSES, Bot
 from app.phone import to_e164
+from app.realtime import events
+from app.realtime.events import Change
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +82,7 @@ async def register(session: AsyncSession, *, restaurant_id: str, changes: BotCha
     except IntegrityError as exc:
         raise _conflict(exc) from exc
     await session.refresh(bot)
+    await _changed(session, bot)
     return bot
 
 
@@ -100,7 +103,14 @@ async def update_bot(
         raise _conflict(exc) from exc
     if row is None:
         raise NotFound("bot not found")
+    await _changed(session, row)
     return row
+
+
+async def _changed(session: AsyncSession, bot: Bot) -> None:
+    await events.record(
+        session, restaurant_id=bot.restaurant_id, changes=[Change(events.BOT_UPDATED, bot.id)]
+    )
 
 
 def _conflict(exc: IntegrityError) -> Exception:
@@ -133,9 +143,20 @@ async def delete(session: AsyncSession, *, restaurant_id: str | None, bot_id: st
     stmt = update(Bot).where(Bot.id == bot_id, Bot.deleted_at.is_(None))
     if restaurant_id is not None:
         stmt = stmt.where(Bot.restaurant_id == restaurant_id)
-    result = await session.execute(stmt.values(deleted_at=func.now(), is_active=False, updated_at=func.now()))
-    if result.rowcount == 0:
+    row = (
+        await session.execute(
+            stmt.values(deleted_at=func.now(), is_active=False, updated_at=func.now()).returning(Bot)
+        )
+    ).scalar_one_or_none()
+    if row is None:
         raise NotFound("bot not found")
+    await _changed(session, row)
+
+
+async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Bot]:
+    """Bots by id, deleted ones included (an old conversation still names its sender)."""
+    stmt = select(Bot).where(Bot.restaurant_id == restaurant_id, Bot.id.in_(ids))
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
 async def find_by_number(session: AsyncSession, *, whatsapp_number: str) -> Bot | None:

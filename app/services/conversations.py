@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ValidationFailed
 from app.models import CONVERSATION_STATUSES, Conversation, Message
+from app.realtime import events
+from app.realtime.events import Change
 
 MAX_PAGE = 200
 
@@ -19,6 +21,13 @@ class Stats:
     total_conversations: int
     active_conversations: int
     total_unread: int
+    waiting_for_staff: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityStats:
+    messages_today: int  # since midnight in the restaurant's time zone
+    median_first_response_seconds: float | None  # staff, over the last 7 days
 
 
 def _check_status(status: str | None) -> None:
@@ -104,16 +113,71 @@ async def get(session: AsyncSession, *, restaurant_id: str, conversation_id: str
     return row
 
 
+async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Conversation]:
+    stmt = select(Conversation).where(Conversation.restaurant_id == restaurant_id, Conversation.id.in_(ids))
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
+
+
+async def get_messages(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Message]:
+    stmt = select(Message).where(Message.restaurant_id == restaurant_id, Message.id.in_(ids))
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
+
+
 async def stats(session: AsyncSession, *, restaurant_id: str, bot_id: str | None = None) -> Stats:
     stmt = select(
         func.count(),
         func.count().filter(Conversation.status == "active"),
         func.coalesce(func.sum(Conversation.unread_count), 0),
+        func.count().filter(WAITING_FOR_STAFF),
     ).where(Conversation.restaurant_id == restaurant_id)
     if bot_id is not None:
         stmt = stmt.where(Conversation.bot_id == bot_id)
-    total, active, unread = (await session.execute(stmt)).one()
-    return Stats(total_conversations=total, active_conversations=active, total_unread=int(unread))
+    total, active, unread, waiting = (await session.execute(stmt)).one()
+    return Stats(total_conversations=total, active_conversations=active, total_unread=int(unread),
+                 waiting_for_staff=waiting)
+
+
+# The customer spoke last, the bot is off for the conversation, and it is open: a person must answer.
+WAITING_FOR_STAFF = and_(
+    Conversation.status == "active",
+    Conversation.is_bot_active.is_(False),
+    Conversation.last_inbound_at.is_not(None),
+    Conversation.last_inbound_at >= Conversation.last_message_at,
+)
+
+_ACTIVITY = text(
+    """
+    WITH today AS (
+        SELECT count(*) AS n FROM message m, restaurant r
+        WHERE r.id = :r AND m.restaurant_id = :r
+          AND m.created_at >= (date_trunc('day', now() AT TIME ZONE r.timezone) AT TIME ZONE r.timezone)
+    ),
+    replies AS (
+        -- each staff reply, and the first customer message it answers (the oldest one since the
+        -- previous staff reply in that conversation)
+        SELECT extract(epoch FROM s.created_at - (
+            SELECT min(i.created_at) FROM message i
+            WHERE i.restaurant_id = :r AND i.conversation_id = s.conversation_id AND i.direction = 'IN'
+              AND i.created_at < s.created_at
+              AND i.created_at > coalesce((
+                  SELECT max(p.created_at) FROM message p
+                  WHERE p.restaurant_id = :r AND p.conversation_id = s.conversation_id
+                    AND p.author = 'staff' AND p.created_at < s.created_at), '-infinity')
+        )) AS seconds
+        FROM message s
+        WHERE s.restaurant_id = :r AND s.author = 'staff' AND s.created_at > now() - interval '7 days'
+    )
+    SELECT (SELECT n FROM today),
+           (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM replies WHERE seconds IS NOT NULL)
+    """
+)
+
+
+async def activity(session: AsyncSession, *, restaurant_id: str) -> ActivityStats:
+    """What an owner looks at first: today's message count and how fast staff answer."""
+    today, median = (await session.execute(_ACTIVITY, {"r": restaurant_id})).one()
+    return ActivityStats(messages_today=int(today or 0),
+                         median_first_response_seconds=float(median) if median is not None else None)
 
 
 async def list_messages(
@@ -154,6 +218,9 @@ async def _update(session: AsyncSession, restaurant_id: str, conversation_id: st
     ).scalar_one_or_none()
     if row is None:
         raise NotFound("conversation not found")
+    await events.record(
+        session, restaurant_id=restaurant_id, changes=[Change(events.CONVERSATION_UPDATED, row.id, row.id)]
+    )
     return row
 
 

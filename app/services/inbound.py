@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.twilio.inbound import InboundMessage, StatusCallback
 from app.ids import new_id
 from app.models import Conversation, Message
+from app.realtime import events
+from app.realtime.events import Change
 
 # How far along a delivery status is. A callback may only move a message forward, so a late or
 # duplicated "sent" never overwrites "delivered", and "read" is final.
@@ -63,6 +65,7 @@ async def ingest(session: AsyncSession, *, restaurant_id: str, bot_id: str, inbo
                 id=new_id("msg"),
                 conversation_id=conversation_id,
                 direction="IN",
+                author="customer",
                 message_type=inbound.message_type,
                 content=inbound.body,
                 media_urls=[url for url, _ in inbound.media],
@@ -88,6 +91,14 @@ async def ingest(session: AsyncSession, *, restaurant_id: str, bot_id: str, inbo
             customer_name=func.coalesce(literal(inbound.profile_name), Conversation.customer_name),
             updated_at=func.now(),
         )
+    )
+    await events.record(
+        session,
+        restaurant_id=restaurant_id,
+        changes=[
+            Change(events.MESSAGE_CREATED, message_id, conversation_id),
+            Change(events.CONVERSATION_UPDATED, conversation_id, conversation_id),
+        ],
     )
     return Ingested(True, restaurant_id, conversation_id, message_id)
 
@@ -118,7 +129,14 @@ async def apply_status(session: AsyncSession, *, restaurant_id: str, callback: S
         .values(**values)
         .returning(Message)
     )
-    return result.scalar_one_or_none()
+    message = result.scalar_one_or_none()
+    if message is not None:
+        await events.record(
+            session,
+            restaurant_id=restaurant_id,
+            changes=[Change(events.MESSAGE_UPDATED, message.id, message.conversation_id)],
+        )
+    return message
 
 
 async def message_exists(session: AsyncSession, *, restaurant_id: str, wa_sid: str) -> bool:

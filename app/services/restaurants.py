@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Restaurant
+from app.realtime import events
+from app.realtime.events import Change
 
 
 async def create(
@@ -55,4 +57,12 @@ async def set_bot_enabled(session: AsyncSession, *, restaurant_id: str, enabled:
     row = result.scalar_one_or_none()
     if row is None:
         raise NotFound("restaurant not found")
+    await events.record(
+        session, restaurant_id=restaurant_id, changes=[Change(events.RESTAURANT_UPDATED, restaurant_id)]
+    )
     return row
+
+
+async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Restaurant]:
+    row = await session.get(Restaurant, restaurant_id)
+    return {row.id: row} if row is not None and row.id in ids else {}

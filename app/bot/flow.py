@@ -1,0 +1,838 @@
+"""The ordering bot as a pure state machine: `step(state, inbound, ctx) -> (state, actions)`.
+
+Nothing here does I/O, reads the clock or draws random numbers, so a conversation replays exactly
+and is tested without a database. The runner loads a `Context` (restaurant, menu, latest order)
+before each turn, applies the returned actions in order inside the transaction that stores the new
+`State` (as JSON), and calls `order_placed` / `order_status_changed` for the events that don't come
+from the customer.
+
+Steps (`State.step`), each named after what the customer was last asked:
+
+    start → welcome (1 order, 2 track, 3 staff) → order_type → location [→ out_of_range] | branch
+    → category → item → quantity → after_item ⇄ cart ⇄ remove → payment → confirm → placing → done
+    order_status_changed(DELIVERED) → rating → rating_comment → done
+
+`done` (order finished), `placing` (PlaceOrder returned, `order_placed` not yet called) and `handoff`
+(staff took over) answer the next message with the welcome. Words such as *staff*, *track*, *menu*,
+*cancel*, *cart* and *checkout* work from any step; anything else unknown re-prompts the current step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from math import asin, cos, radians, sin, sqrt
+from typing import Any, TypeVar, cast
+
+from app.bot.texts import t
+
+
+# ── what the runner loads before a turn ─────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class Item:
+    id: str
+    category_id: str
+    name_ar: str
+    name_en: str
+    price: int  # minor units (halalas)
+    available: bool = True
+    max_quantity: int = 10
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name_ar: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Branch:
+    id: str
+    name_ar: str
+    name_en: str
+    address: str
+    latitude: float
+    longitude: float
+    delivery_radius_km: float
+
+
+@dataclass(frozen=True)
+class LatestOrder:
+    id: str
+    reference: str  # e.g. "#1042"
+    status: str  # CONFIRMED|PREPARING|OUT_FOR_DELIVERY|READY|DELIVERED|CANCELLED
+    order_type: str  # delivery|pickup
+    rated: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything the bot may know about the restaurant; the tuples are in display order."""
+
+    restaurant_name: str
+    currency: str = "SAR"
+    min_delivery_total: int = 0  # minor units; applies to delivery only
+    payment_link: str | None = None
+    branches: tuple[Branch, ...] = ()
+    categories: tuple[Category, ...] = ()
+    items: tuple[Item, ...] = ()
+    latest_order: LatestOrder | None = None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One customer message as stored."""
+
+    text: str = ""
+    button_payload: str | None = None
+    button_text: str | None = None
+    list_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+    label: str | None = None
+    message_type: str = "text"  # text|location|button|media|...
+
+
+# ── state and actions ───────────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class OrderLine:
+    """A cart line. Names and price are copied when added, so the cart never points into a Context."""
+
+    item_id: str
+    name_ar: str
+    name_en: str
+    unit_price: int
+    quantity: int
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class State:
+    """The bot's memory of one conversation. Plain values only, so it round-trips through JSON."""
+
+    step: str = "start"
+    lang: str = "ar"
+    cart: tuple[OrderLine, ...] = ()
+    order_type: str | None = None  # set once the delivery location or the pickup branch is known
+    branch_id: str | None = None
+    delivery_address: str | None = None
+    delivery_latitude: float | None = None
+    delivery_longitude: float | None = None
+    category_id: str | None = None  # the category being browsed
+    pending_item_id: str | None = None  # the item whose quantity we asked for
+    payment_method: str | None = None  # cash|online
+    placed_total: int = 0  # for the confirmation text, between PlaceOrder and order_placed
+    rating_order_id: str | None = None
+    rating: int | None = None  # given, waiting for the optional comment
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["cart"] = [{f.name: getattr(line, f.name) for f in fields(line)} for line in self.cart]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> State:
+        """Tolerant on purpose: unknown keys (older versions) and malformed values fall back to defaults."""
+        if not isinstance(data, dict):
+            return cls()
+        values: dict[str, Any] = {}
+        for name, kinds in _STATE_TYPES.items():
+            value = data.get(name)
+            if isinstance(value, kinds) and not isinstance(value, bool):
+                values[name] = float(cast(float, value)) if float in kinds else value
+        raw_cart = data.get("cart")
+        lines = (_line_from_json(raw) for raw in (raw_cart if isinstance(raw_cart, list) else ()))
+        return cls(**values, cart=tuple(line for line in lines if line is not None))
+
+
+_STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "step": (str,), "lang": (str,), "order_type": (str,), "branch_id": (str,), "delivery_address": (str,),
+    "delivery_latitude": (float, int), "delivery_longitude": (float, int), "category_id": (str,),
+    "pending_item_id": (str,), "payment_method": (str,), "placed_total": (int,),
+    "rating_order_id": (str,), "rating": (int,),
+}
+
+
+def _line_from_json(raw: object) -> OrderLine | None:
+    if not isinstance(raw, dict):
+        return None
+    names_ok = all(isinstance(raw.get(key), str) for key in ("item_id", "name_ar", "name_en"))
+    numbers_ok = all(type(raw.get(key)) is int for key in ("unit_price", "quantity"))
+    return OrderLine(**{f.name: raw[f.name] for f in fields(OrderLine)}) if names_ok and numbers_ok else None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Send this text to the customer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    """Create the order (status CONFIRMED, next per-restaurant reference), then call `order_placed`."""
+
+    order_type: str  # delivery|pickup
+    branch_id: str | None
+    lines: tuple[OrderLine, ...]
+    subtotal: int
+    total: int
+    currency: str
+    payment_method: str  # cash|online
+    delivery_address: str | None
+    delivery_latitude: float | None
+    delivery_longitude: float | None
+    lang: str
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Turn the bot off for this conversation; staff answer by hand until they turn it back on."""
+
+
+@dataclass(frozen=True)
+class RateOrder:
+    order_id: str
+    rating: int  # 1..5
+    comment: str | None
+
+
+Action = Reply | PlaceOrder | Handoff | RateOrder
+Turn = tuple[State, list[Action]]
+
+
+# ── public helpers ──────────────────────────────────────────────────────────────────────────────
+_AR_CURRENCY = {"SAR": "ر.س", "AED": "د.إ", "KWD": "د.ك", "BHD": "د.ب", "OMR": "ر.ع", "QAR": "ر.ق"}
+_THREE_DECIMALS = {"KWD", "BHD", "OMR", "JOD"}
+
+
+def format_price(amount_minor: int, currency: str, lang: str) -> str:
+    """2500, "SAR" -> "25.00 SAR" (en) / "25.00 ر.س" (ar); dinars have three decimals."""
+    digits = 3 if currency.upper() in _THREE_DECIMALS else 2
+    whole, fraction = divmod(abs(amount_minor), 10**digits)
+    unit = _AR_CURRENCY.get(currency.upper(), currency) if lang == "ar" else currency
+    return f"{'-' if amount_minor < 0 else ''}{whole}.{fraction:0{digits}d} {unit}"
+
+
+def detect_language(text: str) -> str:
+    """Return "ar" if the text contains an Arabic letter, else "en" (mixed text is read as Arabic)."""
+    return "ar" if any(ch.isalpha() and "\u0600" <= ch <= "\u08ff" for ch in text) else "en"
+
+
+# ── reading what the customer sent ──────────────────────────────────────────────────────────────
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ة": "ه", "ى": "ي", "ـ": None})
+
+
+def _normalize(raw: str) -> str:
+    """Fold what customers vary without meaning to: case, digits, hamza, diacritics, emoji, punctuation."""
+    text = re.sub(r"[^\w\s]", " ", raw.translate(_DIGITS).translate(_FOLD).lower())
+    return " ".join(text.split())
+
+
+def _words(*words: str) -> frozenset[str]:
+    return frozenset(_normalize(w) for w in words)
+
+
+_STAFF = _words("staff", "agent", "human", "موظف", "الموظف", "خدمة العملاء")
+_TRACK = _words("track", "track order", "track my order", "تتبع", "تتبع طلبي")
+_HOME = _words("0", "menu", "main menu", "hi", "hello", "hey", "start", "مرحبا", "السلام عليكم", "سلام",
+              "اهلا", "هلا", "هاي", "القائمة", "القائمة الرئيسية")
+_CANCEL = _words("cancel", "cancel order", "الغاء", "الغاء الطلب")
+_CART = _words("cart", "view cart", "basket", "السلة", "سلة", "عرض السلة")
+_CHECKOUT = _words("checkout", "check out", "اتمام الطلب", "الدفع")
+_DELIVERY = _words("delivery", "deliver", "توصيل", "التوصيل")
+_PICKUP = _words("pickup", "pick up", "استلام", "الاستلام")
+_BACK = _words("back", "رجوع", "عودة")
+_SKIP = _words("skip", "no", "no comment", "تخطي", "لا")
+_REMOVE_LINE = re.compile(r"^(?:remove|delete|حذف|ازاله)\s*(\d+)$")
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One numbered choice: `key` is what a button payload may carry instead of the number."""
+
+    key: str
+    words: frozenset[str] = frozenset()
+
+
+def _candidates(inbound: Inbound) -> list[str]:
+    """Normalized answers, most specific first: a button or list reply beats the text it carries."""
+    raw = (inbound.button_payload, inbound.list_id, inbound.button_text, inbound.text)
+    return [norm for value in raw if value and (norm := _normalize(value))]
+
+
+def _matches(inbound: Inbound, words: frozenset[str]) -> bool:
+    return any(candidate in words for candidate in _candidates(inbound))
+
+
+def _number(inbound: Inbound) -> int | None:
+    return next((int(c) for c in _candidates(inbound) if c.isascii() and c.isdigit()), None)
+
+
+def _choose(inbound: Inbound, options: Sequence[_Option]) -> str | None:
+    """The key of the option the customer picked by number, option key or word; None if none."""
+    for candidate in _candidates(inbound):
+        if candidate.isascii() and candidate.isdigit():
+            if 1 <= int(candidate) <= len(options):
+                return options[int(candidate) - 1].key
+            continue
+        for option in options:
+            if candidate == _normalize(option.key) or candidate in option.words:
+                return option.key
+    return None
+
+
+def _language(current: str, inbound: Inbound) -> str:
+    """Follow the customer's language; digits, locations and media keep the current one."""
+    text = inbound.text or inbound.button_text or ""
+    return detect_language(text) if any(ch.isalpha() for ch in text) else current
+
+
+# ── menu helpers ────────────────────────────────────────────────────────────────────────────────
+_Row = TypeVar("_Row", Item, Category, Branch)
+
+
+def _name(thing: Item | Category | Branch | OrderLine, lang: str) -> str:
+    return (thing.name_ar if lang == "ar" else thing.name_en) or thing.name_en or thing.name_ar
+
+
+def _numbered(rows: Iterable[str]) -> str:
+    return "\n".join(f"{n}. {row}" for n, row in enumerate(rows, start=1))
+
+
+def _orderable(ctx: Context, category_id: str | None = None) -> list[Item]:
+    return [i for i in ctx.items if i.available and category_id in (None, i.category_id)]
+
+
+def _open_categories(ctx: Context) -> list[Category]:
+    stocked = {item.category_id for item in _orderable(ctx)}
+    return [c for c in ctx.categories if c.id in stocked]
+
+
+def _find(rows: Iterable[_Row], row_id: str | None) -> _Row | None:
+    return next((row for row in rows if row.id == row_id), None)
+
+
+def _options(rows: Iterable[Item | Category | Branch]) -> list[_Option]:
+    """Menu rows as options: a list reply may carry the id, a customer may type the name ("ال" optional)."""
+    return [_Option(row.id, _words(row.name_ar, row.name_en, row.name_ar.removeprefix("ال"))) for row in rows]
+
+
+def _subtotal(cart: Iterable[OrderLine]) -> int:
+    return sum(line.line_total for line in cart)
+
+
+def _price(amount: int, state: State, ctx: Context) -> str:
+    return format_price(amount, ctx.currency, state.lang)
+
+
+def _cart_lines(state: State, ctx: Context) -> str:
+    return _numbered(
+        f"{ln.quantity} × {_name(ln, state.lang)} — {_price(ln.line_total, state, ctx)}" for ln in state.cart
+    )
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance; plenty accurate for a delivery radius."""
+    dlat, dlon = radians(lat2 - lat1), radians(lon2 - lon1)
+    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlon / 2) ** 2
+    return 2 * 6371.0088 * asin(sqrt(a))
+
+
+def _covering_branch(ctx: Context, lat: float, lon: float) -> Branch | None:
+    """The nearest branch whose delivery radius includes the point, if any."""
+    reach = [(_distance_km(b.latitude, b.longitude, lat, lon), b) for b in ctx.branches]
+    inside = [(km, b) for km, b in reach if km <= b.delivery_radius_km]
+    return min(inside, key=lambda pair: pair[0])[1] if inside else None
+
+
+# ── prompts: what each step asks; also the re-prompt after input we didn't understand ───────────
+def _welcome_text(state: State, ctx: Context) -> str:
+    text = t("welcome", state.lang, restaurant=ctx.restaurant_name)
+    if state.cart:
+        count, total = sum(ln.quantity for ln in state.cart), _price(_subtotal(state.cart), state, ctx)
+        text += "\n" + t("cart_saved", state.lang, count=count, total=total)
+    return text
+
+
+def _branches_text(state: State, ctx: Context) -> str:
+    rows = _numbered(f"{_name(b, state.lang)} — {b.address}" for b in ctx.branches)
+    return t("choose_branch", state.lang, branches=rows)
+
+
+def _categories_text(state: State, ctx: Context) -> str:
+    rows = _numbered(_name(c, state.lang) for c in _open_categories(ctx))
+    return t("categories", state.lang, categories=rows)
+
+
+def _items_text(state: State, ctx: Context) -> str:
+    category = _find(ctx.categories, state.category_id)
+    items = _orderable(ctx, state.category_id)
+    if category is None or not items:
+        return _categories_text(state, ctx)
+    rows = _numbered(f"{_name(i, state.lang)} — {_price(i.price, state, ctx)}" for i in items)
+    return t("items", state.lang, category=_name(category, state.lang), items=rows)
+
+
+def _quantity_limit(state: State, item: Item) -> int:
+    in_cart = sum(line.quantity for line in state.cart if line.item_id == item.id)
+    return item.max_quantity - in_cart
+
+
+def _quantity_text(state: State, ctx: Context) -> str:
+    item = _find(_orderable(ctx), state.pending_item_id)
+    if item is None:
+        return _categories_text(state, ctx)
+    return t("ask_quantity", state.lang, item=_name(item, state.lang), limit=_quantity_limit(state, item))
+
+
+def _cart_text(state: State, ctx: Context) -> str:
+    total = _price(_subtotal(state.cart), state, ctx)
+    return t("cart", state.lang, lines=_cart_lines(state, ctx), total=total)
+
+
+def _cash_label(state: State) -> str:
+    return t("pay_cash_pickup" if state.order_type == "pickup" else "pay_cash_delivery", state.lang)
+
+
+def _payment_text(state: State, ctx: Context) -> str:
+    if not ctx.payment_link:
+        return _confirm_text(replace(state, payment_method="cash"), ctx)
+    return t("ask_payment", state.lang, cash=_cash_label(state))
+
+
+def _confirm_text(state: State, ctx: Context) -> str:
+    payment = t("pay_online", state.lang) if state.payment_method == "online" else _cash_label(state)
+    return t("ask_confirm", state.lang, payment=payment)
+
+
+def _summary_text(state: State, ctx: Context) -> str:
+    if state.order_type == "pickup":
+        branch = _find(ctx.branches, state.branch_id)
+        where = t("where_pickup", state.lang, branch=_name(branch, state.lang) if branch else "")
+    else:
+        address = state.delivery_address or t("shared_location", state.lang)
+        where = t("where_delivery", state.lang, address=address)
+    total = _price(_subtotal(state.cart), state, ctx)
+    return t("summary", state.lang, lines=_cart_lines(state, ctx), total=total, where=where)
+
+
+def _fixed(key: str) -> Callable[[State, Context], str]:
+    return lambda state, ctx: t(key, state.lang)
+
+
+_PROMPTS: dict[str, Callable[[State, Context], str]] = {
+    "start": _welcome_text, "welcome": _welcome_text, "done": _welcome_text, "placing": _welcome_text,
+    "handoff": _welcome_text, "order_type": _fixed("order_type"), "location": _fixed("ask_location"),
+    "out_of_range": _fixed("out_of_range"), "branch": _branches_text, "category": _categories_text,
+    "item": _items_text, "quantity": _quantity_text, "after_item": _fixed("after_item"), "cart": _cart_text,
+    "remove": lambda s, c: t("ask_remove", s.lang, lines=_cart_lines(s, c)), "payment": _payment_text,
+    "confirm": _confirm_text, "rating": _fixed("ask_rating"), "rating_comment": _fixed("ask_comment"),
+}
+
+
+def _say(state: State, *parts: str | None) -> Turn:
+    """One Reply made of the non-empty parts, separated by a blank line."""
+    return state, [Reply("\n\n".join(p for p in parts if p))]
+
+
+def _reprompt(state: State, ctx: Context) -> Turn:
+    """Input we didn't understand: same step, same cart, the step's options again."""
+    return _say(state, t("didnt_get", state.lang), _PROMPTS.get(state.step, _welcome_text)(state, ctx))
+
+
+# ── moves shared by several steps ───────────────────────────────────────────────────────────────
+def _welcome(state: State, ctx: Context, *, note: str | None = None) -> Turn:
+    """The main menu. The cart survives (a greeting mid-order must not lose it); a pending rating doesn't."""
+    state = replace(state, step="welcome", category_id=None, pending_item_id=None, rating_order_id=None,
+                    rating=None)
+    return _say(state, note, _welcome_text(state, ctx))
+
+
+def _handoff(state: State) -> Turn:
+    state = replace(state, step="handoff", rating_order_id=None, rating=None)
+    return state, [Reply(t("handoff", state.lang)), Handoff()]
+
+
+_STATUSES = ("CONFIRMED", "PREPARING", "OUT_FOR_DELIVERY", "READY", "DELIVERED", "CANCELLED")
+
+
+def _track(state: State, ctx: Context) -> Turn:
+    """The latest order's status, without moving: mid-order the customer carries on where they were."""
+    if state.step in ("start", "handoff", "placing"):
+        state = replace(state, step="done")
+    order = ctx.latest_order
+    if order is None:
+        return _say(state, t("no_order", state.lang))
+    status = t(f"status_word_{order.status}", state.lang) if order.status in _STATUSES else order.status
+    return _say(state, t("track", state.lang, reference=order.reference, status=status))
+
+
+def _ask_branch(state: State, ctx: Context) -> Turn:
+    if not ctx.branches:
+        state = replace(state, step="order_type")
+        return _say(state, t("no_branches", state.lang), t("order_type", state.lang))
+    return _say(replace(state, step="branch"), _branches_text(state, ctx))
+
+
+def _show_categories(state: State, ctx: Context, *, note: str | None = None) -> Turn:
+    state = replace(state, step="category", category_id=None, pending_item_id=None)
+    if not _open_categories(ctx):
+        return _say(replace(state, step="done"), note, t("menu_empty", state.lang))
+    return _say(state, note, _categories_text(state, ctx))
+
+
+def _show_items(state: State, ctx: Context, category_id: str) -> Turn:
+    state = replace(state, step="item", category_id=category_id)
+    if not _orderable(ctx, category_id):
+        return _show_categories(state, ctx)
+    return _say(state, _items_text(state, ctx))
+
+
+def _ask_quantity(state: State, ctx: Context, item: Item) -> Turn:
+    limit = _quantity_limit(state, item)
+    if limit <= 0:
+        maxed = t("quantity_maxed", state.lang, item=_name(item, state.lang), limit=item.max_quantity)
+        return _say(replace(state, step="after_item"), maxed, t("after_item", state.lang))
+    state = replace(state, step="quantity", pending_item_id=item.id)
+    return _say(state, _quantity_text(state, ctx))
+
+
+def _show_cart(state: State, ctx: Context, *, note: str | None = None) -> Turn:
+    if not state.cart:
+        return _show_categories(state, ctx, note="\n".join(filter(None, (note, t("cart_empty", state.lang)))))
+    state = replace(state, step="cart")
+    return _say(state, note, _cart_text(state, ctx))
+
+
+def _remove_line(state: State, ctx: Context, number: int) -> Turn:
+    if not 1 <= number <= len(state.cart):
+        return _show_cart(state, ctx, note=t("didnt_get", state.lang))
+    gone = state.cart[number - 1]
+    state = replace(state, cart=state.cart[: number - 1] + state.cart[number:])
+    return _show_cart(state, ctx, note=t("removed", state.lang, item=_name(gone, state.lang)))
+
+
+def _checkout(state: State, ctx: Context) -> Turn:
+    """Minimum check, then the summary with the payment question (skipped when cash is the only way)."""
+    if not state.cart:
+        return _show_cart(state, ctx)
+    subtotal = _subtotal(state.cart)
+    if state.order_type == "delivery" and subtotal < ctx.min_delivery_total:
+        minimum = _price(ctx.min_delivery_total, state, ctx)
+        missing = _price(ctx.min_delivery_total - subtotal, state, ctx)
+        below = t("below_min", state.lang, minimum=minimum, missing=missing)
+        return _say(replace(state, step="after_item"), below, t("after_item", state.lang))
+    if ctx.payment_link:
+        state = replace(state, step="payment", payment_method=None)
+    else:
+        state = replace(state, step="confirm", payment_method="cash")
+    return _say(state, _summary_text(state, ctx), _PROMPTS[state.step](state, ctx))
+
+
+def _place(state: State, ctx: Context) -> Turn:
+    if state.order_type is None or state.payment_method is None or not state.cart:
+        return _checkout(state, ctx)
+    if state.order_type == "delivery" and _subtotal(state.cart) < ctx.min_delivery_total:
+        return _checkout(state, ctx)  # the minimum changed since the summary
+    subtotal = _subtotal(state.cart)
+    order = PlaceOrder(
+        order_type=state.order_type, branch_id=state.branch_id, lines=state.cart, subtotal=subtotal,
+        total=subtotal, currency=ctx.currency, payment_method=state.payment_method,
+        delivery_address=state.delivery_address, delivery_latitude=state.delivery_latitude,
+        delivery_longitude=state.delivery_longitude, lang=state.lang,
+    )
+    # The confirmation Reply comes from order_placed, once the runner knows the reference.
+    return State(step="placing", lang=state.lang, order_type=state.order_type, placed_total=subtotal), [order]
+
+
+def _delivery_location(state: State, inbound: Inbound, ctx: Context) -> Turn:
+    lat, lon = inbound.latitude, inbound.longitude
+    assert lat is not None and lon is not None
+    branch = _covering_branch(ctx, lat, lon)
+    if branch is None:
+        return _say(replace(state, step="out_of_range"), t("out_of_range", state.lang))
+    address = ", ".join(part for part in (inbound.label, inbound.address) if part) or None
+    state = replace(state, order_type="delivery", branch_id=branch.id, delivery_address=address,
+                    delivery_latitude=lat, delivery_longitude=lon)
+    return _show_categories(state, ctx, note=t("delivery_ok", state.lang, branch=_name(branch, state.lang)))
+
+
+def _has_location(inbound: Inbound) -> bool:
+    return inbound.latitude is not None and inbound.longitude is not None
+
+
+# ── step handlers: None means "didn't understand", and step() re-prompts ─────────────────────────
+_ADD = _Option("add", _words("add", "add item", "more", "اضافه"))
+_VIEW, _PAY = _Option("cart", _CART), _Option("checkout", _CHECKOUT)
+
+
+def _on_start(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    return _welcome(state, ctx)
+
+
+def _on_welcome(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    choice = _choose(inbound, [_Option("order", _words("order", "new order", "طلب", "طلب جديد")),
+                               _Option("track", _TRACK), _Option("staff", _STAFF)])
+    if choice == "order":  # the cart is kept; where it goes is asked again
+        state = replace(state, order_type=None, branch_id=None, delivery_address=None, delivery_latitude=None,
+                        delivery_longitude=None, payment_method=None)
+        return _say(replace(state, step="order_type"), t("order_type", state.lang))
+    if choice == "track":
+        return _track(state, ctx)
+    if choice == "staff":
+        return _handoff(state)
+    return None
+
+
+def _on_done(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    return _on_welcome(state, inbound, ctx) or _welcome(state, ctx)
+
+
+def _on_order_type(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    if _has_location(inbound):
+        return _delivery_location(state, inbound, ctx)
+    choice = _choose(inbound, [_Option("delivery", _DELIVERY), _Option("pickup", _PICKUP)])
+    if choice == "delivery":
+        return _say(replace(state, step="location"), t("ask_location", state.lang))
+    return _ask_branch(state, ctx) if choice == "pickup" else None
+
+
+def _on_location(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    if _has_location(inbound):
+        return _delivery_location(state, inbound, ctx)
+    if _matches(inbound, _PICKUP):
+        return _ask_branch(state, ctx)
+    address = inbound.text.strip()
+    words = _normalize(address).split()
+    if len(words) < 2 or words[0] in _HOME or not any(ch.isalpha() for ch in address):
+        return None  # "12", "pizza?", "hi there": not an address, ask again
+    # A typed address has no coordinates, so no radius check: staff confirm it with the customer. With a
+    # single branch that branch delivers; otherwise branch_id stays None for staff to assign.
+    branch_id = ctx.branches[0].id if len(ctx.branches) == 1 else None
+    state = replace(state, order_type="delivery", branch_id=branch_id, delivery_address=address,
+                    delivery_latitude=None, delivery_longitude=None)
+    return _show_categories(state, ctx, note=t("address_ok", state.lang, address=address))
+
+
+def _on_out_of_range(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    if _has_location(inbound):
+        return _delivery_location(state, inbound, ctx)
+    choice = _choose(inbound, [_Option("pickup", _PICKUP), _Option("location", _words("location", "موقع"))])
+    if choice == "location":
+        return _say(replace(state, step="location"), t("ask_location", state.lang))
+    return _ask_branch(state, ctx) if choice == "pickup" else None
+
+
+def _on_branch(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    branch = _find(ctx.branches, _choose(inbound, _options(ctx.branches)))
+    if branch is None:
+        return None
+    state = replace(state, order_type="pickup", branch_id=branch.id, delivery_address=None,
+                    delivery_latitude=None, delivery_longitude=None)
+    return _show_categories(state, ctx, note=t("branch_chosen", state.lang, branch=_name(branch, state.lang)))
+
+
+def _on_category(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    category_id = _choose(inbound, _options(_open_categories(ctx)))
+    return _show_items(state, ctx, category_id) if category_id else None
+
+
+def _on_item(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    items = _orderable(ctx, state.category_id)
+    if not items or _matches(inbound, _BACK):
+        return _show_categories(state, ctx)
+    item = _find(items, _choose(inbound, _options(items)))
+    return _ask_quantity(state, ctx, item) if item else None
+
+
+def _on_quantity(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    item = _find(_orderable(ctx), state.pending_item_id)
+    if item is None:
+        return _show_categories(state, ctx, note=t("item_gone", state.lang))
+    if _matches(inbound, _BACK):
+        return _show_items(state, ctx, item.category_id)
+    quantity, limit = _number(inbound), _quantity_limit(state, item)
+    if quantity is None or quantity < 1:
+        return None
+    if quantity > limit:
+        return _say(state, t("quantity_over", state.lang, item=_name(item, state.lang), limit=limit))
+    merged = [replace(ln, quantity=ln.quantity + quantity) if ln.item_id == item.id else ln
+              for ln in state.cart]
+    if not any(ln.item_id == item.id for ln in state.cart):
+        merged.append(OrderLine(item.id, item.name_ar, item.name_en, item.price, quantity))
+    state = replace(state, step="after_item", cart=tuple(merged), pending_item_id=None)
+    added = t("added", state.lang, quantity=quantity, item=_name(item, state.lang),
+              price=_price(item.price * quantity, state, ctx))
+    return _say(state, added, t("after_item", state.lang))
+
+
+def _on_after_item(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    choice = _choose(inbound, [_ADD, _VIEW, _PAY])
+    if choice == "add":
+        return _show_categories(state, ctx)
+    if choice == "cart":
+        return _show_cart(state, ctx)
+    return _checkout(state, ctx) if choice == "checkout" else None
+
+
+def _on_cart(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    if not state.cart:
+        return _show_cart(state, ctx)
+    choice = _choose(inbound, [_ADD, _PAY, _Option("remove", _words("remove", "delete", "حذف"))])
+    if choice == "add":
+        return _show_categories(state, ctx)
+    if choice == "checkout":
+        return _checkout(state, ctx)
+    if choice == "remove":
+        state = replace(state, step="remove")
+        return _say(state, _PROMPTS["remove"](state, ctx))
+    return None
+
+
+def _on_remove(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    if not state.cart or _matches(inbound, _BACK):
+        return _show_cart(state, ctx)
+    number = _number(inbound)
+    return _remove_line(state, ctx, number) if number and number <= len(state.cart) else None
+
+
+def _on_payment(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    options = [_Option("cash", _words("cash", "كاش", "نقدا", "نقد"))]
+    if ctx.payment_link:
+        options.append(_Option("online", _words("online", "card", "pay online", "اونلاين", "بطاقة")))
+    choice = _choose(inbound, options)
+    if choice is None:
+        return None
+    state = replace(state, step="confirm", payment_method=choice)
+    return _say(state, _confirm_text(state, ctx))
+
+
+def _on_confirm(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    choice = _choose(inbound, [_Option("confirm", _words("confirm", "yes", "ok", "نعم", "تاكيد", "اكد")),
+                               _Option("edit", _words("edit", "back", "تعديل", "رجوع"))])
+    if choice == "edit":
+        return _show_cart(state, ctx)
+    return _place(state, ctx) if choice == "confirm" else None
+
+
+def _on_rating(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    if state.rating_order_id is None:
+        return _welcome(state, ctx)
+    rating = _choose(inbound, [_Option(str(n)) for n in range(1, 6)])
+    if rating is None:
+        return None
+    return _say(replace(state, step="rating_comment", rating=int(rating)), t("ask_comment", state.lang))
+
+
+def _on_rating_comment(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    comment = None if _matches(inbound, _SKIP) else inbound.text.strip()
+    if comment == "":
+        return None
+    return _finish_rating(state, comment=comment, note=t("thanks_rating", state.lang))
+
+
+def _finish_rating(state: State, *, comment: str | None, note: str | None) -> Turn:
+    actions: list[Action] = []
+    if state.rating_order_id is not None and state.rating is not None:
+        actions.append(RateOrder(order_id=state.rating_order_id, rating=state.rating, comment=comment))
+    if note:
+        actions.append(Reply(note))
+    return replace(state, step="done", rating_order_id=None, rating=None), actions
+
+
+_HANDLERS: dict[str, Callable[[State, Inbound, Context], Turn | None]] = {
+    "start": _on_start, "handoff": _on_start, "welcome": _on_welcome, "done": _on_done, "placing": _on_done,
+    "order_type": _on_order_type, "location": _on_location, "out_of_range": _on_out_of_range,
+    "branch": _on_branch, "category": _on_category, "item": _on_item, "quantity": _on_quantity,
+    "after_item": _on_after_item, "cart": _on_cart, "remove": _on_remove, "payment": _on_payment,
+    "confirm": _on_confirm, "rating": _on_rating, "rating_comment": _on_rating_comment,
+}
+
+
+# ── commands that work from any step ───────────────────────────────────────────────────────────
+def _command(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+    if _matches(inbound, _STAFF):
+        return _handoff(state)
+    if _matches(inbound, _TRACK):
+        return _track(state, ctx)
+    if _matches(inbound, _HOME):
+        return _welcome(state, ctx)
+    if _matches(inbound, _CANCEL):
+        cleared = State(lang=state.lang)
+        return _welcome(cleared, ctx, note=t("cancelled_cart", state.lang) if state.cart else None)
+    if state.order_type is None:  # cart words only once we know where the order goes
+        return None
+    if _matches(inbound, _CART):
+        return _show_cart(state, ctx)
+    if _matches(inbound, _CHECKOUT):
+        return _checkout(state, ctx)
+    removal = next(filter(None, (_REMOVE_LINE.match(c) for c in _candidates(inbound))), None)
+    return _remove_line(state, ctx, int(removal.group(1))) if removal else None
+
+
+def _drop_vanished(state: State, ctx: Context) -> tuple[State, list[Action]]:
+    """Cart lines whose item left the menu (or became unavailable) go, with a note to the customer."""
+    orderable = {item.id for item in _orderable(ctx)}
+    gone = [line for line in state.cart if line.item_id not in orderable]
+    if not gone:
+        return state, []
+    kept = tuple(line for line in state.cart if line.item_id in orderable)
+    note = "\n".join(t("vanished", state.lang, item=_name(line, state.lang)) for line in gone)
+    return replace(state, cart=kept), [Reply(note)]
+
+
+# ── the public entry points ─────────────────────────────────────────────────────────────────────
+def step(state: State, inbound: Inbound, ctx: Context) -> Turn:
+    """One customer message in, the new state and the actions to apply (in order) out.
+
+    Always at least one Reply, except when the customer confirms: then the only action is PlaceOrder
+    and the Reply comes from `order_placed`, which needs the reference the runner assigns.
+    """
+    state = replace(state, lang=_language(state.lang, inbound))
+    state, notes = _drop_vanished(state, ctx)
+    if state.step == "rating_comment" and _command(state, inbound, ctx) is not None:
+        state, rated = _finish_rating(state, comment=None, note=None)  # leaving: keep the rating given
+        notes = [*notes, *rated]
+    turn = _command(state, inbound, ctx)
+    if turn is None and notes and state.step in ("cart", "remove", "payment", "confirm"):
+        turn = _show_cart(state, ctx)  # the cart changed under the customer: show it before going on
+    elif turn is None:
+        turn = _HANDLERS.get(state.step, _on_start)(state, inbound, ctx) or _reprompt(state, ctx)
+    new_state, actions = turn
+    return new_state, [*notes, *actions]
+
+
+def order_placed(state: State, *, reference: str, payment_method: str, ctx: Context) -> Turn:
+    """After the runner created the order: the confirmation (reference, total, payment link if online)."""
+    payment = t("pay_online", state.lang) if payment_method == "online" else _cash_label(state)
+    total = _price(state.placed_total, state, ctx)
+    online = payment_method == "online" and ctx.payment_link
+    link = t("pay_link", state.lang, link=ctx.payment_link) if online else None
+    placed = t("placed", state.lang, reference=reference, total=total, payment=payment)
+    return _say(State(step="done", lang=state.lang), "\n".join(filter(None, (placed, link))),
+                t("placed_tail", state.lang))
+
+
+def order_status_changed(state: State, *, order: LatestOrder, ctx: Context) -> Turn:
+    """Staff moved an order: tell the customer; after DELIVERED also ask for a rating (1 to 5).
+
+    The rating is only asked when the customer isn't in the middle of something else (a new cart, a
+    handoff to staff): taking their next message as a rating there would derail them.
+    """
+    if order.status in _STATUSES:
+        text = t(f"status_{order.status}", state.lang, reference=order.reference)
+    else:
+        text = t("status_other", state.lang, reference=order.reference, status=order.status)
+    idle = not state.cart and state.step in ("start", "welcome", "done", "rating", "rating_comment")
+    if order.status == "DELIVERED" and not order.rated and idle:
+        state = replace(state, step="rating", rating_order_id=order.id, rating=None)
+        return _say(state, text, t("ask_rating", state.lang))
+    return _say(state, text)

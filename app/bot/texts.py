@@ -1,0 +1,117 @@
+"""Every sentence the bot says, in Arabic and English.
+
+Kept apart from the state machine so that wording can change (or be reviewed by a native speaker)
+without touching control flow, and so a test can check that both languages have every text with
+the same placeholders. Digits stay ASCII in both languages: customers may answer with either kind
+and the bot accepts both.
+"""
+
+# key: (English, Arabic)
+TEXTS: dict[str, tuple[str, str]] = {
+    "welcome": (
+        "Welcome to {restaurant}! 👋\nReply with a number:"
+        "\n1. New order\n2. Track my order\n3. Talk to staff",
+        "أهلاً بك في {restaurant}! 👋\nأرسل رقم الخيار:\n1. طلب جديد\n2. تتبع طلبي\n3. التحدث مع موظف",
+    ),
+    "cart_saved": ("🛒 Your cart is saved: {count} item(s), {total}.",
+                   "🛒 سلتك محفوظة: {count} صنف، {total}."),
+    "didnt_get": ("Sorry, I didn't understand that.", "عذراً، لم أفهم ردك."),
+    "order_type": ("Delivery or pickup?\n1. Delivery 🛵\n2. Pickup 🏪",
+                   "توصيل أم استلام؟\n1. توصيل 🛵\n2. استلام من الفرع 🏪"),
+    "ask_location": ("Please share your location (📎 → Location) or type your delivery address.",
+                     "من فضلك شارك موقعك (📎 ← الموقع) أو اكتب عنوان التوصيل."),
+    "out_of_range": (
+        "Sorry, we don't deliver to that location."
+        "\n1. Pick up from a branch instead\n2. Send another location",
+        "عذراً، لا نوصل إلى هذا الموقع.\n1. الاستلام من الفرع بدلاً من ذلك\n2. إرسال موقع آخر",
+    ),
+    "delivery_ok": ("Great, we deliver to you from our {branch} branch.",
+                    "رائع، سنوصل طلبك من فرع {branch}."),
+    "address_ok": ("Thanks, we'll deliver to: {address}", "شكراً، سنوصل طلبك إلى: {address}"),
+    "no_branches": ("Sorry, pickup isn't available right now.", "عذراً، الاستلام غير متاح حالياً."),
+    "choose_branch": ("Which branch will you pick up from?\n{branches}",
+                      "من أي فرع ستستلم طلبك؟\n{branches}"),
+    "branch_chosen": ("Pickup from {branch}.", "الاستلام من فرع {branch}."),
+    "categories": ("What would you like? Choose a category:\n{categories}\nSend *cart* to see your cart.",
+                   "ماذا تحب أن تطلب؟ اختر القسم:\n{categories}\nأرسل *السلة* لعرض سلتك."),
+    "menu_empty": ("Sorry, nothing is available to order right now.",
+                   "عذراً، لا توجد أصناف متاحة للطلب حالياً."),
+    "items": ("{category}:\n{items}\nReply with the item number, or *back* for the categories.",
+              "{category}:\n{items}\nأرسل رقم الصنف، أو *رجوع* للأقسام."),
+    "ask_quantity": ("How many {item}? Reply 1, 2, 3 or type a number up to {limit}.",
+                     "كم تريد من {item}؟ أرسل 1 أو 2 أو 3 أو اكتب رقماً حتى {limit}."),
+    "quantity_over": ("Sorry, you can add at most {limit} of {item}. Reply with a number from 1 to {limit}.",
+                      "عذراً، أقصى كمية يمكنك إضافتها من {item} هي {limit}. أرسل رقماً من 1 إلى {limit}."),
+    "quantity_maxed": ("You already have the most we allow of {item} ({limit}) in your cart.",
+                       "لديك بالفعل أقصى كمية مسموحة من {item} ({limit}) في سلتك."),
+    "item_gone": ("Sorry, that item is no longer available.", "عذراً، هذا الصنف لم يعد متاحاً."),
+    "added": ("Added {quantity} × {item} ({price}) to your cart. ✅",
+              "تمت إضافة {quantity} × {item} ({price}) إلى سلتك. ✅"),
+    "after_item": ("What next?\n1. Add another item\n2. View cart\n3. Checkout",
+                   "ماذا بعد؟\n1. إضافة صنف آخر\n2. عرض السلة\n3. إتمام الطلب"),
+    "cart": (
+        "🛒 Your cart:\n{lines}\nTotal: {total}\n\n1. Add more items"
+        "\n2. Checkout\n3. Remove an item\n(or send e.g. *remove 2*)",
+        "🛒 سلتك:\n{lines}\nالإجمالي: {total}\n\n1. إضافة أصناف"
+        "\n2. إتمام الطلب\n3. حذف صنف\n(أو أرسل مثلاً *حذف 2*)",
+    ),
+    "cart_empty": ("Your cart is empty.", "سلتك فارغة."),
+    "ask_remove": ("Which line should I remove?\n{lines}", "أي سطر تريد حذفه؟\n{lines}"),
+    "removed": ("Removed {item} from your cart.", "تم حذف {item} من سلتك."),
+    "vanished": ("Sorry, {item} is no longer on the menu, so I removed it from your cart.",
+                 "عذراً، {item} لم يعد متاحاً في القائمة، لذا حذفناه من سلتك."),
+    "below_min": ("The minimum for delivery is {minimum}. Please add {missing} more to your order.",
+                  "الحد الأدنى لطلبات التوصيل هو {minimum}. أضف أصنافاً بقيمة {missing} لإكمال طلبك."),
+    "summary": ("📝 Your order:\n{lines}\nTotal: {total}\n{where}",
+                "📝 طلبك:\n{lines}\nالإجمالي: {total}\n{where}"),
+    "where_delivery": ("Delivery to: {address}", "التوصيل إلى: {address}"),
+    "shared_location": ("your shared location", "موقعك المرسل"),
+    "where_pickup": ("Pickup from: {branch}", "الاستلام من: {branch}"),
+    "ask_payment": ("How would you like to pay?\n1. {cash}\n2. Pay online 💳",
+                    "كيف تحب أن تدفع؟\n1. {cash}\n2. الدفع الإلكتروني 💳"),
+    "pay_cash_delivery": ("Cash on delivery", "نقداً عند التوصيل"),
+    "pay_cash_pickup": ("Cash at pickup", "نقداً عند الاستلام"),
+    "pay_online": ("Online payment", "الدفع الإلكتروني"),
+    "ask_confirm": ("Payment: {payment}\n1. Confirm order ✅\n2. Edit order",
+                    "طريقة الدفع: {payment}\n1. تأكيد الطلب ✅\n2. تعديل الطلب"),
+    "placed": ("✅ Your order {reference} is confirmed!\nTotal: {total}\nPayment: {payment}",
+               "✅ تم تأكيد طلبك {reference}!\nالإجمالي: {total}\nطريقة الدفع: {payment}"),
+    "pay_link": ("Pay here: {link}", "ادفع من هنا: {link}"),
+    "placed_tail": ("We'll message you as your order moves along. Send *track* any time to check on it.",
+                    "سنراسلك عند كل تحديث لطلبك. أرسل *تتبع* في أي وقت لمعرفة حالته."),
+    "track": ("Your latest order {reference} is {status}.", "طلبك الأخير {reference}: {status}."),
+    "no_order": ("You don't have any orders yet.", "ليس لديك أي طلبات بعد."),
+    "handoff": ("Thanks! Someone from our team will answer you shortly. 🙋",
+                "شكراً! سيرد عليك أحد موظفينا قريباً. 🙋"),
+    "cancelled_cart": ("OK, I've cancelled this order and emptied your cart.",
+                       "تم إلغاء هذا الطلب وتفريغ سلتك."),
+    "status_word_CONFIRMED": ("confirmed", "تم التأكيد"),
+    "status_word_PREPARING": ("being prepared", "قيد التحضير"),
+    "status_word_OUT_FOR_DELIVERY": ("on its way", "في الطريق إليك"),
+    "status_word_READY": ("ready for pickup", "جاهز للاستلام"),
+    "status_word_DELIVERED": ("delivered", "تم التسليم"),
+    "status_word_CANCELLED": ("cancelled", "ملغي"),
+    "status_CONFIRMED": ("Your order {reference} is confirmed.", "تم تأكيد طلبك {reference}."),
+    "status_PREPARING": ("Your order {reference} is being prepared 👨‍🍳",
+                         "طلبك {reference} قيد التحضير 👨‍🍳"),
+    "status_OUT_FOR_DELIVERY": ("Your order {reference} is on its way 🛵",
+                                "طلبك {reference} في الطريق إليك 🛵"),
+    "status_READY": ("Your order {reference} is ready for pickup 🏪", "طلبك {reference} جاهز للاستلام 🏪"),
+    "status_DELIVERED": ("Your order {reference} is complete. Enjoy your meal! 😋",
+                         "تم تسليم طلبك {reference}. بالعافية! 😋"),
+    "status_CANCELLED": ("Sorry, your order {reference} was cancelled. Send *staff* to talk to us.",
+                         "عذراً، تم إلغاء طلبك {reference}. أرسل *موظف* للتحدث معنا."),
+    "status_other": ("Your order {reference} was updated: {status}.", "تم تحديث طلبك {reference}: {status}."),
+    "ask_rating": ("How was your order? Rate us from 1 (poor) to 5 (excellent).",
+                   "كيف كان طلبك؟ قيّمنا من 1 (سيئ) إلى 5 (ممتاز)."),
+    "ask_comment": ("Thanks! Any comment? Type it, or send *skip*.",
+                    "شكراً! هل لديك تعليق؟ اكتبه، أو أرسل *تخطي*."),
+    "thanks_rating": ("Thank you for your feedback! 🙏 Send 1 for a new order.",
+                      "شكراً لتقييمك! 🙏 أرسل 1 لطلب جديد."),
+}
+
+
+def t(key: str, lang: str, /, **values: object) -> str:
+    """The text `key` in `lang` (English for any language we don't have), placeholders filled."""
+    english, arabic = TEXTS[key]
+    return (arabic if lang == "ar" else english).format(**values)

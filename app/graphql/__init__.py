@@ -1,0 +1,1 @@
+"""The GraphQL API: the dashboard's main interface (queries, mutations, subscriptions)."""

@@ -1,0 +1,100 @@
+"""Per-request DataLoaders: a page of conversations with their bots and last messages costs a fixed
+number of queries whatever its size. Built per request (never module-level: they cache, per tenant)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from app.models import Bot, Conversation, Message
+from app.services import bots, conversations
+
+if TYPE_CHECKING:
+    from app.graphql.context import Context
+
+MessagesKey = tuple[str, int, datetime | None, str | None]  # conversation, last, before (at, id)
+
+# The newest N messages of each conversation, each one an index range scan backwards (LATERAL), so a
+# conversation with a long history costs what a short one costs.
+_COLUMNS = ", ".join(f'm."{c.name}"' for c in Message.__table__.columns)
+_LATEST = text(
+    f"""
+    SELECT {_COLUMNS} FROM unnest(CAST(:ids AS text[])) AS c(id)
+    CROSS JOIN LATERAL (
+        SELECT * FROM message
+        WHERE restaurant_id = :r AND conversation_id = c.id
+          AND (CAST(:before_at AS timestamptz) IS NULL
+               OR (created_at, id) < (CAST(:before_at AS timestamptz), CAST(:before_id AS text)))
+        ORDER BY created_at DESC, id DESC
+        LIMIT :n
+    ) m
+    """
+).columns(*Message.__table__.columns)
+
+
+class Loaders:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self.bot = DataLoader(self._bots)
+        self.conversation = DataLoader(self._conversations)
+        self.last_message = DataLoader(self._last_messages)
+        self.messages = DataLoader(self._messages)
+
+    async def _restaurant(self) -> str:
+        return (await self._ctx.authenticate()).restaurant_id
+
+    async def _bots(self, ids: list[str]) -> list[Bot | None]:
+        restaurant_id = await self._restaurant()
+
+        async def load(session: AsyncSession) -> dict[str, Bot]:
+            return await bots.get_many(session, restaurant_id=restaurant_id, ids=list(ids))
+
+        found = await self._ctx.run(load)
+        return [found.get(i) for i in ids]
+
+    async def _conversations(self, ids: list[str]) -> list[Conversation | None]:
+        restaurant_id = await self._restaurant()
+
+        async def load(session: AsyncSession) -> dict[str, Conversation]:
+            return await conversations.get_many(session, restaurant_id=restaurant_id, ids=list(ids))
+
+        found = await self._ctx.run(load)
+        return [found.get(i) for i in ids]
+
+    async def _latest(self, conversation_ids: list[str], n: int, before: tuple[datetime, str] | None) -> dict[str, list[Message]]:
+        restaurant_id = await self._restaurant()
+
+        async def load(session: AsyncSession) -> dict[str, list[Message]]:
+            rows = await session.execute(
+                select(Message).from_statement(_LATEST),
+                {"ids": conversation_ids, "r": restaurant_id, "n": n,
+                 "before_at": before[0] if before else None, "before_id": before[1] if before else None},
+            )
+            grouped: dict[str, list[Message]] = defaultdict(list)
+            for row in rows.scalars():
+                grouped[row.conversation_id].append(row)
+            return grouped
+
+        return await self._ctx.run(load)
+
+    async def _last_messages(self, conversation_ids: list[str]) -> list[Message | None]:
+        latest = await self._latest(list(conversation_ids), 1, None)
+        return [(latest.get(c) or [None])[0] for c in conversation_ids]
+
+    async def _messages(self, keys: list[MessagesKey]) -> list[list[Message]]:
+        """Pages of history; keys sharing (last, before) are fetched together."""
+        groups: dict[tuple[int, datetime | None, str | None], list[str]] = defaultdict(list)
+        for conversation_id, last, at, row_id in keys:
+            groups[(last, at, row_id)].append(conversation_id)
+        pages: dict[MessagesKey, list[Message]] = {}
+        for (last, at, row_id), ids in groups.items():
+            before = (at, row_id) if at is not None and row_id is not None else None
+            latest = await self._latest(ids, last + 1, before)  # one extra: is there an older page?
+            for conversation_id in ids:
+                pages[(conversation_id, last, at, row_id)] = latest.get(conversation_id, [])
+        return [pages[key] for key in keys]

@@ -1,0 +1,331 @@
+"""Query, Mutation and Subscription: thin resolvers over the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from app.errors import Forbidden, NotFound, OutsideCustomerWindow, SufrahError, ValidationFailed
+from app.graphql import cursors
+from app.graphql.context import Context, graphql_error
+from app.graphql.types import (
+    Bot,
+    Conversation,
+    ConversationConnection,
+    ConversationEdge,
+    ConversationResult,
+    ConversationStatus,
+    Event,
+    ForbiddenError,
+    Message,
+    MessageConnection,
+    NotFoundError,
+    OutsideCustomerWindowError,
+    PageInfo,
+    Restaurant,
+    RestaurantResult,
+    SendMessageResult,
+    Stats,
+    ValidationError,
+    event_object,
+)
+from app.realtime import events
+from app.realtime.hub import Delivered, SubscriptionOverflow
+from app.services import bots, conversations, outbound, restaurants
+
+T = TypeVar("T")
+Info = strawberry.Info[Context]
+MAX_PAGE = 200
+MAX_OFFSET = 10_000
+
+
+def _failure(exc: SufrahError) -> Any:
+    """Expected failures become members of the mutation's result union."""
+    if isinstance(exc, NotFound):
+        return NotFoundError(message=exc.message)
+    if isinstance(exc, Forbidden):
+        return ForbiddenError(message=exc.message)
+    if isinstance(exc, OutsideCustomerWindow):
+        return OutsideCustomerWindowError(message=exc.message)
+    if isinstance(exc, ValidationFailed):
+        return ValidationError(message=exc.message, field=exc.field)
+    raise exc
+
+
+async def _read(info: Info, fn: Callable[[AsyncSession, str, str | None], Awaitable[T]]) -> T:
+    """Run a read for the caller's restaurant; domain errors become GraphQL errors with a code."""
+    tenant = await info.context.authenticate()
+    try:
+        return await info.context.run(lambda s: fn(s, tenant.restaurant_id, tenant.bot_id))
+    except SufrahError as exc:
+        raise graphql_error(exc) from None
+
+
+async def _mutate(info: Info, fn: Callable[[AsyncSession, str], Awaitable[Any]], wrap: Callable[[Any], Any]) -> Any:
+    tenant = await info.context.authenticate()
+    try:
+        row = await info.context.run(lambda s: fn(s, tenant.restaurant_id))
+        await info.context.commit()
+    except SufrahError as exc:
+        await info.context.run(lambda s: s.rollback())
+        return _failure(exc)
+    return wrap(row)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Conversations, newest activity first (keyset pagination).")
+    async def conversations(
+        self,
+        info: Info,
+        status: ConversationStatus | None = None,
+        search: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+        offset: int = 0,
+    ) -> ConversationConnection:
+        if not 1 <= first <= MAX_PAGE:
+            raise graphql_error(ValidationFailed(f"first must be from 1 to {MAX_PAGE}", field="first"))
+        if not 0 <= offset <= MAX_OFFSET:
+            raise graphql_error(ValidationFailed(f"offset must be from 0 to {MAX_OFFSET}", field="offset"))
+        if search is not None and len(search) > 200:
+            raise graphql_error(ValidationFailed("search is longer than 200 characters", field="search"))
+
+        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> ConversationConnection:
+            position = cursors.decode(after, field="after") if after else None
+            filters = dict(restaurant_id=restaurant_id, bot_id=bot_id,
+                           status=status.value if status else None, search=search or None)
+            rows = await conversations.list_page(s, **filters, limit=first + 1, offset=offset, after=position)
+            total = await conversations.count(s, **filters)
+            edges = [
+                ConversationEdge(cursor=cursors.encode(c.last_message_at, c.id), node=Conversation.from_row(c))
+                for c in rows[:first]
+            ]
+            return ConversationConnection(
+                edges=edges,
+                total_count=total,
+                page_info=PageInfo(
+                    has_next_page=len(rows) > first,
+                    has_previous_page=after is not None or offset > 0,
+                    start_cursor=edges[0].cursor if edges else None,
+                    end_cursor=edges[-1].cursor if edges else None,
+                ),
+            )
+
+        return await _read(info, load)
+
+    @strawberry.field(description="One conversation; null when missing or another restaurant's.")
+    async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
+        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Conversation | None:
+            try:
+                row = await conversations.get(s, restaurant_id=restaurant_id, conversation_id=str(id))
+            except NotFound:
+                return None
+            return Conversation.from_row(row) if bot_id in (None, row.bot_id) else None
+
+        return await _read(info, load)
+
+    @strawberry.field(description="The newest `last` messages before `before`, oldest first.")
+    async def messages(
+        self, info: Info, conversation_id: strawberry.ID, last: int = 50, before: str | None = None
+    ) -> MessageConnection | None:
+        conversation = await Query.conversation(self, info, conversation_id)
+        if conversation is None:
+            return None
+        return await conversation.messages(info, last=last, before=before)
+
+    @strawberry.field
+    async def stats(self, info: Info) -> Stats:
+        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Stats:
+            counts = await conversations.stats(s, restaurant_id=restaurant_id, bot_id=bot_id)
+            activity = await conversations.activity(s, restaurant_id=restaurant_id)
+            return Stats(
+                total_conversations=counts.total_conversations,
+                active_conversations=counts.active_conversations,
+                total_unread=counts.total_unread,
+                waiting_for_staff=counts.waiting_for_staff,
+                messages_today=activity.messages_today,
+                median_first_response_seconds=activity.median_first_response_seconds,
+            )
+
+        return await _read(info, load)
+
+    @strawberry.field(description="Bots of the current restaurant; an admin may name another or pass all=true.")
+    async def bots(self, info: Info, restaurant_id: strawberry.ID | None = None, all: bool = False) -> list[Bot]:
+        principal = await info.context.principal()
+        if all or restaurant_id is not None:
+            if not principal.is_admin and (all or not principal.can_access(str(restaurant_id))):
+                raise graphql_error(Forbidden("only an admin token may list other restaurants' bots"))
+            target = None if all else str(restaurant_id)
+        else:
+            target = (await info.context.authenticate()).restaurant_id
+        rows = await info.context.run(lambda s: bots.list_for(s, restaurant_id=target))
+        return [Bot.from_row(b) for b in rows]
+
+    @strawberry.field(description="The restaurants this token may act for.")
+    async def restaurants(self, info: Info) -> list[Restaurant]:
+        principal = await info.context.principal()
+        scope = None if principal.is_admin else principal.restaurant_ids
+        rows = await info.context.run(lambda s: restaurants.list_all(s, restaurant_ids=scope))
+        return [Restaurant.from_row(r) for r in rows]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def mark_conversation_read(self, info: Info, id: strawberry.ID) -> ConversationResult:
+        return await _mutate(
+            info, lambda s, r: conversations.mark_read(s, restaurant_id=r, conversation_id=str(id)),
+            Conversation.from_row,
+        )
+
+    @strawberry.mutation
+    async def close_conversation(self, info: Info, id: strawberry.ID) -> ConversationResult:
+        return await _mutate(
+            info, lambda s, r: conversations.set_status(s, restaurant_id=r, conversation_id=str(id), status="closed"),
+            Conversation.from_row,
+        )
+
+    @strawberry.mutation
+    async def reopen_conversation(self, info: Info, id: strawberry.ID) -> ConversationResult:
+        return await _mutate(
+            info, lambda s, r: conversations.set_status(s, restaurant_id=r, conversation_id=str(id), status="active"),
+            Conversation.from_row,
+        )
+
+    @strawberry.mutation(description="Bot on/off for one conversation (off: staff answer by hand).")
+    async def set_conversation_bot_active(self, info: Info, id: strawberry.ID, active: bool) -> ConversationResult:
+        return await _mutate(
+            info,
+            lambda s, r: conversations.set_bot_active(s, restaurant_id=r, conversation_id=str(id), active=active),
+            Conversation.from_row,
+        )
+
+    @strawberry.mutation(description="The restaurant-wide bot switch.")
+    async def set_restaurant_bot_enabled(self, info: Info, enabled: bool) -> RestaurantResult:
+        return await _mutate(
+            info, lambda s, r: restaurants.set_bot_enabled(s, restaurant_id=r, enabled=enabled), Restaurant.from_row
+        )
+
+    @strawberry.mutation(description="A staff reply: stored as an outgoing message and queued for WhatsApp.")
+    async def send_message(
+        self, info: Info, conversation_id: strawberry.ID, body: str = "", media_url: str | None = None
+    ) -> SendMessageResult:
+        return await _mutate(
+            info,
+            lambda s, r: outbound.queue(s, restaurant_id=r, conversation_id=str(conversation_id), body=body,
+                                        media_url=media_url, author="staff"),
+            Message.from_row,
+        )
+
+
+async def _stream(
+    info: Info, after: str | None, accept: Callable[[Delivered], bool]
+) -> AsyncGenerator[Any, None]:
+    tenant = await info.context.authenticate()
+    await info.context.close()  # no session is held for the socket's lifetime
+    try:
+        position = events.decode_cursor(after, restaurant_id=tenant.restaurant_id) if after else None
+    except ValidationFailed as exc:
+        raise graphql_error(exc) from None
+    hub = info.context.app.hub
+    try:
+        async for item in hub.subscribe(restaurant_id=tenant.restaurant_id, after=position, accept=accept):
+            obj = event_object(item.kind, item.payload, item.cursor)
+            if obj is not None:
+                yield obj
+    except SubscriptionOverflow as exc:
+        raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from None
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="New messages (of one conversation, or all), resumable by cursor.")
+    async def message_created(
+        self, info: Info, conversation_id: strawberry.ID | None = None, after: str | None = None
+    ) -> AsyncGenerator[Message, None]:
+        wanted = str(conversation_id) if conversation_id else None
+        async for obj in _stream(
+            info, after,
+            lambda d: d.kind == events.MESSAGE_CREATED and wanted in (None, d.conversation_id),
+        ):
+            yield obj
+
+    @strawberry.subscription(description="Delivery status changes of outgoing messages.")
+    async def message_updated(
+        self, info: Info, conversation_id: strawberry.ID | None = None, after: str | None = None
+    ) -> AsyncGenerator[Message, None]:
+        wanted = str(conversation_id) if conversation_id else None
+        async for obj in _stream(
+            info, after,
+            lambda d: d.kind == events.MESSAGE_UPDATED and wanted in (None, d.conversation_id),
+        ):
+            yield obj
+
+    @strawberry.subscription
+    async def conversation_updated(
+        self, info: Info, conversation_id: strawberry.ID | None = None, after: str | None = None
+    ) -> AsyncGenerator[Conversation, None]:
+        wanted = str(conversation_id) if conversation_id else None
+        async for obj in _stream(
+            info, after,
+            lambda d: d.kind == events.CONVERSATION_UPDATED and wanted in (None, d.conversation_id),
+        ):
+            yield obj
+
+    @strawberry.subscription(description="Every change of the restaurant, in order: the one stream to follow.")
+    async def events(self, info: Info, after: str | None = None) -> AsyncGenerator[Event, None]:
+        async for obj in _stream(info, after, lambda d: True):
+            yield obj
+
+
+class CloseSession(SchemaExtension):
+    """The request's session lives exactly as long as its operation."""
+
+    async def on_operation(self):  # type: ignore[no-untyped-def]
+        yield
+        context = self.execution_context.context
+        if isinstance(context, Context) and self.execution_context.operation_type.value != "subscription":
+            await context.close()
+
+
+class HideSuggestions(SchemaExtension):
+    """In production, don't hint at field names in validation errors ("Did you mean ...?")."""
+
+    def on_validate(self):  # type: ignore[no-untyped-def]
+        yield
+        errors = self.execution_context.errors or []
+        for error in errors:
+            if "Did you mean" in error.message:
+                error.message = error.message.split(" Did you mean")[0]
+
+
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    # Factories: a fresh extension per request (the parser and validation caches are shared anyway).
+    extensions: list[Any] = [
+        CloseSession,
+        lambda: ParserCache(maxsize=1000),
+        lambda: ValidationCache(maxsize=1000),
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+    ]
+    if production:
+        extensions += [DisableIntrospection, HideSuggestions]
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+
+
+schema = build_schema()  # the development schema; `schema.graphql` is exported from it

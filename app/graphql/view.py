@@ -1,0 +1,62 @@
+"""The GraphQL endpoint: HTTP (POST, and GET for queries) and WebSocket (graphql-transport-ws and the
+legacy graphql-ws), authenticated with the same tokens and tenant rules as every other edge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from app.context import app_context
+from app.graphql.context import Context
+from app.rest.common import bearer
+from app.settings import Settings
+
+
+class GraphQLApp(GraphQL):
+    def __init__(self, settings: Settings) -> None:
+        from app.graphql.schema import build_schema
+
+        production = settings.env == "production"
+        super().__init__(
+            build_schema(production=production),
+            graphql_ide=None if production else "graphiql",
+            allow_queries_via_get=True,
+            keep_alive=True,  # graphql-ws "ka" frames; graphql-transport-ws clients ping on their own
+            keep_alive_interval=15,
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=50,
+        )
+
+    async def get_context(self, request: HTTPConnection, response: Any = None) -> Context:  # type: ignore[override]
+        return Context(
+            app=app_context(request),
+            connection=request,
+            token=bearer(request),  # type: ignore[arg-type]
+            tenant_ref=request.headers.get("x-restaurant-id"),
+            request=request,
+            response=response,
+        )
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """Browsers can't set socket headers: credentials come in connection_init's payload
+        `{"authorization": "Bearer ...", "restaurantId": "..."}`. Bad ones close the socket (4403)."""
+        params = context.connection_params or {}
+        lowered = {str(k).lower(): v for k, v in params.items()}
+        authorization = lowered.get("authorization") or lowered.get("token")
+        if isinstance(authorization, str) and authorization:
+            scheme, _, value = authorization.partition(" ")
+            context.token = value.strip() if scheme.lower() == "bearer" and value.strip() else authorization.strip()
+        tenant = lowered.get("restaurantid") or lowered.get("x-restaurant-id")
+        if isinstance(tenant, str) and tenant:
+            context.tenant_ref = tenant
+        try:
+            await context.authenticate()
+        except Exception as exc:
+            raise ConnectionRejectionError() from exc
+        finally:
+            await context.close()
+        return None

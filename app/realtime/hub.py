@@ -1,0 +1,329 @@
+"""Fan-out of the event log to this process's subscribers, woken through LISTEN/NOTIFY.
+
+    writer commits ──after-commit hook──► Hub.committed(restaurants)
+        ├─ wakes this process's feeds at once
+        └─ NOTIFY sufrah_events (coalesced, outside the write transaction) ──► other processes' Hubs
+
+    Feed (one per restaurant with local subscribers): reads `event` rows after its position, loads
+    the rows they name once, and offers each event to every subscription's bounded queue.
+
+NOTIFY is only a wake-up: the data is always read from the `event` table, so a lost notification
+(a listener reconnecting, a writer that died between commit and notify) costs latency, never an
+event: a safety poll compares each feed's position with `event_counter` every `poll_interval`.
+A subscription whose queue overflows is ended; its client resumes from its last cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.engine import Database
+from app.realtime import events
+from app.realtime.events import EventRow
+
+log = logging.getLogger("sufrah.realtime")
+
+CHANNEL = "sufrah_events"
+PayloadLoader = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """An event as subscribers receive it: its position, and the row it names as it is now."""
+
+    restaurant_id: str
+    seq: int
+    kind: str
+    entity_id: str
+    conversation_id: str | None
+    payload: Any  # None when the row no longer exists
+
+    @property
+    def cursor(self) -> str:
+        return events.encode_cursor(self.restaurant_id, self.seq)
+
+
+class SubscriptionOverflow(Exception):
+    """The subscriber fell too far behind; it should reconnect and resume from its last cursor."""
+
+
+class _Subscription:
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[Delivered | None] = asyncio.Queue(maxsize)
+        self.overflowed = False
+
+    def offer(self, item: Delivered) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)  # wake the reader so it sees the overflow
+
+
+class _Feed:
+    def __init__(self, hub: Hub, restaurant_id: str, position: int) -> None:
+        self.hub = hub
+        self.restaurant_id = restaurant_id
+        self.position = position
+        self.subscriptions: set[_Subscription] = set()
+        self._dirty = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=f"feed:{restaurant_id}")
+
+    def wake(self) -> None:
+        self._dirty.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                while True:
+                    batch = await self.hub.read(self.restaurant_id, after=self.position)
+                    for item in batch:
+                        self.position = item.seq
+                        for sub in tuple(self.subscriptions):
+                            sub.offer(item)
+                    if len(batch) < self.hub.batch_size:
+                        break
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away: retry on the next wake or poll
+                log.warning("feed %s could not read events", self.restaurant_id, exc_info=True)
+                await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class Hub:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        loaders: dict[str, PayloadLoader],
+        poll_interval: float = 1.0,
+        queue_size: int = 1000,
+        batch_size: int = 500,
+    ) -> None:
+        self.db = db
+        self.loaders = loaders
+        self.poll_interval = poll_interval
+        self.queue_size = queue_size
+        self.batch_size = batch_size
+        self._origin = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._feeds: dict[str, _Feed] = {}
+        self._feed_lock = asyncio.Lock()
+        self._pending: set[str] = set()
+        self._flush = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.db.commit_listeners.append(self.committed)
+        self._tasks = [
+            asyncio.create_task(self._listen_forever(), name="hub:listen"),
+            asyncio.create_task(self._notify_forever(), name="hub:notify"),
+            asyncio.create_task(self._poll_forever(), name="hub:poll"),
+        ]
+
+    async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.db.commit_listeners.remove(self.committed)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for feed in list(self._feeds.values()):
+            await feed.close()
+        self._feeds.clear()
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()
+
+    # -- writers' side ---------------------------------------------------------------------------
+
+    def committed(self, restaurant_ids: Iterable[str]) -> None:
+        """Called right after a transaction that wrote events commits (never inside it)."""
+        for restaurant_id in restaurant_ids:
+            feed = self._feeds.get(restaurant_id)
+            if feed is not None:
+                feed.wake()
+            self._pending.add(restaurant_id)
+        self._flush.set()
+
+    async def _notify_forever(self) -> None:
+        while True:
+            await self._flush.wait()
+            self._flush.clear()
+            pending, self._pending = self._pending, set()
+            conn = self._conn
+            if conn is None or conn.is_closed() or not pending:
+                continue  # other processes catch up through their safety poll
+            try:
+                for chunk in _chunks(sorted(pending), 7000):
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{self._origin}|{chunk}")
+            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
+                log.info("could not NOTIFY; peers will catch up by polling", exc_info=True)
+
+    # -- readers' side ---------------------------------------------------------------------------
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        origin, _, ids = payload.partition("|")
+        if origin == self._origin:
+            return  # our own commits already woke our feeds
+        for restaurant_id in ids.split(","):
+            feed = self._feeds.get(restaurant_id)
+            if feed is not None:
+                feed.wake()
+
+    async def _listen_forever(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                conn = await asyncpg.connect(self.db.asyncpg_dsn, server_settings={"application_name": "sufrah-listen"})
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda _c: closed.set())
+                await conn.add_listener(CHANNEL, self._on_notify)
+                self._conn = conn
+                delay = 0.2
+                for feed in self._feeds.values():
+                    feed.wake()  # catch up on whatever was committed while we were not listening
+                await closed.wait()
+                log.warning("LISTEN connection lost; reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+                log.info("LISTEN connection failed; retrying in %.1fs", delay)
+            self._conn = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            if not self._feeds:
+                continue
+            try:
+                async with self.db.session() as session:
+                    rows = await session.execute(
+                        text("SELECT restaurant_id, last_seq FROM event_counter WHERE restaurant_id = ANY(:ids)"),
+                        {"ids": list(self._feeds)},
+                    )
+                    for restaurant_id, last in rows:
+                        feed = self._feeds.get(restaurant_id)
+                        if feed is not None and last > feed.position:
+                            feed.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.info("event poll failed", exc_info=True)
+
+    async def read(self, restaurant_id: str, *, after: int, limit: int | None = None) -> list[Delivered]:
+        """Events after a position with the rows they name, loaded once per batch and kind."""
+        async with self.db.session() as session:
+            rows = await events.read(session, restaurant_id=restaurant_id, after=after, limit=limit or self.batch_size)
+            payloads: dict[tuple[str, str], Any] = {}
+            by_kind: dict[str, list[str]] = {}
+            for row in rows:
+                by_kind.setdefault(row.kind, []).append(row.entity_id)
+            for kind, ids in by_kind.items():
+                loader = self.loaders.get(kind)
+                if loader is not None:
+                    for entity_id, obj in (await loader(session, restaurant_id, sorted(set(ids)))).items():
+                        payloads[(kind, entity_id)] = obj
+        return [_delivered(row, payloads.get((row.kind, row.entity_id))) for row in rows]
+
+    async def _feed(self, restaurant_id: str) -> _Feed:
+        async with self._feed_lock:
+            feed = self._feeds.get(restaurant_id)
+            if feed is None:
+                async with self.db.session() as session:
+                    position = await events.last_seq(session, restaurant_id=restaurant_id)
+                feed = self._feeds[restaurant_id] = _Feed(self, restaurant_id, position)
+            return feed
+
+    async def _release(self, feed: _Feed, sub: _Subscription) -> None:
+        feed.subscriptions.discard(sub)
+        if not feed.subscriptions and self._feeds.get(feed.restaurant_id) is feed:
+            del self._feeds[feed.restaurant_id]
+            await feed.close()
+
+    async def subscribe(
+        self,
+        *,
+        restaurant_id: str,
+        after: int | None,
+        accept: Callable[[Delivered], bool] = lambda _: True,
+    ) -> AsyncIterator[Delivered]:
+        """Every accepted event after `after` (None: from now on), in log order, each exactly once:
+        first replayed from the table, then live. Raises SubscriptionOverflow if the consumer can't
+        keep up; the consumer then resumes with the cursor of the last event it handled."""
+        feed = await self._feed(restaurant_id)
+        sub = _Subscription(self.queue_size)
+        feed.subscriptions.add(sub)  # before reading the table: nothing committed from here on is missed
+        try:
+            if after is None:
+                async with self.db.session() as session:
+                    position = await events.last_seq(session, restaurant_id=restaurant_id)
+            else:
+                position = after
+                while True:
+                    batch = await self.read(restaurant_id, after=position)
+                    for item in batch:
+                        position = item.seq
+                        if accept(item):
+                            yield item
+                    if len(batch) < self.batch_size:
+                        break
+            while True:
+                item = await sub.queue.get()
+                if item is None or sub.overflowed:
+                    raise SubscriptionOverflow("subscriber fell behind; resume from the last cursor")
+                if item.seq <= position:
+                    continue  # already replayed
+                if item.seq > position + 1:  # defensive: fill any hole from the table
+                    for missing in await self.read(restaurant_id, after=position, limit=item.seq - position - 1):
+                        position = missing.seq
+                        if accept(missing):
+                            yield missing
+                position = item.seq
+                if accept(item):
+                    yield item
+        finally:
+            await self._release(feed, sub)
+
+
+def _delivered(row: EventRow, payload: Any) -> Delivered:
+    return Delivered(row.restaurant_id, row.seq, row.kind, row.entity_id, row.conversation_id, payload)
+
+
+def _chunks(ids: list[str], max_len: int) -> Iterable[str]:
+    chunk: list[str] = []
+    size = 0
+    for restaurant_id in ids:
+        if chunk and size + len(restaurant_id) + 1 > max_len:
+            yield ",".join(chunk)
+            chunk, size = [], 0
+        chunk.append(restaurant_id)
+        size += len(restaurant_id) + 1
+    if chunk:
+        yield ",".join(chunk)
