@@ -13,6 +13,7 @@ from app.settings import Settings
 
 if TYPE_CHECKING:
     from app.realtime.hub import Hub
+    from app.spool import BotDirectory, Spool
 
 
 @dataclass
@@ -21,6 +22,8 @@ class AppContext:
     db: Database
     box: SecretBox
     hub: Hub
+    spool: Spool
+    directory: BotDirectory
 
 
 def app_context(conn: HTTPConnection) -> AppContext:

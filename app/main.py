@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,13 +17,39 @@ from app.context import AppContext
 from app.db import migrate
 from app.db.engine import Database, resolve_url
 from app.graphql.view import GraphQLApp
+from app.inbox import routes as inbox_routes
 from app.realtime.hub import Hub
 from app.realtime.payloads import LOADERS
-from app.rest import health, legacy, webhooks
+from app.rest import admin, health, legacy, legacy_socket, openapi, webhooks
 from app.rest.common import EXCEPTION_HANDLERS
 from app.settings import Settings, load_settings
+from app.spool import BotDirectory, Spool
+from app.workers import Workers
 
 log = logging.getLogger("sufrah")
+
+
+async def _keep_spool(ctx: AppContext, *, interval: float = 1.0, refresh_every: float = 30.0) -> None:
+    """Keep the bot directory fresh for outages, and replay spooled webhooks once the database is back."""
+    last_refresh = float("-inf")
+    failing = False
+    while True:
+        try:
+            if time.monotonic() - last_refresh > refresh_every:
+                await ctx.directory.refresh(ctx.db)
+                last_refresh = time.monotonic()
+            if ctx.spool.has_work():
+                replayed = await ctx.spool.replay(lambda entry: webhooks.replay(ctx, entry))
+                if replayed:
+                    log.warning("replayed %d spooled webhooks into the database", replayed)
+            failing = False
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not failing:
+                log.warning("spool upkeep failed (%s); retrying", type(exc).__name__)
+            failing = True
+        await asyncio.sleep(interval)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -33,11 +62,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         db = Database.connect(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
         hub = Hub(db, loaders=LOADERS)
         await hub.start()
-        ctx = AppContext(settings=settings, db=db, box=SecretBox(settings.effective_secret_key), hub=hub)
+        spool_dir = settings.data_dir / "spool"
+        ctx = AppContext(settings=settings, db=db, box=SecretBox(settings.effective_secret_key), hub=hub,
+                         spool=Spool(spool_dir), directory=BotDirectory(spool_dir / "bots.json"))
+        spooler = asyncio.create_task(_keep_spool(ctx), name="spool")
+        workers = Workers(db, settings=settings, box=ctx.box) if settings.run_workers else None
+        if workers is not None:
+            await workers.start()
         log.info("sufrah ready (env=%s, public url %s)", settings.env, settings.base_url)
         try:
             yield {"ctx": ctx}
         finally:
+            if workers is not None:
+                await workers.stop()
+            spooler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await spooler
+            ctx.spool.close()
             await hub.stop()
             await db.dispose()
 
@@ -51,5 +92,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *legacy.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *admin.routes,
+        *openapi.routes,
+        WebSocketRoute("/ws", legacy_socket.legacy_socket),
+        *inbox_routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]

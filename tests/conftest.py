@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 
 import asyncpg
@@ -136,3 +137,18 @@ async def live_url(app_and_db: tuple[object, Database]) -> AsyncIterator[str]:
     yield f"127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture
+def pg_tmp() -> Iterator[Path]:
+    """A scratch folder for an embedded PostgreSQL of a test's own. Not under pytest's tmp root:
+    PostgreSQL runs as another user there, and pytest re-closes that root (0700) at every session."""
+    import shutil
+    import tempfile
+
+    root = PROJECT_ROOT / ".sufrah" / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(dir=root))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

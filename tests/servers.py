@@ -28,6 +28,8 @@ class ServerProcess:
         self.port = port or free_port()
         self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         self.env.setdefault("PUBLIC_BASE_URL", self.url)
+        # Never the real Twilio from a test: a closed local port unless a test passes its fake.
+        self.env.setdefault("TWILIO_API_BASE_URL", "http://127.0.0.1:9")
         self.log_path = log_dir / f"server-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

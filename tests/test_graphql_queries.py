@@ -186,3 +186,24 @@ async def test_a_page_costs_a_fixed_number_of_queries(client, factory, db):
 def test_schema_graphql_is_exported_from_the_code():
     exported = (PROJECT_ROOT / "schema.graphql").read_text()
     assert exported == str(schema) + "\n", "schema.graphql is stale: run `sufrah export-schema`"
+
+
+async def test_batched_requests_are_refused_clearly(client, shop):
+    bot, token = shop
+    batch = [{"query": "{ stats { totalUnread } }"}] * 50
+    response = await client.post("/graphql", json=batch,
+                                 headers={"Authorization": f"Bearer {token}", "X-Restaurant-Id": bot.restaurant.id})
+    assert response.status_code == 400
+    assert "batch" in response.text.lower()
+
+
+async def test_production_hides_introspection_and_suggestions(settings):
+    from app.graphql.schema import build_schema
+
+    production = build_schema(production=True)
+    introspection = await production.execute("{ __schema { types { name } } }")
+    assert introspection.errors and "introspection" in introspection.errors[0].message.lower()
+    typo = await production.execute("{ conversatons { totalCount } }")
+    assert typo.errors and "Did you mean" not in typo.errors[0].message
+    development = await build_schema().execute("{ conversatons { totalCount } }")
+    assert "Did you mean" in development.errors[0].message

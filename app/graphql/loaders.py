@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.models import Bot, Conversation, Message
-from app.services import bots, conversations
+from app.models import Bot, Conversation, Message, OrderLine
+from app.services import bots, conversations, orders
 
 if TYPE_CHECKING:
     from app.graphql.context import Context
@@ -42,6 +42,7 @@ class Loaders:
         self._ctx = ctx
         self.bot = DataLoader(self._bots)
         self.conversation = DataLoader(self._conversations)
+        self.order_lines = DataLoader(self._order_lines)
         self.last_message = DataLoader(self._last_messages)
         self.messages = DataLoader(self._messages)
 
@@ -56,6 +57,15 @@ class Loaders:
 
         found = await self._ctx.run(load)
         return [found.get(i) for i in ids]
+
+    async def _order_lines(self, order_ids: list[str]) -> list[list[OrderLine]]:
+        restaurant_id = await self._restaurant()
+
+        async def load(session: AsyncSession) -> dict[str, list[OrderLine]]:
+            return await orders.lines_of(session, restaurant_id=restaurant_id, order_ids=list(order_ids))
+
+        found = await self._ctx.run(load)
+        return [found.get(i, []) for i in order_ids]
 
     async def _conversations(self, ids: list[str]) -> list[Conversation | None]:
         restaurant_id = await self._restaurant()

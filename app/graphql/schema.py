@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, StringValueNode, Visitor, visit
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import (
     DisableIntrospection,
+    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -44,7 +46,9 @@ from app.graphql.types import (
 )
 from app.realtime import events
 from app.realtime.hub import Delivered, SubscriptionOverflow
-from app.services import bots, conversations, outbound, restaurants
+from app.bot.runner import notify_order_status
+from app.graphql import ordering as o
+from app.services import bots, catalog, conversations, orders, outbound, restaurants
 
 T = TypeVar("T")
 Info = strawberry.Info[Context]
@@ -175,12 +179,72 @@ class Query:
         rows = await info.context.run(lambda s: bots.list_for(s, restaurant_id=target))
         return [Bot.from_row(b) for b in rows]
 
+    @strawberry.field(description="Branches and the menu, in display order (inactive ones included).")
+    async def menu(self, info: Info) -> o.Menu:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.Menu:
+            menu = await catalog.menu(s, restaurant_id=restaurant_id)
+            restaurant = await restaurants.get(s, restaurant_id=restaurant_id)
+            return o.Menu(
+                branches=[o.Branch.from_row(b) for b in menu.branches],
+                categories=[o.MenuCategory.from_row(c, menu.items) for c in menu.categories],
+                min_delivery_total=restaurant.min_delivery_total,
+                currency=restaurant.currency,
+            )
+
+        return await _read(info, load)
+
+    @strawberry.field(description="Orders, newest first; filter by status (e.g. the open ones).")
+    async def orders(
+        self, info: Info, status: list[o.OrderStatus] | None = None, first: int = 50, after: str | None = None
+    ) -> o.OrderConnection:
+        if not 1 <= first <= MAX_PAGE:
+            raise graphql_error(ValidationFailed(f"first must be from 1 to {MAX_PAGE}", field="first"))
+
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.OrderConnection:
+            position = cursors.decode(after, field="after") if after else None
+            rows = await orders.list_page(s, restaurant_id=restaurant_id, statuses=[x.value for x in status or []],
+                                          limit=first + 1, after=position)
+            edges = [o.OrderEdge(cursor=cursors.encode(r.created_at, r.id), node=o.Order.from_row(r))
+                     for r in rows[:first]]
+            return o.OrderConnection(edges=edges, has_next_page=len(rows) > first,
+                                     end_cursor=edges[-1].cursor if edges else None)
+
+        return await _read(info, load)
+
+    @strawberry.field
+    async def order(self, info: Info, id: strawberry.ID) -> o.Order | None:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.Order | None:
+            try:
+                return o.Order.from_row(await orders.get(s, restaurant_id=restaurant_id, order_id=str(id)))
+            except NotFound:
+                return None
+
+        return await _read(info, load)
+
     @strawberry.field(description="The restaurants this token may act for.")
     async def restaurants(self, info: Info) -> list[Restaurant]:
         principal = await info.context.principal()
         scope = None if principal.is_admin else principal.restaurant_ids
         rows = await info.context.run(lambda s: restaurants.list_all(s, restaurant_ids=scope))
         return [Restaurant.from_row(r) for r in rows]
+
+
+@strawberry.enum
+class MenuEntryKind(Enum):
+    BRANCH = "branch"
+    CATEGORY = "category"
+    ITEM = "item"
+
+
+def _opt(value: strawberry.ID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _values(data: object) -> dict[str, Any]:
+    values = {k: v for k, v in vars(data).items() if v is not None}
+    if "category_id" in values:
+        values["category_id"] = str(values["category_id"])
+    return values
 
 
 @strawberry.type
@@ -218,6 +282,54 @@ class Mutation:
     async def set_restaurant_bot_enabled(self, info: Info, enabled: bool) -> RestaurantResult:
         return await _mutate(
             info, lambda s, r: restaurants.set_bot_enabled(s, restaurant_id=r, enabled=enabled), Restaurant.from_row
+        )
+
+    @strawberry.mutation(description="Move an order to its next status; the customer is told by WhatsApp.")
+    async def update_order_status(self, info: Info, id: strawberry.ID, status: o.OrderStatus) -> o.OrderResult:
+        async def change(s: AsyncSession, r: str) -> object:
+            order = await orders.set_status(s, restaurant_id=r, order_id=str(id), status=status.value)
+            await notify_order_status(s, order=order)
+            return order
+
+        return await _mutate(info, change, o.Order.from_row)
+
+    @strawberry.mutation(description="Create a branch (no id) or change one.")
+    async def save_branch(self, info: Info, input: o.BranchInput, id: strawberry.ID | None = None) -> o.BranchResult:
+        return await _mutate(
+            info, lambda s, r: catalog.save_branch(s, restaurant_id=r, branch_id=_opt(id), **_values(input)),
+            o.Branch.from_row,
+        )
+
+    @strawberry.mutation(description="Create a menu category (no id) or change one.")
+    async def save_category(
+        self, info: Info, input: o.CategoryInput, id: strawberry.ID | None = None
+    ) -> o.CategoryResult:
+        return await _mutate(
+            info, lambda s, r: catalog.save_category(s, restaurant_id=r, category_id=_opt(id), **_values(input)),
+            lambda row: o.MenuCategory.from_row(row, []),
+        )
+
+    @strawberry.mutation(description="Create a menu item (no id) or change one (price in minor units).")
+    async def save_menu_item(
+        self, info: Info, input: o.MenuItemInput, id: strawberry.ID | None = None
+    ) -> o.MenuItemResult:
+        return await _mutate(
+            info, lambda s, r: catalog.save_item(s, restaurant_id=r, item_id=_opt(id), **_values(input)),
+            o.MenuItem.from_row,
+        )
+
+    @strawberry.mutation(description="Delete a branch, a category (with its items) or a menu item.")
+    async def delete_menu_entry(self, info: Info, kind: MenuEntryKind, id: strawberry.ID) -> o.DeleteResult:
+        async def remove(s: AsyncSession, r: str) -> str:
+            await catalog.remove(s, restaurant_id=r, kind=kind.value, row_id=str(id))
+            return str(id)
+
+        return await _mutate(info, remove, lambda row_id: o.Deleted(id=strawberry.ID(row_id)))
+
+    @strawberry.mutation(description="Restaurant settings: name, currency, time zone, delivery minimum, bot switch.")
+    async def update_restaurant_settings(self, info: Info, input: o.RestaurantSettingsInput) -> RestaurantResult:
+        return await _mutate(
+            info, lambda s, r: catalog.update_settings(s, restaurant_id=r, **_values(input)), Restaurant.from_row
         )
 
     @strawberry.mutation(description="A staff reply: stored as an outgoing message and queued for WhatsApp.")
@@ -286,6 +398,11 @@ class Subscription:
         ):
             yield obj
 
+    @strawberry.subscription(description="Orders created or changed (status, rating), resumable by cursor.")
+    async def order_updated(self, info: Info, after: str | None = None) -> AsyncGenerator[o.Order, None]:
+        async for obj in _stream(info, after, lambda d: d.kind == events.ORDER_UPDATED):
+            yield obj
+
     @strawberry.subscription(description="Every change of the restaurant, in order: the one stream to follow.")
     async def events(self, info: Info, after: str | None = None) -> AsyncGenerator[Event, None]:
         async for obj in _stream(info, after, lambda d: True):
@@ -302,21 +419,73 @@ class CloseSession(SchemaExtension):
             await context.close()
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class RefuseNulCharacters(SchemaExtension):
+    """PostgreSQL text can't hold U+0000: refuse it up front with a clear error instead of failing
+    deep inside a query."""
+
+    def on_validate(self):  # type: ignore[no-untyped-def]
+        ctx = self.execution_context
+        literals: list[str] = []
+
+        class Strings(Visitor):
+            def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+                literals.append(node.value)
+
+        if ctx.graphql_document is not None:
+            visit(ctx.graphql_document, Strings())
+        if _has_nul(literals) or _has_nul(ctx.variables or {}):
+            raise GraphQLError("strings must not contain NUL (U+0000) characters",
+                               extensions={"code": "BAD_USER_INPUT"})
+        yield
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError | SufrahError)
+
+
 class HideSuggestions(SchemaExtension):
     """In production, don't hint at field names in validation errors ("Did you mean ...?")."""
 
     def on_validate(self):  # type: ignore[no-untyped-def]
         yield
-        errors = self.execution_context.errors or []
+        errors = self.execution_context.pre_execution_errors or []
         for error in errors:
             if "Did you mean" in error.message:
                 error.message = error.message.split(" Did you mean")[0]
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log only what is a bug: a GraphQLError we raised on purpose (it has a `code`) or a client's
+        invalid query is the caller's business, not an error in the server's log."""
+        unexpected = [
+            e for e in errors
+            if e.original_error is not None and not (e.extensions or {}).get("code")
+            and not isinstance(e.original_error, GraphQLError)
+        ]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     # Factories: a fresh extension per request (the parser and validation caches are shared anyway).
     extensions: list[Any] = [
         CloseSession,
+        RefuseNulCharacters,
+        # A bug must not leak SQL or stack details to the caller: unexpected errors read "internal
+        # error" (and are logged in full by Schema.process_errors).
+        lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="internal error"),
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
         lambda: QueryDepthLimiter(max_depth=10),
@@ -325,7 +494,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     ]
     if production:
         extensions += [DisableIntrospection, HideSuggestions]
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 schema = build_schema()  # the development schema; `schema.graphql` is exported from it

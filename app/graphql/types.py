@@ -304,12 +304,20 @@ class OutsideCustomerWindowError:
 ConversationResult = Annotated[
     Conversation | NotFoundError | ForbiddenError | ValidationError, strawberry.union("ConversationResult")
 ]
-RestaurantResult = Annotated[Restaurant | NotFoundError | ForbiddenError, strawberry.union("RestaurantResult")]
+RestaurantResult = Annotated[
+    Restaurant | NotFoundError | ForbiddenError | ValidationError, strawberry.union("RestaurantResult")
+]
 SendMessageResult = Annotated[
     Message | NotFoundError | ForbiddenError | ValidationError | OutsideCustomerWindowError,
     strawberry.union("SendMessageResult"),
 ]
-Event = Annotated[Message | Conversation | Restaurant | Bot, strawberry.union("Event")]
+def _event_union() -> object:
+    from app.graphql.ordering import Order
+
+    return Annotated[Message | Conversation | Restaurant | Bot | Order, strawberry.union("Event")]
+
+
+Event = _event_union()
 
 
 def event_object(kind: str, payload: Any, cursor: str) -> Any:
@@ -324,4 +332,8 @@ def event_object(kind: str, payload: Any, cursor: str) -> Any:
         return Restaurant.from_row(payload, cursor)
     if isinstance(payload, models.Bot):
         return Bot.from_row(payload, cursor)
+    if isinstance(payload, models.Order):
+        from app.graphql.ordering import Order
+
+        return Order.from_row(payload, cursor)
     return None

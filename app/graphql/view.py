@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from cross_web import HTTPException  # what strawberry turns into an HTTP error response
 
 from app.context import app_context
 from app.graphql.context import Context
@@ -30,6 +31,13 @@ class GraphQLApp(GraphQL):
             connection_init_wait_timeout=timedelta(seconds=10),
             max_subscriptions_per_connection=50,
         )
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body that is JSON but not an object (`0`, `"x"`) is a client error, not a crash."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object")
+        return parsed
 
     async def get_context(self, request: HTTPConnection, response: Any = None) -> Context:  # type: ignore[override]
         return Context(

@@ -52,6 +52,7 @@ class Restaurant(SQLModel, table=True):
     currency: str = Field(default="SAR", sa_column_kwargs={"server_default": "SAR"})
     bot_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     timezone: str = Field(default="Asia/Riyadh", sa_column_kwargs={"server_default": "Asia/Riyadh"})
+    min_delivery_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # minor units
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -146,6 +147,16 @@ class Message(SQLModel, table=True):
         # A conversation's history by time, newest first or oldest first, with keyset pagination.
         Index("message_by_conversation_time", "restaurant_id", "conversation_id", "created_at", "id"),
         Index("message_by_restaurant_time", "restaurant_id", "created_at"),  # stats: today, response times
+        # The bot's work queue: inbound messages awaiting their turn.
+        Index("message_bot_pending", "created_at", postgresql_where=text("bot_turn = 'pending'")),
+        # The outbox: outgoing messages due for a send attempt.
+        Index(
+            "message_outbox_due",
+            "next_attempt_at",
+            postgresql_where=text("send_state IN ('pending', 'sending', 'unknown')"),
+        ),
+        # Per-sender rate limits count what was sent in the last minute and day.
+        Index("message_sent_by_bot", "restaurant_id", "bot_id", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
     )
 
     restaurant_id: str = Field(primary_key=True)
@@ -169,6 +180,12 @@ class Message(SQLModel, table=True):
     )
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    bot_turn: str | None = None  # inbound: pending | done | skipped
+    bot_id: str | None = None  # outbound: the sender it leaves from
+    send_state: str | None = None  # outbound: pending | sending | unknown | sent | failed
+    send_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = _ts(nullable=True, default_now=False)
+    sent_at: datetime | None = _ts(nullable=True, default_now=False)
 
 
 class ApiToken(SQLModel, table=True):
@@ -220,3 +237,150 @@ class Event(SQLModel, table=True):
     entity_id: str
     conversation_id: str | None = None
     created_at: datetime = _ts()
+
+
+def _tenant_fk(column: str, table: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["restaurant_id", column], [f"{table}.restaurant_id", f"{table}.id"])
+
+
+class Branch(SQLModel, table=True):
+    __tablename__ = "branch"
+    __table_args__ = (ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),)
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    name_ar: str
+    name_en: str
+    address: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    latitude: float
+    longitude: float
+    delivery_radius_km: float = Field(default=5.0, sa_column_kwargs={"server_default": "5"})
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MenuCategory(SQLModel, table=True):
+    __tablename__ = "menu_category"
+    __table_args__ = (ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),)
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    name_ar: str
+    name_en: str
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MenuItem(SQLModel, table=True):
+    __tablename__ = "menu_item"
+    __table_args__ = (
+        _tenant_fk("category_id", "menu_category"),
+        CheckConstraint("price >= 0", name="menu_item_price_nonnegative"),
+        CheckConstraint("max_quantity >= 1", name="menu_item_max_quantity_positive"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    category_id: str
+    name_ar: str
+    name_en: str
+    price: int  # minor units (halalas)
+    currency: str = Field(default="SAR", sa_column_kwargs={"server_default": "SAR"})
+    available: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    max_quantity: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
+    sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class OrderCounter(SQLModel, table=True):
+    """The last order number of each restaurant: references like #1042 are short and per restaurant."""
+
+    __tablename__ = "order_counter"
+    __table_args__ = (ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),)
+
+    restaurant_id: str = Field(primary_key=True)
+    last_number: int = Field(default=1000, sa_column_kwargs={"server_default": "1000"})
+
+
+ORDER_STATUSES = ("CONFIRMED", "PREPARING", "OUT_FOR_DELIVERY", "READY", "DELIVERED", "CANCELLED")
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "customer_order"
+    __table_args__ = (
+        UniqueConstraint("restaurant_id", "number", name="customer_order_number_key"),
+        _tenant_fk("conversation_id", "conversation"),
+        CheckConstraint("order_type IN ('delivery', 'pickup')", name="customer_order_type_valid"),
+        CheckConstraint("payment_method IN ('cash', 'online')", name="customer_order_payment_valid"),
+        CheckConstraint(f"status IN {ORDER_STATUSES}", name="customer_order_status_valid"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="customer_order_rating_valid"),
+        Index("customer_order_by_time", "restaurant_id", text("created_at DESC"), text("id DESC")),
+        Index("customer_order_by_status_time", "restaurant_id", "status", text("created_at DESC"), text("id DESC")),
+        Index("customer_order_by_conversation", "restaurant_id", "conversation_id", text("created_at DESC")),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    number: int
+    conversation_id: str
+    bot_id: str
+    customer_phone: str
+    customer_name: str | None = None
+    order_type: str
+    branch_id: str | None = None
+    delivery_address: str | None = None
+    delivery_latitude: float | None = None
+    delivery_longitude: float | None = None
+    payment_method: str
+    subtotal: int
+    total: int
+    currency: str
+    status: str = Field(default="CONFIRMED", sa_column_kwargs={"server_default": "CONFIRMED"})
+    rating: int | None = None
+    rating_comment: str | None = None
+    lang: str = Field(default="ar", sa_column_kwargs={"server_default": "ar"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+    @property
+    def reference(self) -> str:
+        return f"#{self.number}"
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_line"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["restaurant_id", "order_id"], ["customer_order.restaurant_id", "customer_order.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint("quantity >= 1", name="order_line_quantity_positive"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    order_id: str = Field(primary_key=True)
+    line_no: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    item_id: str
+    name_ar: str
+    name_en: str
+    unit_price: int
+    quantity: int
+
+
+class BotState(SQLModel, table=True):
+    """The bot's memory of one conversation (step, cart, language): in the database, so a restart or
+    another process answers the customer from the step they were at."""
+
+    __tablename__ = "bot_state"
+    __table_args__ = (_tenant_fk("conversation_id", "conversation"),)
+
+    restaurant_id: str = Field(primary_key=True)
+    conversation_id: str = Field(primary_key=True)
+    state: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    )
+    updated_at: datetime = _ts()

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.realtime import events
 from app.realtime.hub import PayloadLoader
-from app.services import bots, conversations, restaurants
+from app.services import bots, conversations, orders, restaurants
 
 
 async def _messages(session: AsyncSession, restaurant_id: str, ids: list[str]) -> dict[str, Any]:
@@ -27,7 +27,12 @@ async def _bots(session: AsyncSession, restaurant_id: str, ids: list[str]) -> di
     return await bots.get_many(session, restaurant_id=restaurant_id, ids=ids)
 
 
+async def _orders(session: AsyncSession, restaurant_id: str, ids: list[str]) -> dict[str, Any]:
+    return await orders.get_many(session, restaurant_id=restaurant_id, ids=ids)
+
+
 LOADERS: dict[str, PayloadLoader] = {
+    events.ORDER_UPDATED: _orders,
     events.MESSAGE_CREATED: _messages,
     events.MESSAGE_UPDATED: _messages,
     events.CONVERSATION_UPDATED: _conversations,

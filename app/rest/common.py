@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from app.auth.principal import Principal, Tenant
@@ -60,7 +60,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {SufrahError: domain_error, HTTPException: http_error, Exception: unexpected_error}
 
 
-def bearer(request: Request) -> str | None:
+def bearer(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
@@ -75,9 +75,39 @@ async def principal_of(request: Request, session: AsyncSession) -> Principal:
 async def tenant_of(request: Request, session: AsyncSession) -> Tenant:
     """Authenticate the bearer token and resolve X-Restaurant-Id; raises 401/403/404/400 domain errors."""
     principal = await principal_of(request, session)
+    tenant_ref = request.headers.get("x-restaurant-id")
     return await tokens.resolve_tenant(
-        session, principal=principal, tenant_ref=request.headers.get("x-restaurant-id")
+        session, principal=principal, tenant_ref=clean(tenant_ref, "X-Restaurant-Id") if tenant_ref else None
     )
+
+
+async def admin_of(request: Request, session: AsyncSession) -> Principal:
+    """The caller, who must hold an admin token: 401 without a valid token, 403 with a scoped one."""
+    principal = await principal_of(request, session)
+    if not principal.is_admin:
+        raise Forbidden("this endpoint needs an admin token")
+    return principal
+
+
+def clean(value: str, name: str) -> str:
+    """Refuse text PostgreSQL can't store (NUL, lone surrogates) as bad input rather than a 500."""
+    if "\x00" in value:
+        raise ValidationFailed(f"{name} must not contain NUL characters", field=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed(f"{name} is not valid UTF-8 text", field=name) from None
+    return value
+
+
+def path_param(request: Request, name: str) -> str:
+    return clean(request.path_params[name], name)
+
+
+def query_text(request: Request, name: str) -> str | None:
+    """An optional text query parameter; empty counts as absent."""
+    raw = request.query_params.get(name)
+    return clean(raw, name) if raw else None
 
 
 def iso(value: datetime | None) -> str | None:
@@ -107,16 +137,48 @@ def time_param(request: Request, name: str) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        # In UTC now, so a time at the edge of the calendar (year 1 at +14:00) is refused here.
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValidationFailed(f"{name} must be an ISO 8601 time", field=name) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def json_body(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValidationFailed("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise ValidationFailed("the body must be a JSON object")
+    _check_strings(body)
     return body
+
+
+def body_field(body: dict[str, Any], name: str, kind: type, *, required: bool = True) -> Any:
+    """A body field of exactly this JSON type (a bool is not a number); null counts as absent."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ValidationFailed(f"{name} is required", field=name)
+        return None
+    if type(value) is not kind:
+        raise ValidationFailed(f"{name} must be {_JSON_TYPE.get(kind, kind.__name__)}", field=name)
+    return value
+
+
+_JSON_TYPE = {str: "a string", bool: "true or false", int: "a whole number"}
+
+
+def _check_strings(body: dict[str, Any]) -> None:
+    """Every string in the body (keys too) must be text PostgreSQL can store."""
+    pending: list[Any] = [body]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                clean(key, "body")
+                pending.append(value)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            clean(item, "body")

@@ -24,11 +24,17 @@ async def readyz(request: Request) -> JSONResponse:
             await conn.execute(text("SELECT 1"))
         current = await migrate.current(ctx.db.engine)
     except Exception as exc:  # any failure to reach the database means "not ready"
+        # Degraded, not down: signed webhooks are still accepted into the local spool.
         return JSONResponse(
-            {"status": "unavailable", "database": "unreachable", "detail": type(exc).__name__}, status_code=503
+            {"status": "degraded", "database": "unreachable", "detail": type(exc).__name__,
+             "spooledWebhooks": ctx.spool.pending},
+            status_code=503,
         )
     if current != head:
         return JSONResponse(
             {"status": "unavailable", "database": "ok", "migration": current, "expected": head}, status_code=503
         )
+    if ctx.spool.pending:
+        return JSONResponse({"status": "ready", "database": "ok", "migration": current,
+                             "spooledWebhooks": ctx.spool.pending})
     return JSONResponse({"status": "ready", "database": "ok", "migration": current})

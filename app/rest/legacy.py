@@ -8,18 +8,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth.principal import Tenant
 from app.context import app_context
-from app.errors import NotFound
-from app.models import Bot, Conversation, Message
+from app.errors import NotFound, ValidationFailed
+from app.models import Bot, Conversation, Message, Order, Restaurant
 from app.phone import to_whatsapp
-from app.rest.common import int_param, iso, principal_of, tenant_of, time_param
-from app.services import bots, conversations, tokens
+from app.rest.common import (
+    body_field,
+    int_param,
+    iso,
+    json_body,
+    path_param,
+    principal_of,
+    query_text,
+    tenant_of,
+    time_param,
+)
+from app.services import bots, conversations, outbound, restaurants, tokens
 
 MAX_LIMIT = 200
+MAX_MESSAGES_LIMIT = 1000
+MAX_OFFSET = 2**31 - 1  # PostgreSQL's OFFSET is a bigint; nobody pages this far
 
 
 def conversation_json(c: Conversation) -> dict[str, Any]:
@@ -38,7 +52,11 @@ def conversation_json(c: Conversation) -> dict[str, Any]:
     }
 
 
-def message_json(m: Message) -> dict[str, Any]:
+def message_json(m: Message, *, bot_number: str | None = None) -> dict[str, Any]:
+    """`bot_number`: the sender, shown as metadata.fromPhone of an outgoing message that lacks it."""
+    metadata = {k: v for k, v in m.meta.items() if k != "twilio"}
+    if bot_number and m.direction == "OUT":
+        metadata.setdefault("fromPhone", to_whatsapp(bot_number))
     return {
         "id": m.id,
         "conversationId": m.conversation_id,
@@ -53,7 +71,29 @@ def message_json(m: Message) -> dict[str, Any]:
         "errorCode": m.error_code,
         "errorMessage": m.error_message,
         "createdAt": iso(m.created_at),
-        "metadata": {k: v for k, v in m.meta.items() if k != "twilio"},
+        "metadata": metadata,
+    }
+
+
+def order_json(o: Order) -> dict[str, Any]:
+    """An order as the legacy socket's `order.updated` frames carry it (the old backend had none)."""
+    return {
+        "id": o.id,
+        "reference": o.reference,
+        "restaurantId": o.restaurant_id,
+        "conversationId": o.conversation_id,
+        "customerPhone": to_whatsapp(o.customer_phone),
+        "customerName": o.customer_name,
+        "orderType": o.order_type,
+        "branchId": o.branch_id,
+        "deliveryAddress": o.delivery_address,
+        "paymentMethod": o.payment_method,
+        "status": o.status,
+        "total": o.total,
+        "currency": o.currency,
+        "rating": o.rating,
+        "createdAt": iso(o.created_at),
+        "updatedAt": iso(o.updated_at),
     }
 
 
@@ -71,6 +111,26 @@ def bot_json(b: Bot) -> dict[str, Any]:
     }
 
 
+def bot_switch_json(r: Restaurant) -> dict[str, Any]:
+    """The restaurant-wide bot switch, as POST /api/bot/toggle answers and the socket announces it."""
+    return {"restaurantId": r.id, "botEnabled": r.bot_enabled}
+
+
+async def _conversation(session: AsyncSession, tenant: Tenant, conversation_id: str) -> Conversation:
+    """The tenant's conversation; a caller that named one bot sees only that bot's conversations."""
+    row = await conversations.get(session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id)
+    if tenant.bot_id is not None and row.bot_id != tenant.bot_id:
+        raise NotFound("conversation not found")
+    return row
+
+
+async def _bot_number(session: AsyncSession, conversation: Conversation) -> str | None:
+    """The number the conversation's bot writes from (a retired bot's too)."""
+    found = await bots.get_many(session, restaurant_id=conversation.restaurant_id, ids=[conversation.bot_id])
+    bot = found.get(conversation.bot_id)
+    return bot.whatsapp_number if bot is not None else None
+
+
 async def list_conversations(request: Request) -> JSONResponse:
     async with app_context(request).db.session() as session:
         tenant = await tenant_of(request, session)
@@ -78,9 +138,9 @@ async def list_conversations(request: Request) -> JSONResponse:
             session,
             restaurant_id=tenant.restaurant_id,
             bot_id=tenant.bot_id,
-            status=request.query_params.get("status") or None,
+            status=query_text(request, "status"),
             limit=int_param(request, "limit", 50, low=1, high=MAX_LIMIT),
-            offset=int_param(request, "offset", 0),
+            offset=int_param(request, "offset", 0, high=MAX_OFFSET),
         )
     return JSONResponse([conversation_json(c) for c in rows])
 
@@ -101,11 +161,7 @@ async def conversation_stats(request: Request) -> JSONResponse:
 async def get_conversation(request: Request) -> JSONResponse:
     async with app_context(request).db.session() as session:
         tenant = await tenant_of(request, session)
-        row = await conversations.get(
-            session, restaurant_id=tenant.restaurant_id, conversation_id=request.path_params["id"]
-        )
-        if tenant.bot_id is not None and row.bot_id != tenant.bot_id:
-            raise NotFound("conversation not found")
+        row = await _conversation(session, tenant, path_param(request, "id"))
     return JSONResponse(conversation_json(row))
 
 
@@ -114,15 +170,11 @@ async def conversation_messages(request: Request) -> JSONResponse:
     existing dashboards have no other way to clear the unread badge."""
     async with app_context(request).db.session() as session:
         tenant = await tenant_of(request, session)
-        conversation_id = request.path_params["id"]
-        limit = int_param(request, "limit", 100, low=1, high=1000)
-        offset = int_param(request, "offset", 0)
+        conversation_id = path_param(request, "id")
+        limit = int_param(request, "limit", 100, low=1, high=MAX_MESSAGES_LIMIT)
+        offset = int_param(request, "offset", 0, high=MAX_OFFSET)
         before = time_param(request, "before")
-        conversation = await conversations.get(
-            session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id
-        )
-        if tenant.bot_id is not None and conversation.bot_id != tenant.bot_id:
-            raise NotFound("conversation not found")
+        conversation = await _conversation(session, tenant, conversation_id)
         rows = await conversations.list_messages(
             session,
             restaurant_id=tenant.restaurant_id,
@@ -135,8 +187,9 @@ async def conversation_messages(request: Request) -> JSONResponse:
             await conversations.mark_read(
                 session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id
             )
+        bot_number = await _bot_number(session, conversation)
         await session.commit()
-    return JSONResponse([message_json(m) for m in rows])
+    return JSONResponse([message_json(m, bot_number=bot_number) for m in rows])
 
 
 async def restaurant_bots(request: Request) -> JSONResponse:
@@ -144,10 +197,72 @@ async def restaurant_bots(request: Request) -> JSONResponse:
         # The path names the tenant here (a restaurant id, or one of its bot ids, like the header).
         principal = await principal_of(request, session)
         tenant = await tokens.resolve_tenant(
-            session, principal=principal, tenant_ref=request.path_params["restaurant_id"]
+            session, principal=principal, tenant_ref=path_param(request, "restaurant_id")
         )
         rows = await bots.list_for(session, restaurant_id=tenant.restaurant_id)
     return JSONResponse([bot_json(b) for b in rows])
+
+
+async def send_message(request: Request) -> JSONResponse:
+    """POST /api/conversations/:id/send {message}: a staff reply, queued for WhatsApp. 200: the message."""
+    async with app_context(request).db.session() as session:
+        tenant = await tenant_of(request, session)
+        conversation_id = path_param(request, "id")
+        body = await json_body(request)
+        text = body_field(body, "message", str)
+        if not text.strip():
+            raise ValidationFailed("message must not be empty", field="message")
+        if len(text.strip()) > outbound.MAX_BODY:
+            raise ValidationFailed(f"message is longer than {outbound.MAX_BODY} characters", field="message")
+        conversation = await _conversation(session, tenant, conversation_id)
+        message = await outbound.queue(
+            session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, body=text, author="staff"
+        )
+        bot_number = await _bot_number(session, conversation)
+        await session.commit()
+    return JSONResponse(message_json(message, bot_number=bot_number))
+
+
+async def send_media(request: Request) -> JSONResponse:
+    """POST /api/conversations/:id/send-media {mediaUrl, caption}: a staff media reply. 200: the message."""
+    async with app_context(request).db.session() as session:
+        tenant = await tenant_of(request, session)
+        conversation_id = path_param(request, "id")
+        body = await json_body(request)
+        media_url = body_field(body, "mediaUrl", str)
+        caption = body_field(body, "caption", str, required=False) or ""
+        conversation = await _conversation(session, tenant, conversation_id)
+        message = await outbound.queue(
+            session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, body=caption,
+            media_url=media_url, author="staff",
+        )
+        bot_number = await _bot_number(session, conversation)
+        await session.commit()
+    return JSONResponse(message_json(message, bot_number=bot_number))
+
+
+async def toggle_conversation_bot(request: Request) -> JSONResponse:
+    """POST /api/conversations/:id/toggle-bot {enabled}: the bot on/off for one conversation."""
+    async with app_context(request).db.session() as session:
+        tenant = await tenant_of(request, session)
+        conversation_id = path_param(request, "id")
+        enabled = body_field(await json_body(request), "enabled", bool)
+        await _conversation(session, tenant, conversation_id)
+        row = await conversations.set_bot_active(
+            session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, active=enabled
+        )
+        await session.commit()
+    return JSONResponse(conversation_json(row))
+
+
+async def toggle_restaurant_bot(request: Request) -> JSONResponse:
+    """POST /api/bot/toggle {enabled}: the bot on/off for the whole restaurant."""
+    async with app_context(request).db.session() as session:
+        tenant = await tenant_of(request, session)
+        enabled = body_field(await json_body(request), "enabled", bool)
+        row = await restaurants.set_bot_enabled(session, restaurant_id=tenant.restaurant_id, enabled=enabled)
+        await session.commit()
+    return JSONResponse(bot_switch_json(row))
 
 
 routes = [
@@ -158,4 +273,8 @@ routes = [
     Route("/api/db/conversations/{id}/messages", conversation_messages, methods=["GET"]),
     Route("/api/db/restaurants/{restaurant_id}/bots", restaurant_bots, methods=["GET"]),
     Route("/api/conversations", list_conversations, methods=["GET"]),
+    Route("/api/conversations/{id}/send", send_message, methods=["POST"]),
+    Route("/api/conversations/{id}/send-media", send_media, methods=["POST"]),
+    Route("/api/conversations/{id}/toggle-bot", toggle_conversation_bot, methods=["POST"]),
+    Route("/api/bot/toggle", toggle_restaurant_bot, methods=["POST"]),
 ]

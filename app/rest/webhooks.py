@@ -4,6 +4,7 @@ the bot's turn runs after the commit, elsewhere."""
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,7 +13,7 @@ from app.channels.twilio.inbound import parse_inbound, parse_status
 from app.channels.twilio.signature import is_valid, public_url
 from app.context import AppContext, app_context
 from app.errors import ValidationFailed
-from app.models import Bot
+from app.spool import Spooled, database_unavailable
 from app.rest.common import error
 from app.services import bots, inbound
 
@@ -26,11 +27,11 @@ async def _form(request: Request) -> dict[str, str]:
     return {key: value for key, value in form.multi_items() if isinstance(value, str)}
 
 
-def _signed(ctx: AppContext, request: Request, bot: Bot, params: dict[str, str]) -> bool:
+def _signed(ctx: AppContext, request: Request, auth_token_encrypted: str, params: dict[str, str]) -> bool:
     try:
-        auth_token = ctx.box.decrypt(bot.auth_token_encrypted)
+        auth_token = ctx.box.decrypt(auth_token_encrypted)
     except ValueError:
-        log.error("bot %s: auth token unreadable under this SECRET_KEY", bot.id)
+        log.error("a bot's auth token is unreadable under this SECRET_KEY")
         return False
     url = public_url(ctx.settings.base_url, request.url.path, request.url.query)
     return is_valid(url=url, params=params, signature=request.headers.get("x-twilio-signature"),
@@ -43,20 +44,53 @@ async def inbound_message(request: Request) -> Response:
     params = await _form(request)
     if not params.get("To"):
         return error(400, "To is required")
-    async with ctx.db.session() as session:
-        bot = await bots.find_by_number(session, whatsapp_number=params["To"])
-        if bot is None:
-            log.warning("inbound message for unknown number %s (MessageSid %s)", params["To"], params.get("MessageSid"))
-            return error(404, "no bot is registered for this number")
-        if not _signed(ctx, request, bot, params):
-            log.warning("bad signature on inbound message for bot %s", bot.id)
-            return error(403, "invalid Twilio signature")
-        message = parse_inbound(params)
-        result = await inbound.ingest(session, restaurant_id=bot.restaurant_id, bot_id=bot.id, inbound=message)
-        await session.commit()
+    message = parse_inbound(params)  # malformed input is a 400 whether or not the database is up
+    try:
+        async with ctx.db.session() as session:
+            bot = await bots.find_by_number(session, whatsapp_number=message.to_phone)
+            if bot is None:
+                log.warning("inbound message for unknown number %s (MessageSid %s)", message.to_phone,
+                            message.message_sid)
+                return error(404, "no bot is registered for this number")
+            if not _signed(ctx, request, bot.auth_token_encrypted, params):
+                log.warning("bad signature on inbound message for bot %s", bot.id)
+                return error(403, "invalid Twilio signature")
+            ctx.directory.remember(bot)
+            result = await inbound.ingest(session, restaurant_id=bot.restaurant_id, bot_id=bot.id, inbound=message)
+            await session.commit()
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        return await _spool(ctx, request, params, kind="inbound", number=message.to_phone)
     if not result.created:
         log.info("duplicate delivery of %s ignored", message.message_sid)
     return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+async def _spool(ctx: AppContext, request: Request, params: dict[str, str], *, kind: str, number: str) -> Response:
+    """The database is away: keep a correctly signed webhook on local disk and acknowledge it."""
+    route = ctx.directory.get(number)
+    if route is None:
+        log.error("database unavailable and %s is not in the local bot directory: answering 503", number)
+        return error(503, "the database is unavailable; try again")
+    if not _signed(ctx, request, route.auth_token_encrypted, params):
+        return error(403, "invalid Twilio signature")
+    await ctx.spool.append(Spooled(kind=kind, restaurant_id=route.restaurant_id, bot_id=route.bot_id,
+                                   params=params, query=dict(request.query_params), received_at=time.time()))
+    log.warning("database unavailable: %s webhook %s spooled", kind, params.get("MessageSid"))
+    return Response(EMPTY_TWIML, media_type="text/xml") if kind == "inbound" else Response(status_code=204)
+
+
+async def replay(ctx: AppContext, entry: Spooled) -> None:
+    """Apply one spooled webhook (idempotent: MessageSid keys inbound, statuses only move forward)."""
+    async with ctx.db.session() as session:
+        if entry.kind == "inbound":
+            message = parse_inbound(entry.params)
+            await inbound.ingest(session, restaurant_id=entry.restaurant_id, bot_id=entry.bot_id, inbound=message)
+        else:
+            await inbound.apply_status(session, restaurant_id=entry.restaurant_id,
+                                       callback=parse_status(entry.params), message_id=entry.query.get("m"))
+        await session.commit()
 
 
 async def delivery_status(request: Request) -> Response:
@@ -67,18 +101,25 @@ async def delivery_status(request: Request) -> Response:
         callback = parse_status(params)
     except ValidationFailed as exc:
         return error(400, exc.message)
-    async with ctx.db.session() as session:
-        bot = None
-        for number in (callback.from_phone, callback.to_phone):
-            if number and bot is None:
-                bot = await bots.find_by_number(session, whatsapp_number=number)
-        if bot is None:
-            log.warning("status callback for unknown numbers (MessageSid %s)", callback.message_sid)
-            return error(404, "no bot is registered for this number")
-        if not _signed(ctx, request, bot, params):
-            return error(403, "invalid Twilio signature")
-        updated = await inbound.apply_status(session, restaurant_id=bot.restaurant_id, callback=callback)
-        await session.commit()
+    try:
+        async with ctx.db.session() as session:
+            bot = None
+            for number in (callback.from_phone, callback.to_phone):
+                if number and bot is None:
+                    bot = await bots.find_by_number(session, whatsapp_number=number)
+            if bot is None:
+                log.warning("status callback for unknown numbers (MessageSid %s)", callback.message_sid)
+                return error(404, "no bot is registered for this number")
+            if not _signed(ctx, request, bot.auth_token_encrypted, params):
+                return error(403, "invalid Twilio signature")
+            updated = await inbound.apply_status(
+                session, restaurant_id=bot.restaurant_id, callback=callback, message_id=request.query_params.get("m")
+            )
+            await session.commit()
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        return await _spool(ctx, request, params, kind="status", number=callback.from_phone or "")
     if updated is None:
         log.info("status %s for %s changed nothing", callback.status, callback.message_sid)
     return Response(status_code=204)

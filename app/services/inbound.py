@@ -66,6 +66,10 @@ async def ingest(session: AsyncSession, *, restaurant_id: str, bot_id: str, inbo
                 conversation_id=conversation_id,
                 direction="IN",
                 author="customer",
+                bot_turn="pending",
+                # Taken after the conversation row lock: one customer's messages are ordered as they
+                # were stored, which is the order the bot answers them in.
+                created_at=func.clock_timestamp(),
                 message_type=inbound.message_type,
                 content=inbound.body,
                 media_urls=[url for url, _ in inbound.media],
@@ -107,10 +111,23 @@ def _rank(column):  # type: ignore[no-untyped-def]
     return case(*((column == status, rank) for status, rank in STATUS_RANK.items()), else_=-1)
 
 
-async def apply_status(session: AsyncSession, *, restaurant_id: str, callback: StatusCallback) -> Message | None:
+async def apply_status(
+    session: AsyncSession, *, restaurant_id: str, callback: StatusCallback, message_id: str | None = None
+) -> Message | None:
     """Record a delivery status on the outbound message it names, if that moves it forward.
 
+    `message_id` is our id, carried in the status callback URL: it links a message whose send
+    outcome we never learned (a timeout, a crash mid-send) to the waSid Twilio gave it, so the
+    outbox knows Twilio has it and never sends it again.
     Returns the updated message, or None when nothing changed (unknown sid, duplicate, stale)."""
+    if message_id:
+        await session.execute(
+            update(Message)
+            .where(Message.restaurant_id == restaurant_id, Message.id == message_id, Message.direction == "OUT",
+                   Message.wa_sid.is_(None))
+            .values(wa_sid=callback.message_sid, send_state="sent", sent_at=func.coalesce(Message.sent_at, func.now()),
+                    next_attempt_at=None, error_message=None)
+        )
     if callback.status not in STATUS_RANK:
         return None
     values: dict[str, object] = {"delivery_status": callback.status, "updated_at": func.now()}

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, OutsideCustomerWindow, ValidationFailed
 from app.ids import new_id
-from app.models import Conversation, Message
+from app.models import Bot, Conversation, Message
 from app.phone import to_whatsapp
 from app.realtime import events
 from app.realtime.events import Change
@@ -61,6 +61,9 @@ async def queue(
                 "the customer's last message is more than 24 hours old; WhatsApp only allows a "
                 "template message now"
             )
+    from_number = await session.scalar(
+        select(Bot.whatsapp_number).where(Bot.restaurant_id == restaurant_id, Bot.id == conversation.bot_id)
+    )
     message = Message(
         restaurant_id=restaurant_id,
         id=new_id("msg"),
@@ -71,7 +74,12 @@ async def queue(
         content=body,
         media_urls=[media_url] if media_url else [],
         delivery_status="queued",
-        meta={"toPhone": to_whatsapp(conversation.customer_phone), "botId": conversation.bot_id, "author": author},
+        bot_id=conversation.bot_id,
+        send_state="pending",
+        next_attempt_at=func.now(),
+        created_at=func.clock_timestamp(),
+        meta={"fromPhone": to_whatsapp(from_number) if from_number else None,
+              "toPhone": to_whatsapp(conversation.customer_phone), "botId": conversation.bot_id, "author": author},
     )
     session.add(message)
     await session.flush()

@@ -49,10 +49,15 @@ class TwilioError(Exception):
 
 
 class TwilioRetryableError(TwilioError):
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None, ambiguous: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status  # HTTP status, None for timeouts and connection errors
         self.retry_after = retry_after  # seconds, from a Retry-After header when Twilio sent one
+        # True when the request may have reached Twilio (a timeout, a connection dropped mid-request):
+        # Twilio may have accepted the message, so a blind retry could send it twice.
+        self.ambiguous = ambiguous
 
 
 class TwilioRejectedError(TwilioError):
@@ -103,9 +108,11 @@ class TwilioSender:
                     status_callback=values.unset if status_callback is None else status_callback,
                 )
         except TimeoutError as exc:  # also aiohttp's own timeouts, which subclass it
-            raise TwilioRetryableError(f"no answer from Twilio within {self._timeout}s") from exc
-        except aiohttp.ClientError as exc:
+            raise TwilioRetryableError(f"no answer from Twilio within {self._timeout}s", ambiguous=True) from exc
+        except aiohttp.ClientConnectorError as exc:  # never connected: certainly not accepted
             raise TwilioRetryableError(f"could not reach Twilio: {exc!r}") from exc
+        except aiohttp.ClientError as exc:
+            raise TwilioRetryableError(f"connection to Twilio failed: {exc!r}", ambiguous=True) from exc
         except TwilioRestException as exc:
             reason = exc.msg.removeprefix("Unable to create record: ")
             raise _from_status(exc.status, exc.code, reason) from exc

@@ -1,0 +1,1284 @@
+// Sufrah inbox: a staff dashboard built only on the public GraphQL API (schema.graphql).
+//
+// Reads and writes: HTTP POST /graphql with `Authorization: Bearer` and `X-Restaurant-Id`.
+// Live updates: one `events(after:)` subscription over graphql-ws (vendored, no build step).
+//
+// Never stale, never lost, never doubled:
+// - Every event carries `cursor`; the newest one applied is kept in `state.cursor` (and in
+//   sessionStorage, per restaurant). graphql-ws re-sends the subscription after every reconnect,
+//   and its variables are a getter on the current state, so the resumed stream starts right after
+//   the last event this page applied: what happened while the socket was down is replayed.
+// - A stream that ends (SUBSCRIBER_TOO_SLOW, or any other end) is subscribed again from that cursor.
+// - Everything is merged by id, never appended blindly: a conversation or an order replaces the
+//   copy we hold only if its `updatedAt` is not older; a message only if its delivery status does
+//   not move backwards. A replayed event, or one racing a query, can't double or regress anything.
+// - The lists are read over HTTP when the page opens. Until the first event there is no cursor, so
+//   every (re)connection without one reads them again (merged the same way) instead of resuming.
+// - The page never reloads itself: `window.sufrahInbox.bootId` stays what it was at load.
+
+import { createClient } from "./vendor/graphql-ws-6.4.2/client.js";
+import {
+  M_BOT, M_CLOSE, M_MARK_READ, M_ORDER_STATUS, M_REOPEN, M_SEND, Q_CONVERSATION, Q_CONVERSATIONS, Q_ORDER, Q_ORDERS,
+  Q_RESTAURANTS, Q_STATS, S_EVENTS,
+} from "./queries.js";
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+const $ = (id) => document.getElementById(id);
+const OPEN_ORDER_STATUSES = ["CONFIRMED", "PREPARING", "OUT_FOR_DELIVERY", "READY"];
+const LIST_PAGE = 30;
+const MESSAGES_PAGE = 30;
+const CUSTOMER_WINDOW_MS = 24 * 60 * 60 * 1000;
+const STORE = sessionStorage;
+const KEY_TOKEN = "sufrah.inbox.token";
+const KEY_RESTAURANT = "sufrah.inbox.restaurant";
+const cursorKey = (restaurantId) => `sufrah.inbox.cursor.${restaurantId}`;
+
+const state = freshState();
+
+function freshState() {
+  return {
+    token: null,
+    restaurants: [],
+    restaurantId: null,
+    cursor: null, // the newest event applied: where a resumed stream starts
+    conversations: new Map(), // every conversation we know of, by id
+    inList: new Set(), // the ids the list shows (match the filter, within the pages loaded)
+    previews: new Map(), // conversation id -> its newest message we know of
+    list: { status: "ACTIVE", search: "", hasNext: false, endCursor: null, total: null, loading: false, seq: 0 },
+    openId: null,
+    openBot: null,
+    messages: new Map(), // the open conversation's messages, by id
+    older: { hasPrevious: false, startCursor: null, loading: false },
+    orders: new Map(), // open orders, by id
+    ordersPage: { hasNext: false, endCursor: null },
+    stats: null,
+    connection: "idle",
+    synced: false, // the lists have been read once for this restaurant
+  };
+}
+
+// For tests and for anyone debugging in the console: what the page has seen since it loaded.
+window.sufrahInbox = Object.freeze({
+  bootId: crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2),
+  loadedAt: new Date().toISOString(),
+  get cursor() { return state.cursor; },
+  get connection() { return state.connection; },
+  get restaurantId() { return state.restaurantId; },
+});
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: queries and mutations
+
+class ApiError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+}
+
+async function gql(query, variables = {}) {
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (state.restaurantId) headers["X-Restaurant-Id"] = state.restaurantId;
+  let response;
+  try {
+    response = await fetch("/graphql", { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+  } catch {
+    throw new ApiError("The server can't be reached right now. Try again in a moment.", "NETWORK");
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(`The server answered ${response.status}.`, "HTTP");
+  }
+  if (body.errors?.length) {
+    const [first] = body.errors;
+    const code = first.extensions?.code ?? "ERROR";
+    if (code === "UNAUTHENTICATED") signOut("Your token was refused. Sign in again.");
+    throw new ApiError(first.message, code);
+  }
+  if (!response.ok) throw new ApiError(`The server answered ${response.status}.`, "HTTP");
+  return body.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merging: by id, never older over newer
+
+function newerOrSame(incoming, existing, field = "updatedAt") {
+  if (!existing) return true;
+  const a = Date.parse(incoming[field]);
+  const b = Date.parse(existing[field]);
+  if (a !== b) return a > b;
+  return String(incoming[field]) >= String(existing[field]); // same millisecond: compare microseconds
+}
+
+const DELIVERY_RANK = { accepted: 0, scheduled: 0, queued: 0, sending: 1, sent: 2, delivered: 3, read: 4,
+  undelivered: 5, failed: 5 };
+const rank = (status) => DELIVERY_RANK[status ?? ""] ?? 0;
+
+function mergeConversation(incoming) {
+  const existing = state.conversations.get(incoming.id);
+  if (!newerOrSame(incoming, existing)) return existing;
+  const merged = { ...existing, ...incoming };
+  delete merged.cursor;
+  delete merged.__typename;
+  if (incoming.lastMessage) mergePreview(incoming.lastMessage);
+  delete merged.lastMessage;
+  state.conversations.set(incoming.id, merged);
+  placeInList(merged);
+  changed.list = true;
+  if (incoming.id === state.openId) changed.chat = true;
+  return merged;
+}
+
+function mergePreview(message) {
+  const existing = state.previews.get(message.conversationId);
+  if (!existing || existing.id === message.id || newerOrSame(message, existing, "createdAt")) {
+    state.previews.set(message.conversationId, message);
+  }
+}
+
+function mergeMessage(incoming) {
+  const message = { ...incoming };
+  delete message.cursor;
+  delete message.__typename;
+  mergePreview(message);
+  changed.list = true;
+  if (message.conversationId !== state.openId) return false;
+  const existing = state.messages.get(message.id);
+  if (existing && rank(message.deliveryStatus) < rank(existing.deliveryStatus)) return false;
+  state.messages.set(message.id, message);
+  changed.chat = true;
+  return !existing;
+}
+
+function mergeOrder(incoming) {
+  const existing = state.orders.get(incoming.id);
+  if (!newerOrSame(incoming, existing)) return;
+  if (!OPEN_ORDER_STATUSES.includes(incoming.status)) {
+    if (state.orders.delete(incoming.id)) changed.orders = true;
+    return;
+  }
+  const order = { ...existing, ...incoming };
+  delete order.cursor;
+  delete order.__typename;
+  state.orders.set(order.id, order);
+  changed.orders = true;
+  if (!order.lines) fetchOrderLines(order.id);
+}
+
+async function fetchOrderLines(id) {
+  try {
+    const { order } = await gql(Q_ORDER, { id });
+    if (order) mergeOrder(order);
+    render();
+  } catch (error) {
+    console.warn("could not read order", id, error);
+  }
+}
+
+// Does the list show this conversation? It must match the filter and fall within the pages read
+// so far (older ones come with the next page, from the server, in order).
+function placeInList(conversation) {
+  const { status, search } = state.list;
+  let fits = !status || conversation.status === status;
+  if (fits && search && !state.inList.has(conversation.id)) {
+    const needle = search.toLowerCase();
+    fits = [conversation.customerName, conversation.customerPhone].some((v) => v?.toLowerCase().includes(needle));
+  }
+  if (fits && state.list.hasNext && !state.inList.has(conversation.id)) {
+    const last = lastListed();
+    if (last && compareConversations(conversation, last) > 0) fits = false;
+  }
+  if (fits) state.inList.add(conversation.id);
+  else state.inList.delete(conversation.id);
+}
+
+function compareConversations(a, b) {
+  const t = Date.parse(b.lastMessageAt) - Date.parse(a.lastMessageAt);
+  if (t !== 0) return t;
+  if (a.lastMessageAt !== b.lastMessageAt) return a.lastMessageAt < b.lastMessageAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+function listed() {
+  return [...state.inList].map((id) => state.conversations.get(id)).filter(Boolean).sort(compareConversations);
+}
+
+function lastListed() {
+  const all = listed();
+  return all[all.length - 1];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The event stream
+
+const stream = { client: null, dispose: null, generation: 0, connections: 0, failures: 0, pongTimer: null,
+  retryTimer: null };
+
+function backoff(retries) {
+  const cap = 10_000;
+  const base = Math.min(cap, 500 * 2 ** retries);
+  return Math.round(base / 2 + Math.random() * (base / 2)); // "equal jitter": never 0, never above the cap
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const isCloseEvent = (value) => value && typeof value === "object" && "code" in value && "reason" in value;
+
+function startStream() {
+  stopStream();
+  const generation = ++stream.generation;
+  const mine = (fn) => (...args) => (generation === stream.generation ? fn(...args) : undefined);
+  let socket = null;
+  stream.connections = 0;
+  stream.client = createClient({
+    url: new URL("/graphql", location.href).href.replace(/^http/, "ws"),
+    connectionParams: () => ({ authorization: `Bearer ${state.token}`, restaurantId: state.restaurantId }),
+    lazy: true,
+    lazyCloseTimeout: 3_000, // a stream that ends is subscribed again at once: keep the socket meanwhile
+    keepAlive: 10_000, // ping every 10 s; no pong within 5 s closes the socket (a half-open connection)
+    retryAttempts: Infinity,
+    shouldRetry: (event) => !(isCloseEvent(event) && event.code === 4403),
+    retryWait: async (retries) => {
+      const wait = backoff(retries);
+      if (generation === stream.generation) setConnection("reconnecting", `Reconnecting in ${Math.ceil(wait / 1000)} s…`);
+      await sleep(wait);
+    },
+    on: {
+      connecting: mine((isRetry) => setConnection(isRetry ? "reconnecting" : "connecting")),
+      connected: mine((ws) => {
+        socket = ws;
+        stream.connections += 1;
+        setConnection("live");
+        connected();
+      }),
+      closed: mine((event) => {
+        socket = null;
+        clearTimeout(stream.pongTimer);
+        if (isCloseEvent(event) && event.code === 4403) {
+          signOut("The server refused this token for this restaurant. Sign in again.");
+        } else if (state.connection !== "idle") {
+          setConnection("reconnecting", "Connection lost. Reconnecting…");
+        }
+      }),
+      ping: mine((received) => {
+        if (received) return;
+        clearTimeout(stream.pongTimer);
+        stream.pongTimer = setTimeout(() => socket?.close(4408, "Pong timeout"), 5_000);
+      }),
+      pong: mine((received) => {
+        if (received) clearTimeout(stream.pongTimer);
+      }),
+    },
+  });
+  subscribe(generation);
+}
+
+function stopStream() {
+  stream.generation += 1;
+  clearTimeout(stream.pongTimer);
+  clearTimeout(stream.retryTimer);
+  stream.dispose?.();
+  stream.client?.dispose();
+  stream.client = null;
+  stream.dispose = null;
+}
+
+function subscribe(generation) {
+  const request = {
+    query: S_EVENTS,
+    // graphql-ws re-sends this same object after every reconnect: reading the cursor here, at
+    // send time, makes the resumed stream start after the newest event applied so far.
+    get variables() {
+      return { after: state.cursor };
+    },
+  };
+  let errors = null;
+  const current = () => generation === stream.generation;
+  stream.dispose = stream.client.subscribe(request, {
+    next(result) {
+      if (!current()) return;
+      if (result.errors?.length) errors = result.errors;
+      if (result.data?.events) {
+        stream.failures = 0;
+        applyEvent(result.data.events);
+      }
+    },
+    error(error) {
+      if (current()) streamEnded(error, generation);
+    },
+    complete() {
+      if (current()) streamEnded(errors, generation);
+    },
+  });
+}
+
+// The subscription ended (the socket may still be up): resume from the last cursor.
+function streamEnded(error, generation) {
+  const errors = Array.isArray(error) ? error : [];
+  const codes = errors.map((e) => e?.extensions?.code);
+  if (isCloseEvent(error) && error.code === 4403) return; // handled by `closed`
+  if (codes.includes("UNAUTHENTICATED") || codes.includes("FORBIDDEN")) {
+    signOut("Your token is no longer accepted. Sign in again.");
+    return;
+  }
+  let wait = 0;
+  stream.failures += 1;
+  if (codes.includes("BAD_USER_INPUT")) {
+    // The cursor is not ours any more (another database, a reset): start over from the lists.
+    console.warn("event cursor refused; reading the lists again", errors);
+    setCursor(null);
+    state.synced = false;
+  } else if (!codes.includes("SUBSCRIBER_TOO_SLOW")) {
+    wait = backoff(stream.failures); // an unexpected end: don't spin
+    if (error) console.warn("event stream ended", error);
+  }
+  clearTimeout(stream.retryTimer);
+  stream.retryTimer = setTimeout(() => {
+    if (generation !== stream.generation) return;
+    if (!state.synced) synchronize();
+    subscribe(generation);
+  }, wait);
+}
+
+function connected() {
+  // Without a cursor there is nothing to resume from: read the lists again, now that the stream is
+  // on, merging by id. With one, the stream replays what we missed; only the stats (not an event)
+  // need reading again.
+  if (!state.synced || !state.cursor) synchronize();
+  else refreshStats().catch(() => {});
+}
+
+function setCursor(cursor) {
+  state.cursor = cursor;
+  if (!state.restaurantId) return;
+  if (cursor) STORE.setItem(cursorKey(state.restaurantId), cursor);
+  else STORE.removeItem(cursorKey(state.restaurantId));
+}
+
+function applyEvent(event) {
+  switch (event.__typename) {
+    case "Message": {
+      const added = mergeMessage(event);
+      if (event.direction === "IN" && (added || event.conversationId !== state.openId)) announceMessage(event);
+      break;
+    }
+    case "Conversation":
+      mergeConversation(event);
+      break;
+    case "Order": {
+      const { orderStatus, ...order } = event;
+      mergeOrder({ ...order, status: orderStatus });
+      break;
+    }
+    case "Restaurant":
+      mergeRestaurant(event);
+      break;
+    default:
+      break; // Bot: nothing on this page depends on it
+  }
+  if (event.cursor) setCursor(event.cursor);
+  scheduleStats();
+  render();
+}
+
+function mergeRestaurant(restaurant) {
+  const index = state.restaurants.findIndex((r) => r.id === restaurant.id);
+  const clean = { id: restaurant.id, name: restaurant.name, currency: restaurant.currency,
+    timezone: restaurant.timezone, botEnabled: restaurant.botEnabled };
+  if (index >= 0) state.restaurants[index] = clean;
+  else state.restaurants.push(clean);
+  changed.header = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the lists
+
+async function synchronize() {
+  const restaurantId = state.restaurantId;
+  const results = await Promise.allSettled([reloadList({ merge: state.synced }), loadOrders(), refreshStats(),
+    state.openId ? loadLatestMessages(state.openId) : null]);
+  if (restaurantId !== state.restaurantId) return;
+  if (results.every((r) => r.status === "fulfilled")) state.synced = true;
+  render();
+}
+
+async function reloadList({ merge = false } = {}) {
+  const seq = ++state.list.seq;
+  if (!merge) {
+    state.inList.clear();
+    state.list.hasNext = false;
+    state.list.endCursor = null;
+  }
+  state.list.loading = true;
+  changed.list = true;
+  render();
+  try {
+    const data = await gql(Q_CONVERSATIONS, listVariables(null));
+    if (seq !== state.list.seq) return;
+    const page = data.conversations;
+    if (!merge || !state.list.endCursor) {
+      state.list.hasNext = page.pageInfo.hasNextPage;
+      state.list.endCursor = page.pageInfo.endCursor;
+    }
+    state.list.total = page.totalCount;
+    if (merge) {
+      // Read again after a gap: what the first page no longer holds has left the filter meanwhile.
+      const fresh = new Set(page.nodes.map((c) => c.id));
+      const last = page.nodes[page.nodes.length - 1];
+      for (const id of [...state.inList]) {
+        const c = state.conversations.get(id);
+        if (!fresh.has(id) && (!page.pageInfo.hasNextPage || (c && last && compareConversations(c, last) < 0))) {
+          state.inList.delete(id);
+        }
+      }
+    }
+    for (const node of page.nodes) {
+      state.inList.add(node.id);
+      mergeConversation(node);
+    }
+  } finally {
+    if (seq === state.list.seq) state.list.loading = false;
+    changed.list = true;
+    render();
+  }
+}
+
+async function loadMoreConversations() {
+  if (state.list.loading || !state.list.hasNext) return;
+  const seq = state.list.seq;
+  state.list.loading = true;
+  try {
+    const data = await gql(Q_CONVERSATIONS, listVariables(state.list.endCursor));
+    if (seq !== state.list.seq) return;
+    const page = data.conversations;
+    state.list.hasNext = page.pageInfo.hasNextPage;
+    state.list.endCursor = page.pageInfo.endCursor ?? state.list.endCursor;
+    for (const node of page.nodes) {
+      state.inList.add(node.id);
+      mergeConversation(node);
+    }
+  } catch (error) {
+    announce(error.message);
+  } finally {
+    if (seq === state.list.seq) state.list.loading = false;
+    changed.list = true;
+    render();
+  }
+}
+
+function listVariables(after) {
+  return { status: state.list.status || null, search: state.list.search || null, first: LIST_PAGE, after };
+}
+
+async function loadOrders() {
+  const known = new Set(state.orders.keys());
+  const data = await gql(Q_ORDERS, { status: OPEN_ORDER_STATUSES, first: 50, after: null });
+  const { nodes, hasNextPage, endCursor } = data.orders;
+  if (!hasNextPage) {
+    // Held before this read, and not among the open ones now: closed while we were not listening.
+    // (An order that arrived by an event during the read was not held before, so it stays.)
+    const open = new Set(nodes.map((o) => o.id));
+    for (const id of known) if (!open.has(id)) state.orders.delete(id);
+  }
+  for (const node of nodes) mergeOrder(node);
+  state.ordersPage = { hasNext: hasNextPage, endCursor };
+  changed.orders = true;
+}
+
+async function loadMoreOrders() {
+  if (!state.ordersPage.hasNext) return;
+  const data = await gql(Q_ORDERS, { status: OPEN_ORDER_STATUSES, first: 50, after: state.ordersPage.endCursor });
+  for (const node of data.orders.nodes) mergeOrder(node);
+  state.ordersPage = { hasNext: data.orders.hasNextPage, endCursor: data.orders.endCursor };
+  render();
+}
+
+let statsTimer = null;
+function scheduleStats() {
+  if (statsTimer) return;
+  statsTimer = setTimeout(() => {
+    statsTimer = null;
+    refreshStats().catch(() => {});
+  }, 800);
+}
+
+async function refreshStats() {
+  const data = await gql(Q_STATS);
+  state.stats = data.stats;
+  changed.header = true;
+  render();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The open conversation
+
+async function openConversation(id, { focus = false } = {}) {
+  if (state.openId !== id) {
+    state.openId = id;
+    state.openBot = null;
+    state.messages = new Map();
+    state.older = { hasPrevious: false, startCursor: null, loading: true };
+    chatScroll.toBottom = true;
+    $("reply-error").textContent = "";
+    history.replaceState(null, "", `#conversation=${encodeURIComponent(id)}`);
+  }
+  changed.chat = changed.list = true;
+  showView("chat");
+  render();
+  if (focus) $("chat-title").focus();
+  await loadLatestMessages(id);
+  const conversation = state.conversations.get(id);
+  if (conversation?.unreadCount > 0 && state.openId === id) {
+    runConversationMutation(M_MARK_READ, "markConversationRead", { id }).catch((e) => announce(e.message));
+  }
+}
+
+async function loadLatestMessages(id) {
+  try {
+    const data = await gql(Q_CONVERSATION, { id, last: MESSAGES_PAGE, before: null });
+    if (state.openId !== id) return;
+    if (!data.conversation) {
+      closeChat();
+      announce("That conversation is not available.");
+      return;
+    }
+    const { messages, bot, ...conversation } = data.conversation;
+    state.openBot = bot;
+    mergeConversation(conversation);
+    const known = messages.nodes.some((m) => state.messages.has(m.id));
+    if (state.older.startCursor !== null && !known && messages.pageInfo.hasPreviousPage) {
+      state.messages = new Map(); // read again after a gap wider than a page: start from this page
+      state.older.startCursor = null;
+    }
+    const firstLoad = state.older.startCursor === null;
+    for (const message of messages.nodes) mergeMessage(message);
+    if (firstLoad) {
+      state.older = { hasPrevious: messages.pageInfo.hasPreviousPage, startCursor: messages.pageInfo.startCursor,
+        loading: false };
+    }
+    changed.chat = true;
+  } catch (error) {
+    if (state.openId === id) state.older.loading = false;
+    announce(error.message);
+  } finally {
+    render();
+  }
+}
+
+async function loadOlderMessages() {
+  const id = state.openId;
+  const { hasPrevious, startCursor, loading } = state.older;
+  if (!id || !hasPrevious || loading) return;
+  state.older.loading = true;
+  try {
+    const data = await gql(Q_CONVERSATION, { id, last: MESSAGES_PAGE, before: startCursor });
+    if (state.openId !== id || !data.conversation) return;
+    const page = data.conversation.messages;
+    for (const message of page.nodes) mergeMessage(message);
+    state.older = { hasPrevious: page.pageInfo.hasPreviousPage, startCursor: page.pageInfo.startCursor ?? startCursor,
+      loading: false };
+    chatScroll.keepAnchor = true;
+    changed.chat = true;
+  } catch (error) {
+    announce(error.message);
+  } finally {
+    if (state.openId === id) state.older.loading = false;
+    render();
+  }
+}
+
+function closeChat() {
+  state.openId = null;
+  state.messages = new Map();
+  history.replaceState(null, "", location.pathname);
+  changed.chat = changed.list = true;
+  showView("list");
+  render();
+}
+
+async function runConversationMutation(query, field, variables) {
+  const data = await gql(query, variables);
+  const result = data[field];
+  if (result.__typename === "Conversation") {
+    mergeConversation(result);
+    render();
+    return null;
+  }
+  return result.message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering (keyed: nodes are reused, so focus and scroll positions survive updates)
+
+const changed = { header: true, list: true, chat: true, orders: true };
+let renderTimer = null;
+
+function render() {
+  if (renderTimer) return;
+  renderTimer = setTimeout(() => {
+    renderTimer = null;
+    if (changed.header) renderHeader();
+    if (changed.list) renderList();
+    if (changed.chat) renderChat();
+    if (changed.orders) renderOrders();
+    changed.header = changed.list = changed.chat = changed.orders = false;
+  }, 0);
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) node.append(child);
+  }
+  return node;
+}
+
+function restaurant() {
+  return state.restaurants.find((r) => r.id === state.restaurantId) ?? null;
+}
+
+function timeZone() {
+  return restaurant()?.timezone || undefined;
+}
+
+function formatTime(iso, { withDay = false } = {}) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  const options = { hour: "2-digit", minute: "2-digit", timeZone: timeZone() };
+  const sameDay = dayKey(iso) === dayKey(new Date().toISOString());
+  if (withDay || !sameDay) Object.assign(options, { day: "numeric", month: "short" });
+  try {
+    return new Intl.DateTimeFormat(undefined, options).format(date);
+  } catch {
+    delete options.timeZone;
+    return new Intl.DateTimeFormat(undefined, options).format(date);
+  }
+}
+
+function dayKey(iso) {
+  try {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: timeZone() }).format(new Date(iso));
+  } catch {
+    return new Date(iso).toDateString();
+  }
+}
+
+function dayLabel(iso) {
+  const options = { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: timeZone() };
+  try {
+    return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
+  } catch {
+    return new Date(iso).toDateString();
+  }
+}
+
+function money(minor, currency) {
+  const amount = (minor ?? 0) / 100;
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency, currencyDisplay: "code" }).format(amount);
+  } catch {
+    return `${amount.toFixed(2)} ${currency ?? ""}`.trim();
+  }
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+const displayName = (c) => c.customerName || c.customerPhone;
+
+function renderHeader() {
+  const current = restaurant();
+  const select = $("restaurant-select");
+  const many = state.restaurants.length > 1;
+  $("restaurant-switch").hidden = !many || !state.restaurantId;
+  $("restaurant-name").hidden = many || !current;
+  $("restaurant-name").textContent = current ? current.name : "";
+  const choices = JSON.stringify(state.restaurants.map((r) => [r.id, r.name]));
+  if (many && select.dataset.choices !== choices) { // rebuilt only when they change: an open picker stays open
+    select.replaceChildren(...state.restaurants.map((r) => el("option", { value: r.id, text: r.name })));
+    select.dataset.choices = choices;
+  }
+  if (many) select.value = state.restaurantId ?? "";
+  $("restaurant-bot").hidden = !current || current.botEnabled;
+  const stats = state.stats;
+  for (const dd of document.querySelectorAll("[data-stat]")) {
+    const key = dd.dataset.stat;
+    if (!stats) dd.textContent = "–";
+    else dd.textContent = key === "medianFirstResponseSeconds" ? duration(stats[key]) : String(stats[key]);
+  }
+  const unread = stats?.totalUnread ?? 0;
+  document.title = unread > 0 ? `(${unread}) Sufrah inbox` : "Sufrah inbox";
+}
+
+const listNodes = new Map();
+
+function renderList() {
+  const ul = $("conversations");
+  const rows = listed();
+  const focused = document.activeElement;
+  const nodes = rows.map((c) => {
+    let li = listNodes.get(c.id);
+    if (!li) {
+      li = el("li", {}, el("button", { type: "button", class: "conversation", "data-id": c.id }));
+      listNodes.set(c.id, li);
+    }
+    fillConversationButton(li.firstChild, c);
+    return li;
+  });
+  for (const id of listNodes.keys()) if (!state.inList.has(id)) listNodes.delete(id);
+  const same = nodes.length === ul.children.length && nodes.every((n, i) => ul.children[i] === n);
+  if (!same) ul.replaceChildren(...nodes);
+  if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+
+  const { loading, hasNext, total } = state.list;
+  $("more-conversations").hidden = !hasNext;
+  $("more-conversations").textContent = loading ? "Loading…" : "Load more conversations";
+  $("list-empty").hidden = loading || rows.length > 0;
+  $("list-summary").textContent = loading && rows.length === 0
+    ? "Loading conversations…"
+    : total === null ? "" : `${total} conversation${total === 1 ? "" : "s"}`;
+}
+
+function fillConversationButton(button, c) {
+  const preview = state.previews.get(c.id);
+  const markers = [];
+  if (c.waitingForStaff) markers.push(el("span", { class: "marker waiting", text: "Waiting for staff" }));
+  markers.push(c.isBotActive
+    ? el("span", { class: "marker bot-on", text: "Bot on" })
+    : el("span", { class: "marker bot-off", text: "Bot off" }));
+  if (c.status === "CLOSED") markers.push(el("span", { class: "marker closed", text: "Closed" }));
+  const unread = c.unreadCount > 0
+    ? el("span", { class: "badge" }, String(c.unreadCount), el("span", { class: "visually-hidden", text: " unread" }))
+    : null;
+  const previewParts = preview
+    ? [preview.direction === "OUT" ? "You: " : "", el("bdi", { text: preview.content || `[${preview.messageType}]` })]
+    : [];
+  button.replaceChildren(
+    el("span", { class: "row" },
+      el("bdi", { class: "name", text: displayName(c) }),
+      el("time", { class: "when", datetime: c.lastMessageAt, text: formatTime(c.lastMessageAt) })),
+    el("span", { class: "row" },
+      el("span", { class: "preview" }, previewParts),
+      unread),
+    el("span", { class: "markers" }, markers),
+  );
+  button.classList.toggle("unread", c.unreadCount > 0);
+  if (c.id === state.openId) button.setAttribute("aria-current", "true");
+  else button.removeAttribute("aria-current");
+}
+
+const messageNodes = new Map();
+const dayNodes = new Map();
+const chatScroll = { toBottom: false, keepAnchor: false };
+
+function renderChat() {
+  const conversation = state.openId ? state.conversations.get(state.openId) : null;
+  $("chat").hidden = !state.openId;
+  $("chat-empty").hidden = Boolean(state.openId);
+  if (!state.openId) {
+    messageNodes.clear();
+    dayNodes.clear();
+    $("messages").replaceChildren();
+    return;
+  }
+  if (conversation) {
+    $("chat-title").textContent = displayName(conversation);
+    const bits = [];
+    if (conversation.customerName) bits.push(conversation.customerPhone);
+    if (state.openBot) bits.push(`to ${state.openBot.name} (${state.openBot.whatsappNumber})`);
+    if (conversation.status === "CLOSED") bits.push("closed");
+    if (conversation.waitingForStaff) bits.push("waiting for staff");
+    $("chat-sub").textContent = bits.join(" · ");
+    const bot = $("toggle-bot");
+    bot.setAttribute("aria-pressed", String(conversation.isBotActive));
+    bot.replaceChildren("Bot replies", el("span", { class: "state", "aria-hidden": "true",
+      text: conversation.isBotActive ? " on" : " off" }));
+    $("toggle-status").textContent = conversation.status === "CLOSED" ? "Reopen" : "Close";
+    $("toggle-status").setAttribute("aria-label",
+      conversation.status === "CLOSED" ? "Reopen conversation" : "Close conversation");
+    $("mark-read").textContent = conversation.unreadCount > 0 ? `Mark read (${conversation.unreadCount})` : "Mark read";
+    const inboundAt = conversation.lastInboundAt ? Date.parse(conversation.lastInboundAt) : 0;
+    $("window-note").hidden = Date.now() - inboundAt < CUSTOMER_WINDOW_MS;
+  }
+  const older = $("older");
+  older.hidden = !state.older.hasPrevious;
+  older.textContent = state.older.loading ? "Loading…" : "Load earlier messages";
+
+  const ol = $("messages");
+  const before = { height: ol.scrollHeight, top: ol.scrollTop,
+    atBottom: ol.scrollHeight - ol.scrollTop - ol.clientHeight < 48 };
+  const focused = document.activeElement;
+  const sorted = [...state.messages.values()].sort((a, b) =>
+    (Date.parse(a.createdAt) - Date.parse(b.createdAt)) || (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0)
+    || (a.id < b.id ? -1 : 1));
+  const nodes = [];
+  let lastDay = null;
+  for (const message of sorted) {
+    const day = dayKey(message.createdAt);
+    if (day !== lastDay) {
+      if (!dayNodes.has(day)) dayNodes.set(day, el("li", { class: "day" }, el("span", { text: dayLabel(message.createdAt) })));
+      nodes.push(dayNodes.get(day));
+      lastDay = day;
+    }
+    let entry = messageNodes.get(message.id);
+    const version = `${message.deliveryStatus}|${message.errorMessage}|${message.content}`;
+    if (!entry || entry.version !== version) {
+      entry = { node: messageNode(message), version };
+      messageNodes.set(message.id, entry);
+    }
+    nodes.push(entry.node);
+  }
+  for (const id of messageNodes.keys()) if (!state.messages.has(id)) messageNodes.delete(id);
+  const same = nodes.length === ol.children.length && nodes.every((n, i) => ol.children[i] === n);
+  if (!same) ol.replaceChildren(...nodes);
+  if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+
+  if (chatScroll.keepAnchor) ol.scrollTop = before.top + (ol.scrollHeight - before.height);
+  else if (chatScroll.toBottom || before.atBottom) ol.scrollTop = ol.scrollHeight;
+  if (sorted.length) chatScroll.toBottom = false;
+  chatScroll.keepAnchor = false;
+}
+
+const TICKS = {
+  queued: ["◔", "Queued"], accepted: ["◔", "Queued"], scheduled: ["◔", "Queued"], sending: ["◔", "Sending"],
+  sent: ["✓", "Sent"], delivered: ["✓✓", "Delivered"], read: ["✓✓", "Read"],
+  failed: ["!", "Failed"], undelivered: ["!", "Not delivered"],
+};
+const AUTHORS = { bot: "Bot", staff: "Staff", system: "System" };
+
+function safeUrl(value) {
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function osmLink(latitude, longitude, text = "Open in OpenStreetMap") {
+  const lat = Number(latitude);
+  const lon = Number(longitude);
+  if (!Number.isFinite(lat) || !Number.isFinite(lon)) return null;
+  const href = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=17/${lat}/${lon}`;
+  return el("a", { href, target: "_blank", rel: "noopener noreferrer", text });
+}
+
+function messageNode(m) {
+  const outgoing = m.direction === "OUT";
+  const parts = [];
+  if (outgoing) parts.push(el("span", { class: "author", text: AUTHORS[m.author] ?? "Restaurant" }));
+  const location = m.metadata?.location;
+  if (m.content) parts.push(el("p", { class: "text", dir: "auto", text: m.content }));
+  if (location) {
+    const label = [location.label, location.address].filter(Boolean).join(" — ");
+    parts.push(el("p", { class: "location" },
+      el("span", { dir: "auto", text: `📍 ${label || "Shared location"}` }),
+      el("span", { class: "coords", text: ` (${location.latitude}, ${location.longitude}) ` }),
+      osmLink(location.latitude, location.longitude)));
+  }
+  const media = m.mediaUrls ?? [];
+  if (media.length) {
+    const types = new Map((m.metadata?.media ?? []).map((x) => [x.url, x.contentType]));
+    parts.push(el("ul", { class: "media" }, media.map((url, i) => {
+      const href = safeUrl(url);
+      const kind = types.get(url) ?? m.messageType;
+      const text = `${media.length > 1 ? `Attachment ${i + 1}` : "Attachment"}${kind ? ` (${kind})` : ""}`;
+      return el("li", {}, href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : text);
+    })));
+  }
+  if (!m.content && !location && !media.length) parts.push(el("p", { class: "text muted", text: `[${m.messageType}]` }));
+  const meta = [el("time", { datetime: m.createdAt, text: formatTime(m.createdAt) })];
+  if (outgoing && m.deliveryStatus) {
+    const [glyph, label] = TICKS[m.deliveryStatus] ?? ["", m.deliveryStatus];
+    meta.push(el("span", { class: "ticks", "data-status": m.deliveryStatus, title: label },
+      el("span", { "aria-hidden": "true", text: glyph }), el("span", { class: "visually-hidden", text: label })));
+  }
+  parts.push(el("span", { class: "meta" }, meta));
+  if (outgoing && (m.deliveryStatus === "failed" || m.deliveryStatus === "undelivered")) {
+    parts.push(el("p", { class: "failed", text: `Not delivered: ${m.errorMessage || m.errorCode || "unknown error"}` }));
+  }
+  return el("li", { class: `message ${outgoing ? "out" : "in"}`, "data-id": m.id, "data-status": m.deliveryStatus },
+    el("div", { class: "bubble" }, parts));
+}
+
+const NEXT_LABELS = {
+  PREPARING: "Start preparing", OUT_FOR_DELIVERY: "Out for delivery", READY: "Ready for pickup",
+  DELIVERED: "Delivered", CANCELLED: "Cancel order",
+};
+const STATUS_LABELS = {
+  CONFIRMED: "Confirmed", PREPARING: "Preparing", OUT_FOR_DELIVERY: "Out for delivery", READY: "Ready",
+  DELIVERED: "Delivered", CANCELLED: "Cancelled",
+};
+
+function renderOrders() {
+  const orders = [...state.orders.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  const focused = document.activeElement;
+  const focusKey = focused?.dataset?.orderId ? `${focused.dataset.orderId}|${focused.dataset.status ?? "chat"}` : null;
+  $("orders").replaceChildren(...orders.map(orderNode));
+  if (focusKey) {
+    const [orderId, status] = focusKey.split("|");
+    const again = [...document.querySelectorAll("#orders button")].find((b) =>
+      b.dataset.orderId === orderId && (b.dataset.status ?? "chat") === status);
+    (again ?? $("orders-title")).focus?.({ preventScroll: true });
+  }
+  $("orders-empty").hidden = orders.length > 0;
+  $("more-orders").hidden = !state.ordersPage.hasNext;
+  const count = $("orders-count");
+  count.hidden = orders.length === 0;
+  count.textContent = String(orders.length);
+}
+
+function orderNode(o) {
+  const titleId = `order-${o.id}`;
+  const where = o.orderType === "DELIVERY" ? (o.deliveryAddress ? `Delivery to ${o.deliveryAddress}` : "Delivery") : "Pickup";
+  const lines = (o.lines ?? []).map((line) => el("li", {},
+    el("span", { class: "qty", text: `${line.quantity} ×` }),
+    el("span", { class: "item" }, el("span", { text: line.nameEn }),
+      line.nameAr ? el("span", { class: "ar", dir: "rtl", lang: "ar", text: line.nameAr }) : null),
+    el("span", { class: "amount", text: money(line.lineTotal, o.currency) })));
+  const actions = (o.nextStatuses ?? []).map((status) => el("button", {
+    type: "button", class: status === "CANCELLED" ? "danger" : "", "data-order-id": o.id, "data-status": status,
+    "aria-describedby": titleId, text: NEXT_LABELS[status] ?? status,
+  }));
+  actions.push(el("button", { type: "button", class: "secondary", "data-order-id": o.id, "data-chat": o.conversationId,
+    "aria-describedby": titleId, text: "Open chat" }));
+  return el("li", { class: "order", "data-id": o.id, "data-status": o.status },
+    el("article", { "aria-labelledby": titleId },
+      el("header", {},
+        el("h3", { id: titleId, text: `Order ${o.reference}` }),
+        el("span", { class: `status s-${o.status.toLowerCase()}`, text: STATUS_LABELS[o.status] ?? o.status }),
+        el("time", { datetime: o.createdAt, text: formatTime(o.createdAt) })),
+      el("p", { class: "customer" }, el("bdi", { text: o.customerName || o.customerPhone }),
+        ` · ${where} · ${o.paymentMethod === "CASH" ? "cash" : "paid online"}`),
+      o.deliveryLatitude != null ? el("p", { class: "hint" }, osmLink(o.deliveryLatitude, o.deliveryLongitude,
+        "Delivery location on OpenStreetMap")) : null,
+      lines.length ? el("ul", { class: "lines" }, lines) : el("p", { class: "hint", text: "Loading lines…" }),
+      el("p", { class: "total" }, el("span", { text: "Total" }), el("strong", { text: money(o.total, o.currency) })),
+      el("div", { class: "actions" }, actions)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection state and announcements
+
+const CONNECTION_TEXT = { idle: "Not connected", connecting: "Connecting…", live: "Live",
+  reconnecting: "Reconnecting…" };
+
+function setConnection(kind, text) {
+  state.connection = kind;
+  const node = $("connection");
+  node.dataset.state = kind;
+  const label = text ?? CONNECTION_TEXT[kind] ?? kind;
+  if ($("connection-text").textContent !== label) $("connection-text").textContent = label;
+}
+
+function announce(text) {
+  const node = $("announcer");
+  node.textContent = "";
+  setTimeout(() => { node.textContent = text; }, 50);
+}
+
+function announceMessage(message) {
+  const conversation = state.conversations.get(message.conversationId);
+  const who = conversation ? displayName(conversation) : "a customer";
+  announce(`New message from ${who}: ${message.content || message.messageType}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panes (one at a time on a phone-width screen)
+
+function showView(view) {
+  document.body.dataset.view = view;
+  for (const button of document.querySelectorAll(".panes-nav button")) {
+    if (button.dataset.show === view) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+}
+
+const narrow = () => window.matchMedia("(max-width: 1023px)").matches;
+
+// ---------------------------------------------------------------------------------------------
+// Signing in, choosing a restaurant
+
+async function signIn(token) {
+  const error = $("signin-error");
+  error.textContent = "";
+  state.token = token;
+  state.restaurantId = null;
+  let restaurants;
+  try {
+    restaurants = (await gql(Q_RESTAURANTS)).restaurants;
+  } catch (e) {
+    state.token = null;
+    showSignIn(e.code === "UNAUTHENTICATED" || e.code === "FORBIDDEN" ? "That token was refused." : e.message);
+    return;
+  }
+  if (!restaurants.length) {
+    state.token = null;
+    showSignIn("This token may not act for any restaurant.");
+    return;
+  }
+  STORE.setItem(KEY_TOKEN, token);
+  state.restaurants = restaurants;
+  const remembered = STORE.getItem(KEY_RESTAURANT);
+  if (restaurants.some((r) => r.id === remembered)) openRestaurant(remembered);
+  else if (restaurants.length === 1) openRestaurant(restaurants[0].id);
+  else showPicker();
+}
+
+function showSignIn(message = "") {
+  $("signin").hidden = false;
+  $("signin-form").hidden = false;
+  $("pick-form").hidden = true;
+  $("app").hidden = true;
+  $("sign-out").hidden = true;
+  $("restaurant-switch").hidden = true;
+  $("restaurant-name").hidden = true;
+  $("restaurant-bot").hidden = true;
+  $("signin-error").textContent = message;
+  $("token").value = "";
+  $("token").focus();
+}
+
+function showPicker() {
+  $("signin").hidden = false;
+  $("signin-form").hidden = true;
+  $("pick-form").hidden = false;
+  $("sign-out").hidden = false;
+  const select = $("pick-restaurant");
+  select.replaceChildren(...state.restaurants.map((r) => el("option", { value: r.id, text: r.name })));
+  select.focus();
+}
+
+function openRestaurant(restaurantId) {
+  stopStream();
+  const { token, restaurants } = state;
+  Object.assign(state, freshState(), { token, restaurants, restaurantId });
+  listNodes.clear();
+  messageNodes.clear();
+  state.cursor = STORE.getItem(cursorKey(restaurantId));
+  STORE.setItem(KEY_RESTAURANT, restaurantId);
+  $("status-filter").value = state.list.status;
+  $("search").value = "";
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("sign-out").hidden = false;
+  Object.assign(changed, { header: true, list: true, chat: true, orders: true });
+  showView("list");
+  render();
+  synchronize(); // at once, over HTTP: the page is useful even before (or without) the socket
+  startStream();
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("conversation");
+  if (wanted) openConversation(wanted);
+}
+
+function signOut(message = "") {
+  stopStream();
+  setConnection("idle");
+  STORE.removeItem(KEY_TOKEN);
+  STORE.removeItem(KEY_RESTAURANT);
+  Object.assign(state, freshState());
+  listNodes.clear();
+  messageNodes.clear();
+  history.replaceState(null, "", location.pathname);
+  showSignIn(message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
+
+function wire() {
+  $("signin-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("token").value.trim().replace(/^bearer\s+/i, "");
+    if (!token) {
+      $("signin-error").textContent = "Paste a token first.";
+      return;
+    }
+    signIn(token);
+  });
+  $("pick-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    openRestaurant($("pick-restaurant").value);
+  });
+  $("restaurant-select").addEventListener("change", (event) => {
+    history.replaceState(null, "", location.pathname);
+    openRestaurant(event.target.value);
+  });
+  $("sign-out").addEventListener("click", () => signOut());
+
+  $("status-filter").addEventListener("change", (event) => {
+    state.list.status = event.target.value;
+    reloadList().catch((e) => announce(e.message));
+  });
+  let searchTimer = null;
+  $("search").addEventListener("input", (event) => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      state.list.search = event.target.value.trim();
+      reloadList().catch((e) => announce(e.message));
+    }, 300);
+  });
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+
+  const list = $("conversations");
+  list.addEventListener("click", (event) => {
+    const button = event.target.closest("button.conversation");
+    if (button) openConversation(button.dataset.id, { focus: narrow() });
+  });
+  list.addEventListener("keydown", (event) => {
+    const buttons = [...list.querySelectorAll("button.conversation")];
+    const index = buttons.indexOf(document.activeElement);
+    if (index < 0) return;
+    const target = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: buttons.length - 1 }[event.key];
+    if (target === undefined) return;
+    event.preventDefault();
+    buttons[Math.max(0, Math.min(buttons.length - 1, target))]?.focus();
+    if (event.key === "ArrowDown" && index >= buttons.length - 2) loadMoreConversations();
+  });
+  $("more-conversations").addEventListener("click", () => loadMoreConversations());
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) loadMoreConversations();
+  }, { root: null, rootMargin: "200px" }).observe($("more-conversations"));
+
+  $("back").addEventListener("click", () => {
+    const id = state.openId;
+    showView("list");
+    list.querySelector(`button[data-id="${CSS.escape(id ?? "")}"]`)?.focus();
+  });
+  $("older").addEventListener("click", () => loadOlderMessages());
+  $("messages").addEventListener("scroll", (event) => {
+    if (event.target.scrollTop < 80) loadOlderMessages();
+  }, { passive: true });
+
+  $("toggle-bot").addEventListener("click", () => act(async () => {
+    const c = state.conversations.get(state.openId);
+    return runConversationMutation(M_BOT, "setConversationBotActive", { id: c.id, active: !c.isBotActive });
+  }));
+  $("toggle-status").addEventListener("click", () => act(async () => {
+    const c = state.conversations.get(state.openId);
+    return c.status === "CLOSED"
+      ? runConversationMutation(M_REOPEN, "reopenConversation", { id: c.id })
+      : runConversationMutation(M_CLOSE, "closeConversation", { id: c.id });
+  }));
+  $("mark-read").addEventListener("click", () => act(() =>
+    runConversationMutation(M_MARK_READ, "markConversationRead", { id: state.openId })));
+
+  const body = $("reply-body");
+  body.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      $("reply").requestSubmit();
+    }
+  });
+  $("reply").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = body.value.trim();
+    const error = $("reply-error");
+    error.textContent = "";
+    if (!text || !state.openId) {
+      error.textContent = text ? "" : "Write a message first.";
+      return;
+    }
+    const send = $("send");
+    send.disabled = true;
+    try {
+      const result = (await gql(M_SEND, { id: state.openId, body: text })).sendMessage;
+      if (result.__typename === "Message") {
+        body.value = "";
+        chatScroll.toBottom = true;
+        mergeMessage(result);
+        render();
+      } else {
+        error.textContent = result.message;
+      }
+    } catch (e) {
+      error.textContent = e.message;
+    } finally {
+      send.disabled = false;
+      body.focus();
+    }
+  });
+
+  $("orders").addEventListener("click", async (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    if (button.dataset.chat) {
+      openConversation(button.dataset.chat, { focus: true });
+      return;
+    }
+    const status = button.dataset.status;
+    if (status === "CANCELLED" && button.dataset.confirm !== "yes") {
+      button.dataset.confirm = "yes";
+      button.textContent = "Confirm cancel";
+      setTimeout(() => {
+        if (button.isConnected) {
+          delete button.dataset.confirm;
+          button.textContent = NEXT_LABELS.CANCELLED;
+        }
+      }, 5_000);
+      return;
+    }
+    button.disabled = true;
+    $("orders-error").textContent = "";
+    try {
+      const result = (await gql(M_ORDER_STATUS, { id: button.dataset.orderId, status })).updateOrderStatus;
+      if (result.__typename === "Order") {
+        mergeOrder(result);
+        announce(`Order ${result.reference}: ${STATUS_LABELS[result.status]}. The customer is told on WhatsApp.`);
+        render();
+      } else {
+        $("orders-error").textContent = result.message;
+      }
+    } catch (e) {
+      $("orders-error").textContent = e.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $("more-orders").addEventListener("click", () => loadMoreOrders().catch((e) => announce(e.message)));
+
+  for (const button of document.querySelectorAll(".panes-nav button")) {
+    button.addEventListener("click", () => showView(button.dataset.show));
+  }
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && narrow() && document.body.dataset.view === "chat") $("back").click();
+  });
+  // The 24-hour window closes by itself: look again every minute.
+  setInterval(() => {
+    if (state.openId) {
+      changed.chat = true;
+      render();
+    }
+  }, 60_000);
+}
+
+async function act(fn) {
+  const error = $("reply-error");
+  error.textContent = "";
+  try {
+    const message = await fn();
+    if (message) error.textContent = message;
+  } catch (e) {
+    error.textContent = e.message;
+  }
+}
+
+wire();
+const savedToken = STORE.getItem(KEY_TOKEN);
+if (savedToken) signIn(savedToken);
+else showSignIn();

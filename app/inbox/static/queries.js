@@ -1,0 +1,65 @@
+// The GraphQL documents of the inbox: every one is checked against schema.graphql by
+// tests/browser/test_inbox.py (the page is built on the public API and nothing else).
+
+export const CONVERSATION = `id botId customerPhone customerName status lastMessageAt lastInboundAt unreadCount
+  isBotActive waitingForStaff createdAt updatedAt`;
+export const MESSAGE = `id conversationId direction author messageType content mediaUrls deliveryStatus errorCode
+  errorMessage metadata createdAt`;
+export const ORDER = `id reference conversationId customerPhone customerName orderType deliveryAddress
+  deliveryLatitude deliveryLongitude paymentMethod subtotal total currency status createdAt updatedAt
+  nextStatuses`;
+export const LINES = `lines { lineNo nameAr nameEn quantity unitPrice lineTotal }`;
+export const RESTAURANT = `id name currency timezone botEnabled`;
+export const FAILURES = `... on NotFoundError { message } ... on ForbiddenError { message }
+  ... on ValidationError { message }`;
+
+export const Q_RESTAURANTS = `query Restaurants { restaurants { ${RESTAURANT} } }`;
+export const Q_CONVERSATIONS = `query Conversations($status: ConversationStatus, $search: String, $first: Int!,
+  $after: String) {
+  conversations(status: $status, search: $search, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { ${CONVERSATION} lastMessage { id conversationId direction content messageType createdAt } }
+  }
+}`;
+export const Q_CONVERSATION = `query Conversation($id: ID!, $last: Int!, $before: String) {
+  conversation(id: $id) {
+    ${CONVERSATION} bot { name whatsappNumber }
+    messages(last: $last, before: $before) { pageInfo { hasPreviousPage startCursor } nodes { ${MESSAGE} } }
+  }
+}`;
+export const Q_ORDERS = `query Orders($status: [OrderStatus!], $first: Int!, $after: String) {
+  orders(status: $status, first: $first, after: $after) { hasNextPage endCursor nodes { ${ORDER} ${LINES} } }
+}`;
+export const Q_ORDER = `query Order($id: ID!) { order(id: $id) { ${ORDER} ${LINES} } }`;
+export const Q_STATS = `query Stats { stats { totalConversations activeConversations totalUnread waitingForStaff
+  messagesToday medianFirstResponseSeconds } }`;
+
+export const conversationMutation = (field, args = "", params = "") => `mutation($id: ID!${params}) {
+  ${field}(id: $id${args}) { __typename ... on Conversation { ${CONVERSATION} } ${FAILURES} }
+}`;
+export const M_MARK_READ = conversationMutation("markConversationRead");
+export const M_CLOSE = conversationMutation("closeConversation");
+export const M_REOPEN = conversationMutation("reopenConversation");
+export const M_BOT = conversationMutation("setConversationBotActive", ", active: $active", ", $active: Boolean!");
+export const M_SEND = `mutation Send($id: ID!, $body: String!) {
+  sendMessage(conversationId: $id, body: $body) {
+    __typename ... on Message { ${MESSAGE} } ${FAILURES} ... on OutsideCustomerWindowError { message }
+  }
+}`;
+export const M_ORDER_STATUS = `mutation Move($id: ID!, $status: OrderStatus!) {
+  updateOrderStatus(id: $id, status: $status) {
+    __typename ... on Order { ${ORDER} } ... on NotFoundError { message } ... on ValidationError { message }
+  }
+}`;
+// Only plain fields here: nested ones (lines, lastMessage, bot) are read over HTTP when needed.
+// Order.status is aliased: Conversation.status has another type, and one selection can't hold both.
+export const S_EVENTS = `subscription Events($after: String) {
+  events(after: $after) {
+    __typename
+    ... on Message { ${MESSAGE} cursor }
+    ... on Conversation { ${CONVERSATION} cursor }
+    ... on Order { ${ORDER.replace(/\bstatus\b/, "orderStatus: status")} cursor }
+    ... on Restaurant { ${RESTAURANT} cursor }
+    ... on Bot { id cursor }
+  }
+}`;

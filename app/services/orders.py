@@ -1,0 +1,207 @@
+"""Orders: created by the bot at checkout, moved through their statuses by staff."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import NotFound, ValidationFailed
+from app.ids import new_id
+from app.models import ORDER_STATUSES, Conversation, Order, OrderLine
+from app.realtime import events
+from app.realtime.events import Change
+
+# Where staff may move an order from each status. Delivery orders go OUT_FOR_DELIVERY, pickup
+# orders READY; both end DELIVERED (handed over) or CANCELLED.
+NEXT = {
+    "CONFIRMED": {"PREPARING", "CANCELLED"},
+    "PREPARING": {"OUT_FOR_DELIVERY", "READY", "CANCELLED"},
+    "OUT_FOR_DELIVERY": {"DELIVERED", "CANCELLED"},
+    "READY": {"DELIVERED", "CANCELLED"},
+    "DELIVERED": set(),
+    "CANCELLED": set(),
+}
+OPEN_STATUSES = ("CONFIRMED", "PREPARING", "OUT_FOR_DELIVERY", "READY")
+
+
+@dataclass(frozen=True, slots=True)
+class NewLine:
+    item_id: str
+    name_ar: str
+    name_en: str
+    unit_price: int
+    quantity: int
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    restaurant_id: str,
+    conversation: Conversation,
+    order_type: str,
+    branch_id: str | None,
+    lines: Sequence[NewLine],
+    currency: str,
+    payment_method: str,
+    delivery_address: str | None,
+    delivery_latitude: float | None,
+    delivery_longitude: float | None,
+    lang: str,
+) -> Order:
+    """Create a CONFIRMED order with the next per-restaurant number (#1001, #1002, ...)."""
+    if not lines:
+        raise ValidationFailed("an order needs at least one line", field="lines")
+    number = (
+        await session.execute(
+            text(
+                "INSERT INTO order_counter AS oc (restaurant_id, last_number) VALUES (:r, 1001)"
+                " ON CONFLICT (restaurant_id) DO UPDATE SET last_number = oc.last_number + 1 RETURNING last_number"
+            ),
+            {"r": restaurant_id},
+        )
+    ).scalar_one()
+    subtotal = sum(line.unit_price * line.quantity for line in lines)
+    order = Order(
+        restaurant_id=restaurant_id,
+        id=new_id("ord"),
+        number=number,
+        conversation_id=conversation.id,
+        bot_id=conversation.bot_id,
+        customer_phone=conversation.customer_phone,
+        customer_name=conversation.customer_name,
+        order_type=order_type,
+        branch_id=branch_id,
+        delivery_address=delivery_address,
+        delivery_latitude=delivery_latitude,
+        delivery_longitude=delivery_longitude,
+        payment_method=payment_method,
+        subtotal=subtotal,
+        total=subtotal,
+        currency=currency,
+        lang=lang,
+    )
+    session.add(order)
+    await session.flush()
+    session.add_all(
+        OrderLine(restaurant_id=restaurant_id, order_id=order.id, line_no=i, item_id=line.item_id,
+                  name_ar=line.name_ar, name_en=line.name_en, unit_price=line.unit_price, quantity=line.quantity)
+        for i, line in enumerate(lines, start=1)
+    )
+    await session.flush()
+    await session.refresh(order)
+    await _published(session, order)
+    return order
+
+
+async def _published(session: AsyncSession, order: Order) -> None:
+    await events.record(
+        session, restaurant_id=order.restaurant_id,
+        changes=[Change(events.ORDER_UPDATED, order.id, order.conversation_id)],
+    )
+
+
+async def get(session: AsyncSession, *, restaurant_id: str, order_id: str) -> Order:
+    row = (
+        await session.execute(select(Order).where(Order.restaurant_id == restaurant_id, Order.id == order_id))
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("order not found")
+    return row
+
+
+async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Order]:
+    stmt = select(Order).where(Order.restaurant_id == restaurant_id, Order.id.in_(ids))
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
+
+
+async def lines_of(session: AsyncSession, *, restaurant_id: str, order_ids: list[str]) -> dict[str, list[OrderLine]]:
+    stmt = (
+        select(OrderLine)
+        .where(OrderLine.restaurant_id == restaurant_id, OrderLine.order_id.in_(order_ids))
+        .order_by(OrderLine.order_id, OrderLine.line_no)
+    )
+    grouped: dict[str, list[OrderLine]] = {i: [] for i in order_ids}
+    for line in (await session.execute(stmt)).scalars():
+        grouped[line.order_id].append(line)
+    return grouped
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    restaurant_id: str,
+    statuses: Sequence[str] | None = None,
+    limit: int = 50,
+    after: tuple[datetime, str] | None = None,
+) -> list[Order]:
+    """Orders, newest first (keyset pagination)."""
+    for status in statuses or ():
+        if status not in ORDER_STATUSES:
+            raise ValidationFailed(f"unknown order status {status}", field="status")
+    stmt = select(Order).where(Order.restaurant_id == restaurant_id)
+    if statuses:
+        stmt = stmt.where(Order.status.in_(list(statuses)))
+    if after is not None:
+        stmt = stmt.where(tuple_(Order.created_at, Order.id) < tuple_(*after))
+    stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def latest_for_conversation(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> Order | None:
+    stmt = (
+        select(Order)
+        .where(Order.restaurant_id == restaurant_id, Order.conversation_id == conversation_id)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def set_status(session: AsyncSession, *, restaurant_id: str, order_id: str, status: str) -> Order:
+    """Move an order to its next status; ValidationFailed for a move the flow doesn't allow."""
+    order = (
+        await session.execute(
+            select(Order).where(Order.restaurant_id == restaurant_id, Order.id == order_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if order is None:
+        raise NotFound("order not found")
+    if status not in ORDER_STATUSES:
+        raise ValidationFailed(f"unknown order status {status}", field="status")
+    if status not in NEXT[order.status]:
+        raise ValidationFailed(f"an order that is {order.status} can't become {status}", field="status")
+    if status == "OUT_FOR_DELIVERY" and order.order_type == "pickup":
+        raise ValidationFailed("a pickup order becomes READY, not OUT_FOR_DELIVERY", field="status")
+    if status == "READY" and order.order_type == "delivery":
+        raise ValidationFailed("a delivery order goes OUT_FOR_DELIVERY, not READY", field="status")
+    row = (
+        await session.execute(
+            update(Order)
+            .where(Order.restaurant_id == restaurant_id, Order.id == order_id)
+            .values(status=status, updated_at=func.now())
+            .returning(Order)
+        )
+    ).scalar_one()
+    await _published(session, row)
+    return row
+
+
+async def rate(session: AsyncSession, *, restaurant_id: str, order_id: str, rating: int, comment: str | None) -> Order:
+    if not 1 <= rating <= 5:
+        raise ValidationFailed("rating must be from 1 to 5", field="rating")
+    row = (
+        await session.execute(
+            update(Order)
+            .where(Order.restaurant_id == restaurant_id, Order.id == order_id)
+            .values(rating=rating, rating_comment=comment, updated_at=func.now())
+            .returning(Order)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("order not found")
+    await _published(session, row)
+    return row

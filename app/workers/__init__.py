@@ -1,0 +1,91 @@
+"""Background work of a server process: the bot's turns, the outbox, event-log retention.
+
+Every piece claims its work from PostgreSQL, so any number of processes may run them side by side
+and a process that dies leaves nothing behind that another can't finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from app.auth.crypto import SecretBox
+from app.bot.runner import BotRunner
+from app.channels.twilio.sender import TwilioSender
+from app.db.engine import Database
+from app.realtime import events
+from app.settings import Settings
+from app.workers.outbox import Outbox
+
+log = logging.getLogger("sufrah.workers")
+
+EVENT_RETENTION_DAYS = 14
+
+
+class Workers:
+    """The bot runner and the outbox, woken right after any local commit that may give them work,
+    and by a short poll for work committed by other processes (or left by one that died)."""
+
+    def __init__(self, db: Database, *, settings: Settings, box: SecretBox, poll_interval: float = 1.0) -> None:
+        self.db = db
+        self.runner = BotRunner(db)
+        self.sender = TwilioSender(base_url=settings.twilio_api_base_url, timeout=settings.twilio_timeout_seconds)
+        self.outbox = Outbox(db, sender=self.sender, box=box, public_base_url=settings.base_url)
+        self.poll_interval = poll_interval
+        self._bot_wake = asyncio.Event()
+        self._outbox_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _on_commit(self, _restaurants: set[str]) -> None:
+        self._bot_wake.set()
+        self._outbox_wake.set()
+
+    async def start(self) -> None:
+        self.db.commit_listeners.append(self._on_commit)
+        self._tasks = [
+            asyncio.create_task(self._loop("bot", self.runner.run_pending, self._bot_wake), name="worker:bot"),
+            asyncio.create_task(self._loop("outbox", self.outbox.send_due, self._outbox_wake), name="worker:outbox"),
+            asyncio.create_task(self._prune_forever(), name="worker:prune"),
+        ]
+
+    async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.db.commit_listeners.remove(self._on_commit)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.sender.aclose()
+
+    async def _loop(self, name: str, work: Callable[[], Awaitable[int]], wake: asyncio.Event) -> None:
+        failing = False
+        while True:
+            wake.clear()
+            try:
+                await work()
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if not failing:  # once per outage, not once per second
+                    log.warning("%s worker failed; retrying", name, exc_info=True)
+                failing = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.poll_interval)
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                async with self.db.session() as session:
+                    removed = await events.prune(session, older_than_days=EVENT_RETENTION_DAYS)
+                    await session.commit()
+                if removed:
+                    log.info("pruned %d events older than %d days", removed, EVENT_RETENTION_DAYS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.info("event pruning failed", exc_info=True)
+            await asyncio.sleep(3600)

@@ -1,0 +1,48 @@
+"""Fuzz the GraphQL schema: valid-by-schema queries and mutations with arbitrary arguments, from the
+exported SDL (hypothesis-graphql). Nothing may fail as a server error: every error is a clear,
+coded GraphQL error or a union member, and the HTTP status is never 5xx."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import mutations, queries
+
+from app.settings import PROJECT_ROOT
+from tests.support import Factory, auth, inbound_params, post_signed
+
+SDL = (PROJECT_ROOT / "schema.graphql").read_text()
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def tenant(client, factory: Factory):
+    bot = await factory.bot()
+    await post_signed(client, "/whatsapp/webhook", inbound_params(bot), bot.auth_token)
+    return auth(await factory.token(bot.restaurant.id), bot.restaurant.id)
+
+
+def _check(response) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code < 500, response.text
+    body = response.json()
+    for error in body.get("errors") or []:
+        message = error["message"]
+        assert "Traceback" not in message and "sqlalchemy" not in message.lower(), message
+        assert "internal" not in message.lower(), message
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(query=queries(SDL) | mutations(SDL))
+async def test_any_schema_valid_operation_is_answered_cleanly(client, tenant, query):
+    _check(await client.post("/graphql", json={"query": query}, headers=tenant))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+                      st.just("{" * 500), st.just('{"query": 5}'), st.just('{"query": "{", "variables": []}')))
+async def test_garbage_bodies_are_client_errors(client, tenant, body):
+    response = await client.post("/graphql", content=body.encode("utf-8", "surrogatepass"),
+                                 headers={**tenant, "Content-Type": "application/json"})
+    assert response.status_code < 500, response.text
