@@ -38,6 +38,13 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.kill()  # never leave a half-started server behind
+            raise
+
+    def _start(self, timeout: float) -> ServerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "serve"], env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=log

@@ -219,3 +219,27 @@ async def test_a_slow_subscriber_is_cut_off_without_delaying_others(client, db, 
         await fast.aclose()
     finally:
         await hub.stop()
+
+
+async def test_event_cursor_closes_the_gap_between_reading_and_subscribing(client, live_url, shop):
+    bot, token = shop
+    cursor = (await gql(client, "{ eventCursor }", token=token, restaurant=bot.restaurant.id))["data"]["eventCursor"]
+    await say(client, bot, "between the read and the subscribe")
+    async with Socket(live_url) as ws:
+        await ws.init(token, bot.restaurant.id)
+        await ws.subscribe(MESSAGES, {"after": cursor})
+        assert (await ws.next_data())["messageCreated"]["content"] == "between the read and the subscribe"
+
+
+async def test_nested_fields_in_subscriptions_see_each_event_fresh(client, live_url, shop):
+    bot, token = shop
+    query = "subscription { messageCreated { content conversation { unreadCount lastMessage { content } } } }"
+    async with Socket(live_url) as ws:
+        await ws.init(token, bot.restaurant.id)
+        await ws.subscribe(query)
+        await asyncio.sleep(0.2)
+        for i in range(3):
+            await say(client, bot, f"n{i}")
+            data = (await ws.next_data())["messageCreated"]
+            assert data["conversation"]["unreadCount"] == i + 1
+            assert data["conversation"]["lastMessage"]["content"] == f"n{i}"

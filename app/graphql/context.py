@@ -67,6 +67,12 @@ class Context:
                 session, self._session = self._session, None
                 await session.close()
 
+    async def reset(self) -> None:
+        """Between two events of a subscription: close the session nested fields opened, and start
+        the loaders afresh (their cache would serve the previous event's rows)."""
+        await self.close()
+        self.__dict__.pop("loaders", None)
+
     async def authenticate(self) -> Tenant:
         """The caller's tenant (cached for the request); raises a GraphQL error with a code."""
         if self._tenant is None:

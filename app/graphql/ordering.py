@@ -227,10 +227,10 @@ class Deleted:
     id: strawberry.ID
 
 
-from app.graphql.types import NotFoundError, ValidationError  # noqa: E402  (after the types they refer to)
+from app.graphql.types import ForbiddenError, NotFoundError, ValidationError  # noqa: E402  (after the types)
 
 BranchResult = Annotated[Branch | NotFoundError | ValidationError, strawberry.union("BranchResult")]
 CategoryResult = Annotated[MenuCategory | NotFoundError | ValidationError, strawberry.union("CategoryResult")]
 MenuItemResult = Annotated[MenuItem | NotFoundError | ValidationError, strawberry.union("MenuItemResult")]
 DeleteResult = Annotated[Deleted | NotFoundError, strawberry.union("DeleteResult")]
-OrderResult = Annotated[Order | NotFoundError | ValidationError, strawberry.union("OrderResult")]
+OrderResult = Annotated[Order | NotFoundError | ForbiddenError | ValidationError, strawberry.union("OrderResult")]

@@ -221,6 +221,15 @@ class Query:
 
         return await _read(info, load)
 
+    @strawberry.field(description=(
+        "The restaurant's current event position. Read it with your first queries, then subscribe with "
+        "after: eventCursor, and nothing committed in between is missed."))
+    async def event_cursor(self, info: Info) -> str:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> str:
+            return events.encode_cursor(restaurant_id, await events.last_seq(s, restaurant_id=restaurant_id))
+
+        return await _read(info, load)
+
     @strawberry.field(description="The restaurants this token may act for.")
     async def restaurants(self, info: Info) -> list[Restaurant]:
         principal = await info.context.principal()
@@ -359,6 +368,8 @@ async def _stream(
             obj = event_object(item.kind, item.payload, item.cursor)
             if obj is not None:
                 yield obj
+                # The event's nested fields are resolved by now: release what they used.
+                await info.context.reset()
     except SubscriptionOverflow as exc:
         raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from None
 

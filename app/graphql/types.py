@@ -64,6 +64,7 @@ class Message:
     error_message: str | None
     metadata: JSON
     created_at: datetime
+    updated_at: datetime
     cursor: str | None = strawberry.field(
         default=None, description="Position of the event that delivered this object (subscriptions only)."
     )
@@ -91,6 +92,7 @@ class Message:
             error_message=row.error_message,
             metadata={k: v for k, v in row.meta.items() if k != "twilio"},
             created_at=row.created_at,
+            updated_at=row.updated_at,
             cursor=cursor,
         )
 
