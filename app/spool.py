@@ -83,11 +83,17 @@ class BotDirectory:
             self._routes = routes
             self._save()
 
-    def remember(self, bot: Bot) -> None:
+    def remember(self, bot: Bot) -> Route:
         """Called with a bot a webhook was just routed to: a new or changed bot is known at once."""
         route = Route(bot.restaurant_id, bot.id, bot.auth_token_encrypted)
         if self._routes.get(bot.whatsapp_number) != route:
             self._routes[bot.whatsapp_number] = route
+            self._save()
+        return route
+
+    def forget(self, number: str) -> None:
+        """A bot that turned out to be gone (deleted since the last refresh)."""
+        if self._routes.pop(number, None) is not None:
             self._save()
 
     def _save(self) -> None:

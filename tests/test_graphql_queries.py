@@ -207,3 +207,23 @@ async def test_production_hides_introspection_and_suggestions(settings):
     assert typo.errors and "Did you mean" not in typo.errors[0].message
     development = await build_schema().execute("{ conversatons { totalCount } }")
     assert "Did you mean" in development.errors[0].message
+
+
+async def test_total_count_inside_a_fragment_is_still_counted(client, shop):
+    bot, token = shop
+    query = "{ conversations(first: 1) { ...Counted } } fragment Counted on ConversationConnection { totalCount }"
+    result = await gql(client, query, token=token, restaurant=bot.restaurant.id)
+    assert result["data"]["conversations"]["totalCount"] == 7
+
+
+async def test_validation_is_cached_across_requests(client, shop):
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    bot, token = shop
+    cache = _get_validate_cache(1000)
+    before = cache.cache_info()
+    query = "{ uniqueForThisTest: stats { totalUnread } }"
+    for _ in range(3):
+        await gql(client, query, token=token, restaurant=bot.restaurant.id)
+    after = cache.cache_info()
+    assert after.misses - before.misses == 1 and after.hits - before.hits == 2

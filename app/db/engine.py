@@ -44,13 +44,17 @@ class Database:
         """The URL in the form asyncpg.connect() takes (for the LISTEN connection)."""
         return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
+    def committed(self, restaurant_ids: set[str]) -> None:
+        """Tell the listeners (live updates, workers) that these restaurants' event logs grew."""
+        for listener in self.commit_listeners:
+            listener(restaurant_ids)
+
     def _after_commit(self, session: Session) -> None:
         from app.realtime.events import TOUCHED
 
         touched = session.info.pop(TOUCHED, None)
         if touched:
-            for listener in self.commit_listeners:
-                listener(touched)
+            self.committed(touched)
 
     @staticmethod
     def _after_rollback(session: Session) -> None:
@@ -64,7 +68,10 @@ class Database:
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
-            pool_pre_ping=True,  # a restarted database must not surface as one failed request per pooled connection
+            # No pre-ping (it costs round trips on every checkout): after a database restart the first
+            # use of a dead connection fails, and SQLAlchemy then discards the whole pool at once.
+            # Webhooks that fail that way are spooled, workers retry, dashboards retry.
+            pool_pre_ping=False,
             pool_recycle=1800,
             connect_args={"server_settings": {"application_name": "sufrah"}},
         )

@@ -10,15 +10,17 @@ import strawberry
 from graphql import GraphQLError, StringValueNode, Visitor, visit
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.types.nodes import SelectedField
+from strawberry.extensions.max_aliases import create_validator as aliases_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
 from app.errors import Forbidden, NotFound, OutsideCustomerWindow, SufrahError, ValidationFailed
 from app.graphql import cursors
@@ -107,13 +109,16 @@ class Query:
             raise graphql_error(ValidationFailed(f"offset must be from 0 to {MAX_OFFSET}", field="offset"))
         if search is not None and len(search) > 200:
             raise graphql_error(ValidationFailed("search is longer than 200 characters", field="search"))
+        # count(*) only when the client asked for totalCount (or used a fragment, to be safe)
+        selections = [f for field in info.selected_fields for f in field.selections]
+        wants_total = any(not isinstance(f, SelectedField) or f.name == "totalCount" for f in selections)
 
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> ConversationConnection:
             position = cursors.decode(after, field="after") if after else None
             filters = dict(restaurant_id=restaurant_id, bot_id=bot_id,
                            status=status.value if status else None, search=search or None)
             rows = await conversations.list_page(s, **filters, limit=first + 1, offset=offset, after=position)
-            total = await conversations.count(s, **filters)
+            total = await conversations.count(s, **filters) if wants_total else 0
             edges = [
                 ConversationEdge(cursor=cursors.encode(c.last_message_at, c.id), node=Conversation.from_row(c))
                 for c in rows[:first]
@@ -489,6 +494,21 @@ class Schema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
+# The limit rules are built once: the validation cache keys on the rule classes, so rules made anew
+# per request (what `QueryDepthLimiter(...)` in a factory does) would make every lookup a miss.
+_LIMIT_RULES = [
+    depth_validator(10, None, None),
+    aliases_validator(30),
+]
+
+
+class Limits(AddValidationRules):
+    """Depth (10) and alias (30) limits, as validation rules with a stable identity."""
+
+    def __init__(self) -> None:
+        super().__init__(_LIMIT_RULES)
+
+
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     # Factories: a fresh extension per request (the parser and validation caches are shared anyway).
     extensions: list[Any] = [
@@ -499,8 +519,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
         lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="internal error"),
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        Limits,
         lambda: MaxTokensLimiter(max_token_count=2000),
     ]
     if production:

@@ -98,6 +98,9 @@ class _Feed:
                         self.position = item.seq
                         for sub in tuple(self.subscriptions):
                             sub.offer(item)
+                        # Let subscribers that keep up take it before the next one: the queue
+                        # bound is for the ones that don't, not for the size of a batch.
+                        await asyncio.sleep(0)
                     if len(batch) < self.hub.batch_size:
                         break
             except asyncio.CancelledError:

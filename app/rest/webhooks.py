@@ -12,7 +12,7 @@ from starlette.responses import Response
 from app.channels.twilio.inbound import parse_inbound, parse_status
 from app.channels.twilio.signature import is_valid, public_url
 from app.context import AppContext, app_context
-from app.errors import ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.spool import Spooled, database_unavailable
 from app.rest.common import error
 from app.services import bots, inbound
@@ -46,8 +46,12 @@ async def inbound_message(request: Request) -> Response:
         return error(400, "To is required")
     message = parse_inbound(params)  # malformed input is a 400 whether or not the database is up
     try:
-        async with ctx.db.session() as session:
-            bot = await bots.find_by_number(session, whatsapp_number=message.to_phone)
+        # Route from the local bot directory when it knows the number and its signature checks out
+        # (the ingest statement still confirms the bot is live); otherwise ask the database.
+        route = ctx.directory.get(message.to_phone)
+        if route is None or not _signed(ctx, request, route.auth_token_encrypted, params):
+            async with ctx.db.session() as session:
+                bot = await bots.find_by_number(session, whatsapp_number=message.to_phone)
             if bot is None:
                 log.warning("inbound message for unknown number %s (MessageSid %s)", message.to_phone,
                             message.message_sid)
@@ -55,9 +59,12 @@ async def inbound_message(request: Request) -> Response:
             if not _signed(ctx, request, bot.auth_token_encrypted, params):
                 log.warning("bad signature on inbound message for bot %s", bot.id)
                 return error(403, "invalid Twilio signature")
-            ctx.directory.remember(bot)
-            result = await inbound.ingest(session, restaurant_id=bot.restaurant_id, bot_id=bot.id, inbound=message)
-            await session.commit()
+            route = ctx.directory.remember(bot)
+        result = await inbound.ingest_now(ctx.db, restaurant_id=route.restaurant_id, bot_id=route.bot_id,
+                                          inbound=message)
+    except NotFound:
+        ctx.directory.forget(message.to_phone)
+        return error(404, "no bot is registered for this number")
     except Exception as exc:
         if not database_unavailable(exc):
             raise

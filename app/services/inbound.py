@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
+import json
+from typing import Any
+
+from sqlalchemy import Row, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.twilio.inbound import InboundMessage, StatusCallback
+from app.db.engine import Database
+from app.errors import NotFound
 from app.ids import new_id
 from app.models import Conversation, Message
 from app.realtime import events
@@ -30,81 +34,50 @@ class Ingested:
     message_id: str | None
 
 
+# One round trip (the SQL function from migration 0004_ingest_function):
+# - the conversation is found or created by (restaurant, bot, customer) with one upsert, so two
+#   first messages arriving at once make one conversation;
+# - the message insert is a no-op when the MessageSid is already stored, and only a new message moves
+#   the conversation's counters (in SQL, never read-modify-written) and appends to the event log.
+_INGEST = text(
+    "SELECT conversation_id, message_id, bot_live FROM sufrah_ingest("
+    ":r, :b, :conversation_id, :message_id, :phone, :name, :kind, :content,"
+    " CAST(:media AS jsonb), :sid, CAST(:meta AS jsonb))"
+)
+
+
+def _params(restaurant_id: str, bot_id: str, inbound: InboundMessage) -> dict[str, object]:
+    return {
+        "r": restaurant_id, "b": bot_id, "conversation_id": new_id("cnv"), "message_id": new_id("msg"),
+        "phone": inbound.from_phone, "name": inbound.profile_name, "kind": inbound.message_type,
+        "content": inbound.body, "media": json.dumps([url for url, _ in inbound.media]),
+        "sid": inbound.message_sid, "meta": json.dumps(inbound.metadata(), ensure_ascii=False),
+    }
+
+
+def _result(restaurant_id: str, row: Row[Any]) -> Ingested:
+    if not row.bot_live:
+        raise NotFound("no bot is registered for this number")
+    return Ingested(row.message_id is not None, restaurant_id, row.conversation_id, row.message_id)
+
+
 async def ingest(session: AsyncSession, *, restaurant_id: str, bot_id: str, inbound: InboundMessage) -> Ingested:
-    """Store one inbound message in the caller's transaction. Safe under redelivery and races:
+    """Store one inbound message in the caller's transaction. Safe under redelivery and races."""
+    result = _result(restaurant_id, (await session.execute(_INGEST, _params(restaurant_id, bot_id, inbound))).one())
+    if result.created:
+        session.info.setdefault(events.TOUCHED, set()).add(restaurant_id)
+    return result
 
-    - the conversation is found or created by (restaurant, bot, customer) with one upsert, so two
-      first messages arriving at once make one conversation;
-    - the message insert is a no-op when the MessageSid is already stored, and only a new message
-      moves the conversation's counters, which are updated in SQL, never read-modify-written.
-    """
-    conversation_id = (
-        await session.execute(
-            insert(Conversation)
-            .values(
-                restaurant_id=restaurant_id,
-                id=new_id("cnv"),
-                bot_id=bot_id,
-                customer_phone=inbound.from_phone,
-                customer_name=inbound.profile_name,
-            )
-            .on_conflict_do_update(
-                constraint="conversation_customer_key",
-                # A no-op write that locks the row: redeliveries of one message serialize here.
-                set_={"bot_id": Conversation.__table__.c.bot_id},
-            )
-            .returning(Conversation.id)
-        )
-    ).scalar_one()
 
-    message_id = (
-        await session.execute(
-            insert(Message)
-            .values(
-                restaurant_id=restaurant_id,
-                id=new_id("msg"),
-                conversation_id=conversation_id,
-                direction="IN",
-                author="customer",
-                bot_turn="pending",
-                # Taken after the conversation row lock: one customer's messages are ordered as they
-                # were stored, which is the order the bot answers them in.
-                created_at=func.clock_timestamp(),
-                message_type=inbound.message_type,
-                content=inbound.body,
-                media_urls=[url for url, _ in inbound.media],
-                wa_sid=inbound.message_sid,
-                delivery_status="received",
-                meta=inbound.metadata(),
-            )
-            .on_conflict_do_nothing(constraint="message_wa_sid_key")
-            .returning(Message.id)
-        )
-    ).scalar_one_or_none()
-    if message_id is None:
-        return Ingested(False, restaurant_id, conversation_id, None)
-
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.restaurant_id == restaurant_id, Conversation.id == conversation_id)
-        .values(
-            last_message_at=func.now(),
-            last_inbound_at=func.now(),
-            unread_count=Conversation.unread_count + 1,
-            status="active",  # a closed conversation reopens when the customer writes again
-            customer_name=func.coalesce(literal(inbound.profile_name), Conversation.customer_name),
-            updated_at=func.now(),
-        )
-    )
-    await events.record(
-        session,
-        restaurant_id=restaurant_id,
-        changes=[
-            Change(events.MESSAGE_CREATED, message_id, conversation_id),
-            Change(events.CONVERSATION_UPDATED, conversation_id, conversation_id),
-        ],
-    )
-    return Ingested(True, restaurant_id, conversation_id, message_id)
+async def ingest_now(db: Database, *, restaurant_id: str, bot_id: str, inbound: InboundMessage) -> Ingested:
+    """The webhook's hot path: the same, as one autocommitted statement (one round trip)."""
+    async with db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await conn.execute(_INGEST, _params(restaurant_id, bot_id, inbound))).one()
+    result = _result(restaurant_id, row)
+    if result.created:
+        db.committed({restaurant_id})
+    return result
 
 
 def _rank(column):  # type: ignore[no-untyped-def]
