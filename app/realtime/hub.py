@@ -124,12 +124,14 @@ class Hub:
         poll_interval: float = 1.0,
         queue_size: int = 1000,
         batch_size: int = 500,
+        notify_interval: float = 0.005,
     ) -> None:
         self.db = db
         self.loaders = loaders
         self.poll_interval = poll_interval
         self.queue_size = queue_size
         self.batch_size = batch_size
+        self.notify_interval = notify_interval
         self._origin = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._feeds: dict[str, _Feed] = {}
         self._feed_lock = asyncio.Lock()
@@ -176,6 +178,9 @@ class Hub:
     async def _notify_forever(self) -> None:
         while True:
             await self._flush.wait()
+            # Coalesce: NOTIFY takes a global lock at commit, so one per few milliseconds serves
+            # every commit in between (this process's own subscribers were woken already).
+            await asyncio.sleep(self.notify_interval)
             self._flush.clear()
             pending, self._pending = self._pending, set()
             conn = self._conn
