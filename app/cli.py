@@ -31,14 +31,12 @@ if TYPE_CHECKING:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.db import migrate
     from app.db.engine import resolve_url
     from app.main import create_app
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
-    url = resolve_url(settings)
-    migrate.upgrade(url)
+    url = resolve_url(settings)  # starts the embedded server once; the app's lifespan migrates
     settings = load_settings(**overrides, database_url=url)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"sufrah: serving on http://{settings.host}:{settings.port} (database: {_describe(url)})", flush=True)

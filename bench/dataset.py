@@ -28,7 +28,6 @@ import array
 import asyncio
 import bisect
 import json
-import math
 import multiprocessing as mp
 import random
 import sys

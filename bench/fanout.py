@@ -31,7 +31,6 @@ import contextlib
 import json
 import math
 import multiprocessing as mp
-import os
 import subprocess
 import sys
 import time

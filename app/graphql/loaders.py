@@ -4,8 +4,9 @@ number of queries whatever its size. Built per request (never module-level: they
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,32 +50,22 @@ class Loaders:
     async def _restaurant(self) -> str:
         return (await self._ctx.authenticate()).restaurant_id
 
+    async def _by_id(self, fetch: Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Any]]],
+                     ids: list[str], missing: Any = None) -> list[Any]:
+        """One query for a batch of keys of the caller's restaurant, answered in key order."""
+        restaurant_id = await self._restaurant()
+        found = await self._ctx.run(lambda session: fetch(session, restaurant_id, list(ids)))
+        return [found.get(i, missing) for i in ids]
+
     async def _bots(self, ids: list[str]) -> list[Bot | None]:
-        restaurant_id = await self._restaurant()
-
-        async def load(session: AsyncSession) -> dict[str, Bot]:
-            return await bots.get_many(session, restaurant_id=restaurant_id, ids=list(ids))
-
-        found = await self._ctx.run(load)
-        return [found.get(i) for i in ids]
-
-    async def _order_lines(self, order_ids: list[str]) -> list[list[OrderLine]]:
-        restaurant_id = await self._restaurant()
-
-        async def load(session: AsyncSession) -> dict[str, list[OrderLine]]:
-            return await orders.lines_of(session, restaurant_id=restaurant_id, order_ids=list(order_ids))
-
-        found = await self._ctx.run(load)
-        return [found.get(i, []) for i in order_ids]
+        return await self._by_id(lambda s, r, keys: bots.get_many(s, restaurant_id=r, ids=keys), ids)
 
     async def _conversations(self, ids: list[str]) -> list[Conversation | None]:
-        restaurant_id = await self._restaurant()
+        return await self._by_id(lambda s, r, keys: conversations.get_many(s, restaurant_id=r, ids=keys), ids)
 
-        async def load(session: AsyncSession) -> dict[str, Conversation]:
-            return await conversations.get_many(session, restaurant_id=restaurant_id, ids=list(ids))
-
-        found = await self._ctx.run(load)
-        return [found.get(i) for i in ids]
+    async def _order_lines(self, order_ids: list[str]) -> list[list[OrderLine]]:
+        return await self._by_id(lambda s, r, keys: orders.lines_of(s, restaurant_id=r, order_ids=keys),
+                                 order_ids, missing=[])
 
     async def _latest(self, conversation_ids: list[str], n: int, before: tuple[datetime, str] | None) -> dict[str, list[Message]]:
         restaurant_id = await self._restaurant()

@@ -209,7 +209,7 @@ class Hub:
             try:
                 conn = await asyncpg.connect(self.db.asyncpg_dsn, server_settings={"application_name": "sufrah-listen"})
                 closed = asyncio.Event()
-                conn.add_termination_listener(lambda _c: closed.set())
+                conn.add_termination_listener(lambda _c, closed=closed: closed.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 self._conn = conn
                 delay = 0.2

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, case, func, select, text, update
+from sqlalchemy import Row, case, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.twilio.inbound import InboundMessage, StatusCallback
 from app.db.engine import Database
 from app.errors import NotFound
 from app.ids import new_id
-from app.models import Conversation, Message
+from app.models import Message
 from app.realtime import events
 from app.realtime.events import Change
 
@@ -127,8 +126,3 @@ async def apply_status(
             changes=[Change(events.MESSAGE_UPDATED, message.id, message.conversation_id)],
         )
     return message
-
-
-async def message_exists(session: AsyncSession, *, restaurant_id: str, wa_sid: str) -> bool:
-    stmt = select(Message.id).where(Message.restaurant_id == restaurant_id, Message.wa_sid == wa_sid)
-    return (await session.execute(stmt)).first() is not None

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.crypto import SecretBox
@@ -113,18 +113,17 @@ class Outbox:
             await session.commit()
             if not keys:
                 return []
-            jobs = []
-            for restaurant_id, message_id in keys:
-                message = (await session.execute(select(Message).where(
-                    Message.restaurant_id == restaurant_id, Message.id == message_id))).scalar_one()
-                conversation = (await session.execute(select(Conversation).where(
-                    Conversation.restaurant_id == restaurant_id,
-                    Conversation.id == message.conversation_id))).scalar_one()
-                bot = (await session.execute(select(Bot).where(
-                    Bot.restaurant_id == restaurant_id, Bot.id == (message.bot_id or conversation.bot_id)))).scalar_one()
-                jobs.append(_Job(message, conversation, bot))
-            jobs.sort(key=lambda j: (j.message.created_at, j.message.id))
-            return jobs
+            # The claimed messages with their conversations and senders, in one query.
+            rows = await session.execute(
+                select(Message, Conversation, Bot)
+                .join(Conversation, (Conversation.restaurant_id == Message.restaurant_id)
+                      & (Conversation.id == Message.conversation_id))
+                .join(Bot, (Bot.restaurant_id == Message.restaurant_id)
+                      & (Bot.id == func.coalesce(Message.bot_id, Conversation.bot_id)))
+                .where(tuple_(Message.restaurant_id, Message.id).in_([tuple(k) for k in keys]))
+                .order_by(Message.created_at, Message.id)
+            )
+            return [_Job(message, conversation, bot) for message, conversation, bot in rows]
 
     async def _send_in_order(self, jobs: list[_Job]) -> None:
         for job in jobs:
