@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import websockets
@@ -11,6 +12,7 @@ from gql import gql as parse
 from gql.transport.websockets import WebsocketsTransport
 
 from app.channels.twilio.inbound import parse_inbound
+from app.graphql.shared import Outbox
 from app.realtime import events
 from app.realtime.hub import Hub, SubscriptionOverflow
 from app.realtime.payloads import LOADERS
@@ -243,3 +245,77 @@ async def test_nested_fields_in_subscriptions_see_each_event_fresh(client, live_
             data = (await ws.next_data())["messageCreated"]
             assert data["conversation"]["unreadCount"] == i + 1
             assert data["conversation"]["lastMessage"]["content"] == f"n{i}"
+
+
+async def test_sockets_sharing_a_selection_get_the_same_bytes_and_the_others_their_own(
+    client, live_url, shop
+):
+    """An event is executed once per distinct selection and sent as the same bytes to every socket
+    that asked for it; a different selection or a different conversation filter is its own."""
+    bot, token = shop
+    await say(client, bot, "from the other customer", customer="+966500000002")
+    listed = await gql(client, "{ conversations(first: 5) { nodes { id customerPhone } } }",
+                       token=token, restaurant=bot.restaurant.id)
+    other = next(n["id"] for n in listed["data"]["conversations"]["nodes"] if n["customerPhone"].endswith("0002"))
+    narrow = "subscription { messageCreated { id direction } }"
+    async with Socket(live_url) as a, Socket(live_url) as b, Socket(live_url) as c, Socket(live_url) as d:
+        for ws in (a, b, c, d):
+            await ws.init(token, bot.restaurant.id)
+        await a.subscribe(MESSAGES)
+        await b.subscribe(MESSAGES)
+        await c.subscribe(narrow)
+        await d.subscribe(MESSAGES, {"c": other})
+        await asyncio.sleep(0.2)
+
+        await say(client, bot, "shared one")
+        frame_a, frame_b = await a.ws.recv(), await b.ws.recv()
+        assert frame_a == frame_b  # same operation id ("1") on both sockets: the very same frame
+        assert json.loads(frame_a)["payload"]["data"]["messageCreated"]["content"] == "shared one"
+        assert set((await c.next_data())["messageCreated"]) == {"id", "direction"}
+        await d.nothing_more()
+
+        await say(client, bot, "to the other one", customer="+966500000002")
+        assert (await d.next_data())["messageCreated"]["content"] == "to the other one"
+        assert (await a.next_data())["messageCreated"]["content"] == "to the other one"
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_a_burst_arrives_in_order_exactly_once(client, live_url, shop, protocol):
+    bot, token = shop
+    async with Socket(live_url, protocol=protocol) as ws, Socket(live_url, protocol=protocol) as twin:
+        for socket in (ws, twin):
+            await socket.init(token, bot.restaurant.id)
+            await socket.subscribe(MESSAGES)
+        await asyncio.sleep(0.2)
+        sent = [f"burst {i}" for i in range(25)]
+        await asyncio.gather(*(say(client, bot, body, customer=f"+96650000{i % 3:04d}") for i, body in enumerate(sent)))
+        for socket in (ws, twin):
+            got = [(await socket.next_data())["messageCreated"] for _ in sent]
+            assert sorted(m["content"] for m in got) == sorted(sent)
+            seqs = [events.decode_cursor(m["cursor"], restaurant_id=bot.restaurant.id) for m in got]
+            assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # event-log order, no repeats
+            await socket.nothing_more()
+
+
+async def test_a_socket_that_stops_reading_is_bounded_and_its_frames_are_dropped_on_overflow():
+    """A WebSocket's outbox holds a bounded number of frames; when an operation overflows, its
+    frames still waiting are dropped (it ends with SUBSCRIBER_TOO_SLOW and resumes by cursor) and
+    the socket's other operations are untouched."""
+    reading = asyncio.Event()
+    written: list[str] = []
+
+    async def send(frame: str) -> None:
+        await reading.wait()
+        written.append(frame)
+
+    outbox = Outbox(send, limit=3)
+    slow, other = object(), object()
+    assert outbox.put(slow, "s1") and outbox.put(slow, "s2") and outbox.put(other, "o1")
+    assert not outbox.put(slow, "s3")  # full
+    outbox.discard(slow)
+    await asyncio.wait_for(outbox.drained(slow), 1)  # nothing of it left to wait for
+    assert outbox.put(other, "o2")
+    reading.set()
+    await asyncio.wait_for(outbox.drained(other), 1)
+    assert written == ["o1", "o2"]
+    await outbox.close()

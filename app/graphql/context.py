@@ -67,6 +67,12 @@ class Context:
                 session, self._session = self._session, None
                 await session.close()
 
+    def fork(self) -> Context:
+        """The same caller with a session and loaders of its own (for work done on its behalf in
+        another task)."""
+        return Context(app=self.app, connection=self.connection, token=self.token, tenant_ref=self.tenant_ref,
+                       connection_params=self.connection_params, _tenant=self._tenant, _principal=self._principal)
+
     async def reset(self) -> None:
         """Between two events of a subscription: close the session nested fields opened, and start
         the loaders afresh (their cache would serve the previous event's rows)."""

@@ -18,13 +18,16 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.types.nodes import SelectedField
 from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.types.nodes import SelectedField
 
+from app.bot.runner import notify_order_status
 from app.errors import Forbidden, NotFound, OutsideCustomerWindow, SufrahError, ValidationFailed
 from app.graphql import cursors
+from app.graphql import ordering as o
 from app.graphql.context import Context, graphql_error
+from app.graphql.shared import SharedEventExecutor, event_object_of, fast_path
 from app.graphql.types import (
     Bot,
     Conversation,
@@ -48,8 +51,6 @@ from app.graphql.types import (
 )
 from app.realtime import events
 from app.realtime.hub import Delivered, SubscriptionOverflow
-from app.bot.runner import notify_order_status
-from app.graphql import ordering as o
 from app.services import bots, catalog, conversations, orders, outbound, restaurants
 
 T = TypeVar("T")
@@ -358,6 +359,10 @@ class Mutation:
         )
 
 
+def _event_object(item: Delivered) -> Any:
+    return event_object(item.kind, item.payload, item.cursor)
+
+
 async def _stream(
     info: Info, after: str | None, accept: Callable[[Delivered], bool]
 ) -> AsyncGenerator[Any, None]:
@@ -368,15 +373,19 @@ async def _stream(
     except ValidationFailed as exc:
         raise graphql_error(exc) from None
     hub = info.context.app.hub
+    fast = fast_path(_event_object, info.context.fork)  # once caught up, frames skip the per-socket work
     try:
-        async for item in hub.subscribe(restaurant_id=tenant.restaurant_id, after=position, accept=accept):
-            obj = event_object(item.kind, item.payload, item.cursor)
+        async for item in hub.subscribe(restaurant_id=tenant.restaurant_id, after=position, accept=accept, fast=fast):
+            obj = event_object_of(item, _event_object)
             if obj is not None:
                 yield obj
                 # The event's nested fields are resolved by now: release what they used.
                 await info.context.reset()
     except SubscriptionOverflow as exc:
         raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from None
+    finally:
+        if fast is not None:
+            fast.close()
 
 
 @strawberry.type
@@ -524,7 +533,8 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     ]
     if production:
         extensions += [DisableIntrospection, HideSuggestions]
-    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                  execution_context_class=SharedEventExecutor)
 
 
 schema = build_schema()  # the development schema; `schema.graphql` is exported from it

@@ -3,21 +3,70 @@ legacy graphql-ws), authenticated with the same tokens and tenant rules as every
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException  # what strawberry turns into an HTTP error response
 from starlette.requests import HTTPConnection
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from cross_web import HTTPException  # what strawberry turns into an HTTP error response
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from app.context import app_context
 from app.graphql.context import Context
+from app.graphql.shared import SINK, Outbox, SharedData, Sink
 from app.rest.common import bearer
 from app.settings import Settings
 
 
+class _Outboxes:
+    """Our WebSocket handlers: each connection gets an outbox for fast-path frames, and each
+    operation's task knows where its frames go (`SINK`)."""
+
+    websocket: Any
+    _outbox: Outbox | None = None
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            self._outbox = Outbox(self.websocket.ws.send_text)
+        return self._outbox
+
+    async def _close_outbox(self) -> None:
+        if self._outbox is not None:
+            await self._outbox.close()
+
+
+class TransportWSHandler(_Outboxes, BaseGraphQLTransportWSHandler):
+    async def run_operation(self, operation: Any) -> None:
+        SINK.set(Sink(self.outbox, operation.id, "next"))
+        await super().run_operation(operation)
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            await self._close_outbox()
+
+
+class LegacyWSHandler(_Outboxes, BaseGraphQLWSHandler):
+    async def handle_async_results(self, operation_id: str, *args: Any) -> None:
+        SINK.set(Sink(self.outbox, operation_id, "data"))
+        await super().handle_async_results(operation_id, *args)
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            await self._close_outbox()
+
+
 class GraphQLApp(GraphQL):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, settings: Settings) -> None:
         from app.graphql.schema import build_schema
 
@@ -31,6 +80,15 @@ class GraphQLApp(GraphQL):
             connection_init_wait_timeout=timedelta(seconds=10),
             max_subscriptions_per_connection=50,
         )
+
+    def encode_json(self, data: object) -> str | bytes:
+        """A subscription event's frame reuses the JSON its data was encoded to for every socket
+        (`SharedData`); everything else is encoded as usual."""
+        if type(data) is dict and data.get("type") in ("next", "data"):
+            payload = data.get("payload")
+            if type(payload) is dict and len(payload) == 1 and isinstance(shared := payload.get("data"), SharedData):
+                return f'{{"id":{json.dumps(data["id"])},"type":"{data["type"]}","payload":{{"data":{shared.encoded}}}}}'
+        return super().encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body that is JSON but not an object (`0`, `"x"`) is a client error, not a crash."""

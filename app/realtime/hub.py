@@ -21,8 +21,8 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import text
@@ -48,6 +48,8 @@ class Delivered:
     entity_id: str
     conversation_id: str | None
     payload: Any  # None when the row no longer exists
+    # What edges derive from the event once for all its subscribers (the GraphQL object, say).
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def cursor(self) -> str:
@@ -58,21 +60,61 @@ class SubscriptionOverflow(Exception):
     """The subscriber fell too far behind; it should reconnect and resume from its last cursor."""
 
 
+class FastPath(Protocol):
+    """A subscriber that can take events without a task switch each (see `Hub.subscribe`)."""
+
+    async def prepare(self, item: Delivered) -> None:
+        """Do the event's shared work (once for all subscribers that share it) before delivery."""
+
+    def deliver(self, item: Delivered) -> bool:
+        """Hand the event on now; False gives it back to the subscriber's own loop. May raise
+        SubscriptionOverflow."""
+
+    async def drained(self) -> None:
+        """Until everything delivered so far is out: what the subscriber's own loop sends next
+        must come after it."""
+
+
 class _Subscription:
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, accept: Callable[[Delivered], bool], fast: FastPath | None) -> None:
         self.queue: asyncio.Queue[Delivered | None] = asyncio.Queue(maxsize)
+        self.accept = accept
+        self.fast = fast
+        self.fast_on = False  # caught up: the feed delivers through `fast` directly
+        self.position = 0  # the last event handled (while fast_on)
         self.overflowed = False
+        self.closed = False
 
     def offer(self, item: Delivered) -> None:
-        if self.overflowed:
+        if self.overflowed or self.closed:
             return
+        if self.fast_on:
+            if item.seq <= self.position:
+                return
+            if item.seq == self.position + 1:
+                if not self.accept(item):
+                    self.position = item.seq
+                    return
+                assert self.fast is not None
+                try:
+                    if self.fast.deliver(item):
+                        self.position = item.seq
+                        return
+                except SubscriptionOverflow:
+                    self._overflow()
+                    return
+            self.fast_on = False  # a hole or an event it can't take: the subscriber's loop takes over
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
-            self.overflowed = True
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)  # wake the reader so it sees the overflow
+            self._overflow()
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self.fast_on = False
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)  # wake the reader so it sees the overflow
 
 
 class _Feed:
@@ -97,6 +139,8 @@ class _Feed:
                     for item in batch:
                         self.position = item.seq
                         for sub in tuple(self.subscriptions):
+                            if sub.fast_on and sub.accept(item):
+                                await _prepare(sub, item)
                             sub.offer(item)
                         # Let subscribers that keep up take it before the next one: the queue
                         # bound is for the ones that don't, not for the size of a batch.
@@ -281,12 +325,17 @@ class Hub:
         restaurant_id: str,
         after: int | None,
         accept: Callable[[Delivered], bool] = lambda _: True,
+        fast: FastPath | None = None,
     ) -> AsyncIterator[Delivered]:
         """Every accepted event after `after` (None: from now on), in log order, each exactly once:
         first replayed from the table, then live. Raises SubscriptionOverflow if the consumer can't
-        keep up; the consumer then resumes with the cursor of the last event it handled."""
+        keep up; the consumer then resumes with the cursor of the last event it handled.
+
+        With `fast`, a subscriber that has caught up takes live events straight from the feed
+        (`fast.deliver`, no queue and no task switch per event) and this generator only wakes for
+        what the fast path hands back: a hole to fill from the table, an event it can't take."""
         feed = await self._feed(restaurant_id)
-        sub = _Subscription(self.queue_size)
+        sub = _Subscription(self.queue_size, accept, fast)
         feed.subscriptions.add(sub)  # before reading the table: nothing committed from here on is missed
         try:
             if after is None:
@@ -303,7 +352,12 @@ class Hub:
                     if len(batch) < self.batch_size:
                         break
             while True:
+                if fast is not None and sub.queue.empty() and not sub.overflowed:
+                    sub.position, sub.fast_on = position, True  # no await in between: nothing slips by
                 item = await sub.queue.get()
+                if fast is not None:
+                    position = max(position, sub.position)  # what the fast path delivered meanwhile
+                    await fast.drained()
                 if item is None or sub.overflowed:
                     raise SubscriptionOverflow("subscriber fell behind; resume from the last cursor")
                 if item.seq <= position:
@@ -317,7 +371,18 @@ class Hub:
                 if accept(item):
                     yield item
         finally:
+            sub.closed, sub.fast_on = True, False
             await self._release(feed, sub)
+
+
+async def _prepare(sub: _Subscription, item: Delivered) -> None:
+    assert sub.fast is not None
+    try:
+        await sub.fast.prepare(item)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # its delivery falls back to the subscriber's own loop, which reports it
+        log.warning("preparing event %s:%s failed", item.restaurant_id, item.seq, exc_info=True)
 
 
 def _delivered(row: EventRow, payload: Any) -> Delivered:
