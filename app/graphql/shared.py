@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -39,7 +38,6 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.realtime.hub import Delivered, SubscriptionOverflow
 
-log = logging.getLogger("sufrah.graphql")
 
 RESULTS = "_sufrah_results"  # attribute of a shared event object: its results by selection key
 
