@@ -38,7 +38,6 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.realtime.hub import Delivered, SubscriptionOverflow
 
-
 RESULTS = "_sufrah_results"  # attribute of a shared event object: its results by selection key
 
 
@@ -54,6 +53,11 @@ class SharedData(dict[str, Any]):
         except AttributeError:
             self._encoded = json.dumps(self, separators=(",", ":"), ensure_ascii=False)
             return self._encoded
+
+
+def frame_head(operation_id: str, frame_type: str) -> str:
+    """A `next`/`data` frame up to its data's JSON; the frame is `head + encoded + "}}"`."""
+    return f'{{"id":{json.dumps(operation_id)},"type":"{frame_type}","payload":{{"data":'
 
 
 def shared_event_object(obj: Any) -> Any:
@@ -166,7 +170,6 @@ def _compute_shape(operation: OperationDefinitionNode, fragments: dict[str, Any]
 _SUBSCRIPTION_EXECUTOR: ContextVar[SharedEventExecutor | None] = ContextVar("subscription_executor", default=None)
 SINK: ContextVar[Sink | None] = ContextVar("subscription_sink", default=None)
 _MISSING = object()
-_UNSHAREABLE = object()  # its execution had errors: each subscriber goes the usual way (masking, logging)
 
 
 def event_object_of(item: Delivered, build: Callable[[Delivered], Any]) -> Any:
@@ -260,7 +263,7 @@ class Sink:
     frame_type: str  # "next" (graphql-transport-ws) or "data" (graphql-ws)
 
     def __post_init__(self) -> None:
-        self._head = f'{{"id":{json.dumps(self.operation_id)},"type":"{self.frame_type}","payload":{{"data":'
+        self._head = frame_head(self.operation_id, self.frame_type)
 
     def frame(self, encoded: str) -> str:
         return f"{self._head}{encoded}}}}}"
@@ -268,8 +271,9 @@ class Sink:
 
 class FastFrames:
     """The hub's `FastPath` for one GraphQL subscription: executes each event once per selection
-    key (the first subscriber's `prepare` does it for every subscriber sharing the key) and puts
-    the frame straight into the socket's outbox."""
+    key (the first subscriber's `prepare` does it, into the event object's results, for every
+    subscriber sharing the key) and puts the frame straight into the socket's outbox. A result with
+    errors is not sent from here: each subscriber goes the usual way with it (masking, logging)."""
 
     def __init__(self, executor: SharedEventExecutor, key: tuple[Any, ...], sink: Sink,
                  build: Callable[[Delivered], Any], fork_context: Callable[[], Any]) -> None:
@@ -280,31 +284,27 @@ class FastFrames:
         self.fork_context = fork_context
 
     async def prepare(self, item: Delivered) -> None:
-        if self.key in item.shared:
-            return
         obj = event_object_of(item, self.build)
-        if obj is None:
-            item.shared[self.key] = None  # the row is gone: nothing to send
-            return
+        if obj is None or isinstance(getattr(obj, RESULTS).get(self.key), ExecutionResult):
+            return  # the row is gone, or the event is executed for this key already
         context = self.fork_context()  # the feed's own session, not the subscriber's
         try:
             event_executor = self.executor.build_per_event_executor(obj)
             event_executor.context_value = context
-            result = event_executor.execute_operation(False)
+            result = event_executor.execute_operation(False)  # memoized in the object's results
             if self.executor.is_awaitable(result):
-                result = await result
+                await result
         finally:
             await context.close()
-        data = result.data
-        item.shared[self.key] = data.encoded if isinstance(data, SharedData) else _UNSHAREABLE
 
     def deliver(self, item: Delivered) -> bool:
-        encoded = item.shared.get(self.key, _MISSING)
-        if encoded is None:
-            return True
-        if not isinstance(encoded, str):
+        obj = item.shared.get("graphql", _MISSING)
+        if obj is None:
+            return True  # the row is gone: nothing to send
+        result = getattr(obj, RESULTS).get(self.key) if obj is not _MISSING else None
+        if not isinstance(result, ExecutionResult) or not isinstance(result.data, SharedData):
             return False
-        if not self.sink.outbox.put(self.sink, self.sink.frame(encoded)):
+        if not self.sink.outbox.put(self.sink, self.sink.frame(result.data.encoded)):
             self.sink.outbox.discard(self.sink)
             raise SubscriptionOverflow("subscriber fell behind; resume from the last cursor")
         return True

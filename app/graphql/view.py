@@ -3,7 +3,6 @@ legacy graphql-ws), authenticated with the same tokens and tenant rules as every
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from app.context import app_context
 from app.graphql.context import Context
-from app.graphql.shared import SINK, Outbox, SharedData, Sink
+from app.graphql.shared import SINK, Outbox, SharedData, Sink, frame_head
 from app.rest.common import bearer
 from app.settings import Settings
 
@@ -34,9 +33,12 @@ class _Outboxes:
             self._outbox = Outbox(self.websocket.ws.send_text)
         return self._outbox
 
-    async def _close_outbox(self) -> None:
-        if self._outbox is not None:
-            await self._outbox.close()
+    async def handle(self) -> None:
+        try:
+            await super().handle()  # type: ignore[misc]  # the protocol handler's, next in the MRO
+        finally:
+            if self._outbox is not None:
+                await self._outbox.close()
 
 
 class TransportWSHandler(_Outboxes, BaseGraphQLTransportWSHandler):
@@ -44,23 +46,11 @@ class TransportWSHandler(_Outboxes, BaseGraphQLTransportWSHandler):
         SINK.set(Sink(self.outbox, operation.id, "next"))
         await super().run_operation(operation)
 
-    async def handle(self) -> None:
-        try:
-            await super().handle()
-        finally:
-            await self._close_outbox()
-
 
 class LegacyWSHandler(_Outboxes, BaseGraphQLWSHandler):
     async def handle_async_results(self, operation_id: str, *args: Any) -> None:
         SINK.set(Sink(self.outbox, operation_id, "data"))
         await super().handle_async_results(operation_id, *args)
-
-    async def handle(self) -> None:
-        try:
-            await super().handle()
-        finally:
-            await self._close_outbox()
 
 
 class GraphQLApp(GraphQL):
@@ -87,7 +77,7 @@ class GraphQLApp(GraphQL):
         if type(data) is dict and data.get("type") in ("next", "data"):
             payload = data.get("payload")
             if type(payload) is dict and len(payload) == 1 and isinstance(shared := payload.get("data"), SharedData):
-                return f'{{"id":{json.dumps(data["id"])},"type":"{data["type"]}","payload":{{"data":{shared.encoded}}}}}'
+                return f"{frame_head(data['id'], data['type'])}{shared.encoded}}}}}"
         return super().encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
