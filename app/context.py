@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
+from app.auth.cache import Authenticator
 from app.auth.crypto import SecretBox
 from app.db.engine import Database
 from app.settings import Settings
@@ -22,6 +23,7 @@ class AppContext:
     db: Database
     box: SecretBox
     hub: Hub
+    auth: Authenticator
     spool: Spool
     directory: BotDirectory
 

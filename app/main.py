@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
+from app.auth import cache as auth_cache
+from app.auth.cache import Authenticator
 from app.auth.crypto import SecretBox
 from app.context import AppContext
 from app.db import migrate
@@ -66,9 +68,11 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         await migrate.upgrade_async(url)
         db = Database.connect(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
         hub = Hub(db, loaders=LOADERS)
+        auth = Authenticator(dashboard_pat=settings.dashboard_pat)
+        hub.watch(auth_cache.CHANNEL, notified=auth.changed, listening=auth.listening)
         await hub.start()
         spool_dir = settings.data_dir / "spool"
-        ctx = AppContext(settings=settings, db=db, box=SecretBox(settings.effective_secret_key), hub=hub,
+        ctx = AppContext(settings=settings, db=db, box=SecretBox(settings.effective_secret_key), hub=hub, auth=auth,
                          spool=Spool(spool_dir), directory=BotDirectory(spool_dir / "bots.json"))
         spooler = asyncio.create_task(_keep_spool(ctx), name="spool")
         workers = Workers(db, settings=settings, box=ctx.box) if settings.run_workers else None

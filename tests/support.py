@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -18,6 +20,7 @@ from app.services.bots import BotChanges
 from app.settings import Settings
 
 PUBLIC_BASE_URL = "https://bot.sufrah.test"
+T = TypeVar("T")
 _numbers = itertools.count(500000001)
 
 
@@ -112,3 +115,15 @@ def auth(token: str, restaurant: str | None = None) -> dict[str, str]:
     if restaurant is not None:
         headers["X-Restaurant-Id"] = restaurant
     return headers
+
+
+async def eventually(request: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 5.0) -> T:
+    """Repeat `request` until its answer satisfies `ok` or `timeout` seconds pass (then return the last
+    answer, for the caller's assert). For what reaches a process through PostgreSQL's NOTIFY, such as
+    a token revoked by another process: milliseconds, not the next instant."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        answer = await request()
+        if ok(answer) or asyncio.get_running_loop().time() > deadline:
+            return answer
+        await asyncio.sleep(0.02)

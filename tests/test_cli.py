@@ -16,7 +16,7 @@ from app.db import embedded
 from app.services import bots, restaurants
 from app.settings import PROJECT_ROOT, Settings
 from tests.servers import ServerProcess
-from tests.support import auth
+from tests.support import auth, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,10 @@ async def test_restaurants_bots_and_tokens(env, client):
     assert "front desk" in tokens and token[:10] in tokens and token not in tokens
     token_id = next(line.split()[0] for line in tokens.splitlines() if "front desk" in line)
     sufrah("token", "revoke", token_id, env=env)
-    assert (await client.get("/api/db/conversations", headers=auth(token))).status_code == 401
+    # The CLI is another process: this one hears of the revocation by NOTIFY.
+    revoked = await eventually(lambda: client.get("/api/db/conversations", headers=auth(token)),
+                               lambda r: r.status_code == 401)
+    assert revoked.status_code == 401
     again = sufrah("token", "revoke", token_id, env=env, check=False)
     assert again.returncode == 1 and "no active token" in again.stderr
 

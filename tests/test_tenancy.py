@@ -7,9 +7,11 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
+from app.auth.cache import Authenticator
+from app.errors import Unauthenticated
 from app.models import ApiToken
 from app.services import tokens
-from tests.support import Factory, auth, inbound_params, post_signed
+from tests.support import Factory, auth, eventually, inbound_params, post_signed
 
 
 @pytest.fixture
@@ -67,10 +69,14 @@ async def test_missing_bad_and_revoked_tokens_are_401(client, factory, session, 
     basic = {"Authorization": "Basic abc", "X-Restaurant-Id": a1.restaurant.id}
     assert (await client.get("/api/db/conversations", headers=basic)).status_code == 401
     token = await factory.token(a1.restaurant.id)
+    assert (await conversations_of(client, auth(token, a1.restaurant.id))).status_code == 200
     row = (await session.execute(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(token)))).scalar_one()
     await tokens.revoke(session, token_id=row.id)
     await session.commit()
-    response = await conversations_of(client, auth(token, a1.restaurant.id))
+    # Another session revoked it: the server hears of it by NOTIFY (the token was just used, so
+    # this process remembers it).
+    response = await eventually(lambda: conversations_of(client, auth(token, a1.restaurant.id)),
+                                lambda r: r.status_code == 401)
     assert response.status_code == 401 and response.json() == {"error": "invalid or revoked token"}
 
 
@@ -121,3 +127,52 @@ async def test_scoped_tokens_need_existing_restaurants(session):
         await tokens.create(session, name="nothing", restaurant_ids=[])
     with pytest.raises(NotFound):
         await tokens.create(session, name="ghost", restaurant_ids=["rst_ghost"])
+
+
+async def _revoke(db, token: str) -> None:
+    async with db.session() as s:
+        row = (await s.execute(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(token)))).scalar_one()
+        await tokens.revoke(s, token_id=row.id)
+        await s.commit()
+
+
+async def test_authentication_is_remembered_only_while_changes_are_heard(db, factory, monkeypatch):
+    """The server keeps who a token is between requests only while its LISTEN connection would tell
+    it of a change; this Authenticator is told by hand, so what it keeps is visible."""
+    restaurant = await factory.restaurant("Herfy")
+    remembered, forgotten, raced = [await factory.token(restaurant.id) for _ in range(3)]
+    auth_ = Authenticator(dashboard_pat=None)
+
+    async def tenant(token: str):
+        async with db.session() as s:
+            return await auth_.tenant(s, token=token, tenant_ref=restaurant.id)
+
+    auth_.listening(True)
+    assert (await tenant(remembered)).restaurant_id == restaurant.id
+    await _revoke(db, remembered)
+    assert (await tenant(remembered)).restaurant_id == restaurant.id  # kept: no notification yet
+    auth_.changed("api_token")  # what the trigger's NOTIFY does
+    with pytest.raises(Unauthenticated):
+        await tenant(remembered)
+
+    auth_.listening(False)  # the LISTEN connection is down: nothing is kept
+    assert (await tenant(forgotten)).restaurant_id == restaurant.id
+    await _revoke(db, forgotten)
+    with pytest.raises(Unauthenticated):
+        await tenant(forgotten)
+
+    # A lookup that a change overtook doesn't keep what it read before the change.
+    auth_.listening(True)
+    resolve = tokens.resolve_tenant
+
+    async def overtaken(*args, **kwargs):
+        found = await resolve(*args, **kwargs)
+        auth_.changed("api_token")
+        return found
+
+    monkeypatch.setattr(tokens, "resolve_tenant", overtaken)
+    assert (await tenant(raced)).restaurant_id == restaurant.id
+    monkeypatch.setattr(tokens, "resolve_tenant", resolve)
+    await _revoke(db, raced)
+    with pytest.raises(Unauthenticated):
+        await tenant(raced)

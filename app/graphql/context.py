@@ -15,7 +15,6 @@ from starlette.requests import HTTPConnection
 from app.auth.principal import Principal, Tenant
 from app.context import AppContext
 from app.errors import Forbidden, NotFound, SufrahError, Unauthenticated, ValidationFailed
-from app.services import tokens
 
 T = TypeVar("T")
 
@@ -89,14 +88,13 @@ class Context:
         return self._tenant
 
     async def _resolve(self, session: AsyncSession) -> Tenant:
-        principal = await self._authenticate_principal(session)
-        return await tokens.resolve_tenant(session, principal=principal, tenant_ref=self.tenant_ref)
+        tenant = await self.app.auth.tenant(session, token=self.token, tenant_ref=self.tenant_ref)
+        self._principal = tenant.principal
+        return tenant
 
     async def _authenticate_principal(self, session: AsyncSession) -> Principal:
         if self._principal is None:
-            self._principal = await tokens.authenticate(
-                session, token=self.token, dashboard_pat=self.app.settings.dashboard_pat
-            )
+            self._principal = await self.app.auth.principal(session, token=self.token)
         return self._principal
 
     async def principal(self) -> Principal:

@@ -183,6 +183,13 @@ class Hub:
         self._flush = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._watchers: list[tuple[str, Callable[[str], None], Callable[[bool], None]]] = []
+
+    def watch(self, channel: str, *, notified: Callable[[str], None], listening: Callable[[bool], None]) -> None:
+        """Also LISTEN on `channel` (before `start`): `notified(payload)` for each notification, and
+        `listening(True/False)` whenever the connection starts or stops listening (what was sent
+        while it was not listening is lost)."""
+        self._watchers.append((channel, notified, listening))
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -202,6 +209,7 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._not_listening()
         for feed in list(self._feeds.values()):
             await feed.close()
         self._feeds.clear()
@@ -255,6 +263,9 @@ class Hub:
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda _c, closed=closed: closed.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
+                for channel, notified, listening in self._watchers:
+                    await conn.add_listener(channel, lambda _c, _p, _ch, payload, notified=notified: notified(payload))
+                    listening(True)
                 self._conn = conn
                 delay = 0.2
                 for feed in self._feeds.values():
@@ -266,8 +277,13 @@ class Hub:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
                 log.info("LISTEN connection failed; retrying in %.1fs", delay)
             self._conn = None
+            self._not_listening()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    def _not_listening(self) -> None:
+        for _channel, _notified, listening in self._watchers:
+            listening(False)
 
     async def _poll_forever(self) -> None:
         while True:

@@ -125,11 +125,13 @@ async def update_bot(request: Request) -> JSONResponse:
 async def delete_bot(request: Request) -> JSONResponse:
     """DELETE /api/admin/bots/:id: retire the bot. Its conversations and messages stay readable and
     its number may be registered again. 200: {"id", "deleted": true}."""
-    async with app_context(request).db.session() as session:
+    ctx = app_context(request)
+    async with ctx.db.session() as session:
         await admin_of(request, session)
         bot_id = path_param(request, "id")
         await bots.delete(session, restaurant_id=None, bot_id=bot_id)
         await session.commit()
+    ctx.auth.changed()  # the bot's id no longer names a tenant; other processes hear it by NOTIFY
     return JSONResponse({"id": bot_id, "deleted": True})
 
 

@@ -23,7 +23,6 @@ from app.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from app.services import tokens
 
 log = logging.getLogger("sufrah.http")
 
@@ -67,17 +66,14 @@ def bearer(request: HTTPConnection) -> str | None:
 
 
 async def principal_of(request: Request, session: AsyncSession) -> Principal:
-    return await tokens.authenticate(
-        session, token=bearer(request), dashboard_pat=app_context(request).settings.dashboard_pat
-    )
+    return await app_context(request).auth.principal(session, token=bearer(request))
 
 
 async def tenant_of(request: Request, session: AsyncSession) -> Tenant:
     """Authenticate the bearer token and resolve X-Restaurant-Id; raises 401/403/404/400 domain errors."""
-    principal = await principal_of(request, session)
     tenant_ref = request.headers.get("x-restaurant-id")
-    return await tokens.resolve_tenant(
-        session, principal=principal, tenant_ref=clean(tenant_ref, "X-Restaurant-Id") if tenant_ref else None
+    return await app_context(request).auth.tenant(
+        session, token=bearer(request), tenant_ref=clean(tenant_ref, "X-Restaurant-Id") if tenant_ref else None
     )
 
 

@@ -19,17 +19,17 @@ from app.errors import NotFound, ValidationFailed
 from app.models import Bot, Conversation, Message, Order, Restaurant
 from app.phone import to_whatsapp
 from app.rest.common import (
+    bearer,
     body_field,
     int_param,
     iso,
     json_body,
     path_param,
-    principal_of,
     query_text,
     tenant_of,
     time_param,
 )
-from app.services import bots, conversations, outbound, restaurants, tokens
+from app.services import bots, conversations, outbound, restaurants
 
 MAX_LIMIT = 200
 MAX_MESSAGES_LIMIT = 1000
@@ -195,9 +195,8 @@ async def conversation_messages(request: Request) -> JSONResponse:
 async def restaurant_bots(request: Request) -> JSONResponse:
     async with app_context(request).db.session() as session:
         # The path names the tenant here (a restaurant id, or one of its bot ids, like the header).
-        principal = await principal_of(request, session)
-        tenant = await tokens.resolve_tenant(
-            session, principal=principal, tenant_ref=path_param(request, "restaurant_id")
+        tenant = await app_context(request).auth.tenant(
+            session, token=bearer(request), tenant_ref=path_param(request, "restaurant_id")
         )
         rows = await bots.list_for(session, restaurant_id=tenant.restaurant_id)
     return JSONResponse([bot_json(b) for b in rows])

@@ -32,7 +32,6 @@ from app.realtime import events
 from app.realtime.hub import Delivered, SubscriptionOverflow
 from app.rest.common import STATUS_OF, bearer, clean
 from app.rest.legacy import bot_json, bot_switch_json, conversation_json, message_json, order_json
-from app.services import tokens
 
 log = logging.getLogger("sufrah.ws")
 
@@ -132,11 +131,8 @@ async def _authenticate(ctx: AppContext, websocket: WebSocket) -> tuple[Tenant, 
     token = query.get("token") or bearer(websocket)
     tenant_ref = query.get("restaurantId") or websocket.headers.get("x-restaurant-id") or None
     async with ctx.db.session() as session:
-        principal = await tokens.authenticate(
-            session, token=token or None, dashboard_pat=ctx.settings.dashboard_pat
-        )
-        tenant = await tokens.resolve_tenant(
-            session, principal=principal, tenant_ref=clean(tenant_ref, "restaurantId") if tenant_ref else None
+        tenant = await ctx.auth.tenant(
+            session, token=token or None, tenant_ref=clean(tenant_ref, "restaurantId") if tenant_ref else None
         )
     cursor = query.get("after")
     after = events.decode_cursor(cursor, restaurant_id=tenant.restaurant_id) if cursor else None
