@@ -36,13 +36,21 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, description="Encrypts Twilio auth tokens at rest.")
     log_level: str = "INFO"
     data_dir: Path = PROJECT_ROOT / ".sufrah"
-    db_pool_size: int = 10
+    # Sized for a busy process: when more requests are in flight than the pool holds, overflow
+    # connections are opened and closed per request (a connect, its setup queries, cold prepared
+    # statements). Several processes on one server: keep their sum under its max_connections.
+    db_pool_size: int = 20
     db_max_overflow: int = 10
     twilio_api_base_url: str | None = Field(
         default=None, description="Where the Twilio Messages API is reached; unset: api.twilio.com."
     )
     twilio_timeout_seconds: float = 10.0
     run_workers: bool = Field(default=True, description="Run the bot and outbox workers in this process.")
+    graphql_compile: bool = Field(
+        default=True,
+        description="Answer hot GraphQL selections (conversation lists, message pages) with one SQL statement "
+        "that builds their JSON; false resolves every field in Python.",
+    )
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

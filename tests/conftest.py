@@ -85,6 +85,22 @@ async def app_and_db(settings: Settings) -> AsyncIterator[tuple[object, Database
         yield manager.app, manager._state["ctx"].db  # type: ignore[attr-defined]
 
 
+@pytest.fixture(scope="session")
+async def resolver_app_and_db(settings: Settings) -> AsyncIterator[tuple[object, Database]]:
+    """A second server process on the same database that resolves every GraphQL field in Python
+    (GRAPHQL_COMPILE=false): the reference the compiled queries are compared with."""
+    app = create_app(settings.model_copy(update={"graphql_compile": False}))
+    async with LifespanManager(app) as manager:
+        yield manager.app, manager._state["ctx"].db  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def resolver_client(resolver_app_and_db: tuple[object, Database], db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=resolver_app_and_db[0])  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_BASE_URL) as c:
+        yield c
+
+
 @pytest.fixture
 async def db(app_and_db: tuple[object, Database]) -> AsyncIterator[Database]:
     database = app_and_db[1]

@@ -24,7 +24,7 @@ from strawberry.types.nodes import SelectedField
 
 from app.bot.runner import notify_order_status
 from app.errors import Forbidden, NotFound, OutsideCustomerWindow, SufrahError, ValidationFailed
-from app.graphql import cursors
+from app.graphql import compiled, cursors
 from app.graphql import ordering as o
 from app.graphql.context import Context, graphql_error
 from app.graphql.shared import SharedEventExecutor, event_object_of, fast_path
@@ -70,6 +70,13 @@ def _failure(exc: SufrahError) -> Any:
     if isinstance(exc, ValidationFailed):
         return ValidationError(message=exc.message, field=exc.field)
     raise exc
+
+
+_RESOLVE = object()  # a selection app.graphql.compiled doesn't compile
+
+
+def _compiles(info: Info) -> bool:
+    return info.context.app.settings.graphql_compile
 
 
 async def _read(info: Info, fn: Callable[[AsyncSession, str, str | None], Awaitable[T]]) -> T:
@@ -118,6 +125,11 @@ class Query:
             position = cursors.decode(after, field="after") if after else None
             filters = dict(restaurant_id=restaurant_id, bot_id=bot_id,
                            status=status.value if status else None, search=search or None)
+            if _compiles(info) and not filters["search"]:
+                one = compiled.conversations(info, restaurant_id=restaurant_id, bot_id=bot_id,
+                                             status=filters["status"], first=first, offset=offset, after=position)
+                if one is not None:
+                    return await one.fetch(s)  # type: ignore[return-value]  # the JSON, see app.graphql.compiled
             rows = await conversations.list_page(s, **filters, limit=first + 1, offset=offset, after=position)
             total = await conversations.count(s, **filters) if wants_total else 0
             edges = [
@@ -140,6 +152,10 @@ class Query:
     @strawberry.field(description="One conversation; null when missing or another restaurant's.")
     async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Conversation | None:
+            if _compiles(info):
+                one = compiled.conversation(info, restaurant_id=restaurant_id, bot_id=bot_id, conversation_id=str(id))
+                if one is not None:
+                    return await one.fetch(s)  # type: ignore[return-value]
             try:
                 row = await conversations.get(s, restaurant_id=restaurant_id, conversation_id=str(id))
             except NotFound:
@@ -152,6 +168,15 @@ class Query:
     async def messages(
         self, info: Info, conversation_id: strawberry.ID, last: int = 50, before: str | None = None
     ) -> MessageConnection | None:
+        if _compiles(info):
+            async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Any:
+                one = compiled.messages(info, restaurant_id=restaurant_id, bot_id=bot_id,
+                                        conversation_id=str(conversation_id))
+                return await one.fetch(s) if one is not None else _RESOLVE
+
+            page = await _read(info, load)
+            if page is not _RESOLVE:
+                return page  # type: ignore[no-any-return]
         conversation = await Query.conversation(self, info, conversation_id)
         if conversation is None:
             return None
@@ -458,20 +483,35 @@ class RefuseNulCharacters(SchemaExtension):
     """PostgreSQL text can't hold U+0000: refuse it up front with a clear error instead of failing
     deep inside a query."""
 
+    _documents: dict[str, bool] = {}  # query text -> whether a literal in it holds NUL
+
     def on_validate(self):  # type: ignore[no-untyped-def]
         ctx = self.execution_context
-        literals: list[str] = []
-
-        class Strings(Visitor):
-            def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
-                literals.append(node.value)
-
-        if ctx.graphql_document is not None:
-            visit(ctx.graphql_document, Strings())
-        if _has_nul(literals) or _has_nul(ctx.variables or {}):
+        if _has_nul(ctx.variables or {}) or self._literals_have_nul(ctx.query, ctx.graphql_document):
             raise GraphQLError("strings must not contain NUL (U+0000) characters",
                                extensions={"code": "BAD_USER_INPUT"})
         yield
+
+    @classmethod
+    def _literals_have_nul(cls, query: str | None, document: Any) -> bool:
+        """Read once per query text (the parser's cache hands out the same document for it)."""
+        if document is None:
+            return False
+        found = cls._documents.get(query) if query is not None else None
+        if found is None:
+            literals: list[str] = []
+
+            class Strings(Visitor):
+                def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+                    literals.append(node.value)
+
+            visit(document, Strings())
+            found = _has_nul(literals)
+            if query is not None:
+                if len(cls._documents) >= 1000:
+                    cls._documents.clear()
+                cls._documents[query] = found
+        return found
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

@@ -36,13 +36,15 @@ from graphql import (
 from graphql.language import OperationType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from app.graphql.compiled import RawJSON
 from app.realtime.hub import Delivered, SubscriptionOverflow
 
 RESULTS = "_sufrah_results"  # attribute of a shared event object: its results by selection key
 
 
 class SharedData(dict[str, Any]):
-    """A subscription result's `data`, encoded to JSON once for every socket that sends it."""
+    """A result's `data`, encoded to JSON once: for every socket that sends a subscription event, and
+    around the root fields that arrive as JSON text already (`RawJSON`, see app.graphql.compiled)."""
 
     __slots__ = ("_encoded",)
 
@@ -51,8 +53,20 @@ class SharedData(dict[str, Any]):
         try:
             return self._encoded
         except AttributeError:
-            self._encoded = json.dumps(self, separators=(",", ":"), ensure_ascii=False)
+            self._encoded = _encode(self)
             return self._encoded
+
+
+def _encode(data: dict[str, Any]) -> str:
+    if not any(type(value) is RawJSON for value in data.values()):
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    fields = (f"{json.dumps(key)}:{value.text if type(value) is RawJSON else _encode_value(value)}"
+              for key, value in data.items())
+    return "{" + ",".join(fields) + "}"
+
+
+def _encode_value(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def frame_head(operation_id: str, frame_type: str) -> str:
@@ -68,12 +82,25 @@ def shared_event_object(obj: Any) -> Any:
 
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor, memoizing each subscription event's execution on the event object."""
+    """graphql-core's executor, memoizing each subscription event's execution on the event object,
+    and passing through root fields that were answered as JSON text (`RawJSON`)."""
 
     def build_resolve_info(self, field_def: Any, field_nodes: Any, parent_type: Any, path: Any) -> Any:
-        if path.prev is None and self.operation.operation is OperationType.SUBSCRIPTION:
-            _SUBSCRIPTION_EXECUTOR.set(self)  # for the root field's source stream (see `fast_path`)
+        if path.prev is None:
+            ROOT_EXECUTOR.set(self)  # for a subscription's source stream and compiled queries
         return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+    def complete_value(self, return_type: Any, field_details_list: Any, info: Any, path: Any, result: Any,
+                       position_context: Any) -> Any:
+        if type(result) is RawJSON:
+            return result  # complete already: the database wrote the value
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        response = super().build_response(data)
+        if data is not None and any(type(value) is RawJSON for value in data.values()):
+            response.data = SharedData(data)  # written around the JSON text by the view's encode_json
+        return response
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         results: dict[Any, Any] | None = getattr(self.root_value, RESULTS, None)
@@ -167,7 +194,7 @@ def _compute_shape(operation: OperationDefinitionNode, fragments: dict[str, Any]
 
 # -- the fast path: caught-up subscribers get their frames written straight from the hub's feed ------
 
-_SUBSCRIPTION_EXECUTOR: ContextVar[SharedEventExecutor | None] = ContextVar("subscription_executor", default=None)
+ROOT_EXECUTOR: ContextVar[SharedEventExecutor | None] = ContextVar("root_executor", default=None)
 SINK: ContextVar[Sink | None] = ContextVar("subscription_sink", default=None)
 _MISSING = object()
 
@@ -320,8 +347,8 @@ def fast_path(build: Callable[[Delivered], Any], fork_context: Callable[[], Any]
     """The fast path for the subscription being started in this task, if it can have one: it runs
     on one of our WebSocket handlers and its selection can be shared."""
     sink = SINK.get()
-    executor = _SUBSCRIPTION_EXECUTOR.get()
-    if sink is None or executor is None:
+    executor = ROOT_EXECUTOR.get()
+    if sink is None or executor is None or executor.operation.operation is not OperationType.SUBSCRIPTION:
         return None
     key = _key(executor)
     if key is None:

@@ -3,6 +3,7 @@ legacy graphql-ws), authenticated with the same tokens and tenant rules as every
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -53,6 +54,27 @@ class LegacyWSHandler(_Outboxes, BaseGraphQLWSHandler):
         await super().handle_async_results(operation_id, *args)
 
 
+def _holds_shared(value: object, depth: int) -> bool:
+    """Whether a response (a dict, a batch of them, or a frame) holds `SharedData` within `depth`."""
+    if isinstance(value, SharedData):
+        return True
+    if depth and type(value) is dict:
+        return any(_holds_shared(v, depth - 1) for v in value.values())
+    if depth and type(value) is list:
+        return any(_holds_shared(v, depth - 1) for v in value)
+    return False
+
+
+def _splice(value: object, depth: int) -> str:
+    if isinstance(value, SharedData):
+        return value.encoded
+    if depth and type(value) is dict:
+        return "{" + ",".join(f"{json.dumps(k)}:{_splice(v, depth - 1)}" for k, v in value.items()) + "}"
+    if depth and type(value) is list:
+        return "[" + ",".join(_splice(v, depth - 1) for v in value) + "]"
+    return json.dumps(value)
+
+
 class GraphQLApp(GraphQL):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -72,12 +94,15 @@ class GraphQLApp(GraphQL):
         )
 
     def encode_json(self, data: object) -> str | bytes:
-        """A subscription event's frame reuses the JSON its data was encoded to for every socket
-        (`SharedData`); everything else is encoded as usual."""
+        """A result whose data is JSON text already (`SharedData`: a subscription event encoded once
+        for every socket, or a compiled query) is written around that text; everything else is
+        encoded as usual."""
         if type(data) is dict and data.get("type") in ("next", "data"):
             payload = data.get("payload")
             if type(payload) is dict and len(payload) == 1 and isinstance(shared := payload.get("data"), SharedData):
                 return f"{frame_head(data['id'], data['type'])}{shared.encoded}}}}}"
+        if _holds_shared(data, 3):
+            return _splice(data, 3)
         return super().encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:

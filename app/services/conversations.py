@@ -49,7 +49,7 @@ async def list_page(
     """Conversations, newest activity first. `after` is a keyset position (last_message_at, id): a
     page deep in the list costs what the first page costs. Returns up to `limit` rows."""
     _check_status(status)
-    if not 0 < limit <= MAX_PAGE:
+    if not 0 < limit <= MAX_PAGE + 1:  # a full page and one more row, to tell whether there is a next page
         raise ValidationFailed(f"limit must be from 1 to {MAX_PAGE}", field="limit")
     if offset < 0:
         raise ValidationFailed("offset must not be negative", field="offset")
