@@ -36,11 +36,12 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, description="Encrypts Twilio auth tokens at rest.")
     log_level: str = "INFO"
     data_dir: Path = PROJECT_ROOT / ".sufrah"
-    # Sized for a busy process: when more requests are in flight than the pool holds, overflow
-    # connections are opened and closed per request (a connect, its setup queries, cold prepared
-    # statements). Several processes on one server: keep their sum under its max_connections.
+    # A fixed pool: requests beyond it wait for a connection. Overflow connections are opened and
+    # closed again under load (each a backend started, its caches and plans cold): that churn cost
+    # PostgreSQL more than the webhooks themselves (bench.ingest: 785 sessions for 5,300 messages).
+    # Several processes on one server: keep processes x (size + overflow) under max_connections.
     db_pool_size: int = 20
-    db_max_overflow: int = 10
+    db_max_overflow: int = 0
     twilio_api_base_url: str | None = Field(
         default=None, description="Where the Twilio Messages API is reached; unset: api.twilio.com."
     )

@@ -87,6 +87,19 @@ async def test_unknown_number_is_404_and_bad_input_is_400(client, db, factory: F
     assert await stored(db, Message) == []
 
 
+async def test_form_encoding_is_read_exactly_and_a_flood_of_fields_is_400(client, db, factory: Factory):
+    bot = await factory.bot()
+    body = "1+1 = 2 & 50% off; a=b, café 🍔 ~!*()'"
+    response = await post_signed(client, "/whatsapp/webhook", inbound_params(bot, body=body), bot.auth_token)
+    assert response.status_code == 200
+    [message] = await stored(db, Message)
+    assert message.content == body  # and the signature over the decoded form matched Twilio's
+    flood = "&".join(f"F{i}=x" for i in range(1001))
+    response = await client.post("/whatsapp/webhook", content=flood,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400 and "form fields" in response.json()["error"]
+
+
 async def test_redelivery_stores_one_message_and_answers_the_same(client, db, factory: Factory):
     bot = await factory.bot()
     params = inbound_params(bot, body="once")

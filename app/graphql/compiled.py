@@ -28,6 +28,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import asyncpg
 from graphql import GraphQLField, GraphQLObjectType
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import get_argument_values
@@ -61,8 +62,18 @@ class Compiled:
         """Run it on the session's connection (asyncpg directly: one prepared statement, one row)."""
         connection = await session.connection()
         raw = await connection.get_raw_connection()
-        text = await raw.driver_connection.fetchval(self.sql, *self.params)  # type: ignore[union-attr]
+        try:
+            text = await raw.driver_connection.fetchval(self.sql, *self.params)  # type: ignore[union-attr]
+        except _CONNECTION_LOST:
+            # SQLAlchemy didn't see this statement fail: tell its pool the connection is gone, as
+            # it does itself on a disconnect, so the next request doesn't get it again.
+            await connection.invalidate()
+            raise
         return RawJSON(text) if text is not None else None
+
+
+_CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+                    asyncpg.exceptions.OperatorInterventionError, OSError)
 
 
 # -- SQL for values, written the way the resolvers serialize them ----------------------------------
