@@ -99,15 +99,16 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             await db.dispose()
 
     graphql = GraphQLApp(settings)
+    # Matched in order, one pattern after another: the busiest paths come first.
     routes = [
-        Route("/healthz", health.healthz, methods=["GET"]),
-        Route("/readyz", health.readyz, methods=["GET"]),
         Route("/whatsapp/webhook", webhooks.inbound_message, methods=["POST"]),
-        Route("/webhook", webhooks.inbound_message, methods=["POST"]),
-        Route("/whatsapp/status", webhooks.delivery_status, methods=["POST"]),
-        *legacy.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        Route("/whatsapp/status", webhooks.delivery_status, methods=["POST"]),
+        Route("/webhook", webhooks.inbound_message, methods=["POST"]),
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+        *legacy.routes,
         *admin.routes,
         *openapi.routes,
         WebSocketRoute("/ws", legacy_socket.legacy_socket),
