@@ -225,7 +225,7 @@ def _bot(c: _Compiler, row: str, group: list[FieldDetails], _field: GraphQLField
             f" AND {b}.id = {row}.bot_id)")
 
 
-_NULL: Builder = lambda *_: "NULL"  # noqa: E731 - `cursor` of an object outside a subscription
+_NULL: Builder = lambda *_: "NULL"
 
 ROWS: dict[str, dict[str, Builder]] = {
     "Conversation": {
@@ -350,29 +350,28 @@ def conversations(
 
 def conversation(info: Any, *, restaurant_id: str, bot_id: str | None, conversation_id: str) -> Compiled | None:
     """Query.conversation(id): null when missing, another restaurant's or another bot's."""
-    root = _root(info)
-    if root is None:
-        return None
-    c, details = root
-    try:
-        where = _tenant_filter(c, restaurant_id, bot_id, "c.")
-        node = c.row("Conversation", details, "c")
-    except Unsupported:
-        return None
-    return Compiled(f"SELECT {node}::text FROM conversation c WHERE {where} AND c.id = {c.param(conversation_id, 'text')}",
-                    tuple(c.params))
+    return _of_conversation(info, restaurant_id, bot_id, conversation_id,
+                            lambda c, details: c.row("Conversation", details, "c"))
 
 
 def messages(info: Any, *, restaurant_id: str, bot_id: str | None, conversation_id: str) -> Compiled | None:
     """Query.messages(conversationId): the conversation's page, null when the conversation isn't the caller's."""
+    field = info._raw_info.parent_type.fields[info._raw_info.field_name]
+    return _of_conversation(info, restaurant_id, bot_id, conversation_id,
+                            lambda c, details: _messages(c, "c", details, field))
+
+
+def _of_conversation(info: Any, restaurant_id: str, bot_id: str | None, conversation_id: str,
+                     value: Callable[[_Compiler, list[FieldDetails]], str]) -> Compiled | None:
+    """A root field's value computed from one conversation row of the caller's (none: null)."""
     root = _root(info)
     if root is None:
         return None
     c, details = root
     try:
         where = _tenant_filter(c, restaurant_id, bot_id, "c.")
-        page = _messages(c, "c", details, info._raw_info.parent_type.fields[info._raw_info.field_name])
+        sql = value(c, details)
     except Unsupported:
         return None
-    return Compiled(f"SELECT {page}::text FROM conversation c WHERE {where} AND c.id = {c.param(conversation_id, 'text')}",
+    return Compiled(f"SELECT {sql}::text FROM conversation c WHERE {where} AND c.id = {c.param(conversation_id, 'text')}",
                     tuple(c.params))

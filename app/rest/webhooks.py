@@ -15,9 +15,9 @@ from app.channels.twilio.inbound import parse_inbound, parse_status
 from app.channels.twilio.signature import is_valid, public_url
 from app.context import AppContext, app_context
 from app.errors import NotFound, ValidationFailed
-from app.spool import Spooled, database_unavailable
 from app.rest.common import error
 from app.services import bots, inbound
+from app.spool import Spooled, database_unavailable
 
 log = logging.getLogger("sufrah.webhooks")
 
