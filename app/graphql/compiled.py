@@ -124,10 +124,8 @@ class _Compiler:
 
     def selections(self, type_name: str, details: list[FieldDetails]) -> list[tuple[str, str, list[FieldDetails]]]:
         """(response key, field name, its nodes) of a selection, as graphql-core collects them."""
-        gql_type = self.x.schema.get_type(type_name)
-        assert isinstance(gql_type, GraphQLObjectType)
         collected = collect_subfields(self.x.schema, self.x.fragments, self.x.variable_values, self.x.operation,
-                                      gql_type, details)
+                                      self._type(type_name), details)
         if collected.new_defer_usages or collected.forbidden_directive_instances:
             raise Unsupported("@defer")
         fields = []
@@ -140,9 +138,12 @@ class _Compiler:
         return fields
 
     def field(self, type_name: str, name: str) -> GraphQLField:
-        gql_type = self.x.schema.get_type(type_name)
+        return self._type(type_name).fields[name]
+
+    def _type(self, name: str) -> GraphQLObjectType:
+        gql_type = self.x.schema.get_type(name)
         assert isinstance(gql_type, GraphQLObjectType)
-        return gql_type.fields[name]
+        return gql_type
 
     def arguments(self, field: GraphQLField, group: list[FieldDetails]) -> dict[str, Any]:
         return get_argument_values(field, group[0].node, self.x.variable_values)

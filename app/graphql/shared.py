@@ -53,19 +53,31 @@ class SharedData(dict[str, Any]):
         try:
             return self._encoded
         except AttributeError:
-            self._encoded = _encode(self)
+            raw = any(type(value) is RawJSON for value in self.values())
+            self._encoded = _object(self, 0) if raw else _dumps(self)
             return self._encoded
 
 
-def _encode(data: dict[str, Any]) -> str:
-    if not any(type(value) is RawJSON for value in data.values()):
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    fields = (f"{json.dumps(key)}:{value.text if type(value) is RawJSON else _encode_value(value)}"
-              for key, value in data.items())
-    return "{" + ",".join(fields) + "}"
+def splice(value: Any, depth: int) -> str:
+    """JSON text of `value` (a response, a batch of them, a frame), writing as it is the text
+    already encoded that it holds within `depth` levels: a result's data (`SharedData`) or a root
+    field the database answered (`RawJSON`)."""
+    if type(value) is RawJSON:
+        return value.text
+    if isinstance(value, SharedData):
+        return value.encoded
+    if depth and type(value) is dict:
+        return _object(value, depth - 1)
+    if depth and type(value) is list:
+        return "[" + ",".join(splice(item, depth - 1) for item in value) + "]"
+    return _dumps(value)
 
 
-def _encode_value(value: Any) -> str:
+def _object(fields: dict[str, Any], depth: int) -> str:
+    return "{" + ",".join(f"{_dumps(key)}:{splice(value, depth)}" for key, value in fields.items()) + "}"
+
+
+def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

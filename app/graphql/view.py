@@ -3,7 +3,6 @@ legacy graphql-ws), authenticated with the same tokens and tenant rules as every
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from app.context import app_context
 from app.graphql.context import Context
-from app.graphql.shared import SINK, Outbox, SharedData, Sink, frame_head
+from app.graphql.shared import SINK, Outbox, SharedData, Sink, frame_head, splice
 from app.rest.common import bearer
 from app.settings import Settings
 
@@ -65,16 +64,6 @@ def _holds_shared(value: object, depth: int) -> bool:
     return False
 
 
-def _splice(value: object, depth: int) -> str:
-    if isinstance(value, SharedData):
-        return value.encoded
-    if depth and type(value) is dict:
-        return "{" + ",".join(f"{json.dumps(k)}:{_splice(v, depth - 1)}" for k, v in value.items()) + "}"
-    if depth and type(value) is list:
-        return "[" + ",".join(_splice(v, depth - 1) for v in value) + "]"
-    return json.dumps(value)
-
-
 class GraphQLApp(GraphQL):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -102,7 +91,7 @@ class GraphQLApp(GraphQL):
             if type(payload) is dict and len(payload) == 1 and isinstance(shared := payload.get("data"), SharedData):
                 return f"{frame_head(data['id'], data['type'])}{shared.encoded}}}}}"
         if _holds_shared(data, 3):
-            return _splice(data, 3)
+            return splice(data, 3)
         return super().encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
