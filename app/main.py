@@ -19,6 +19,7 @@ from app.auth.crypto import SecretBox
 from app.context import AppContext
 from app.db import migrate
 from app.db.engine import Database, resolve_url
+from app.graphql.prepared import Plans
 from app.graphql.view import GraphQLApp
 from app.inbox import routes as inbox_routes
 from app.realtime.hub import Hub
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         await hub.start()
         spool_dir = settings.data_dir / "spool"
         ctx = AppContext(settings=settings, db=db, box=SecretBox(settings.effective_secret_key), hub=hub, auth=auth,
-                         spool=Spool(spool_dir), directory=BotDirectory(spool_dir / "bots.json"))
+                         spool=Spool(spool_dir), directory=BotDirectory(spool_dir / "bots.json"),
+                         plans=Plans() if settings.graphql_compile else None)
         spooler = asyncio.create_task(_keep_spool(ctx), name="spool")
         workers = Workers(db, settings=settings, box=ctx.box) if settings.run_workers else None
         if workers is not None:

@@ -13,7 +13,6 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-
 import asyncpg
 import httpx
 import pytest
@@ -21,6 +20,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from app.context import AppContext
 from app.db import migrate
 from app.db.engine import Database
 from app.main import create_app
@@ -79,10 +79,12 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-async def app_and_db(settings: Settings) -> AsyncIterator[tuple[object, Database]]:
+async def app_and_db(settings: Settings) -> AsyncIterator[tuple[object, Database, AppContext]]:
+    """The app (with its lifespan's state), its database and its AppContext."""
     app = create_app(settings)
     async with LifespanManager(app) as manager:
-        yield manager.app, manager._state["ctx"].db  # type: ignore[attr-defined]
+        ctx = manager._state["ctx"]  # type: ignore[attr-defined]
+        yield manager.app, ctx.db, ctx
 
 
 @pytest.fixture(scope="session")

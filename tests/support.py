@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from app.auth.crypto import SecretBox
 from app.db.engine import Database
-from app.models import Bot, Restaurant
+from app.models import ApiToken, Bot, Restaurant
 from app.services import bots, restaurants, tokens
 from app.services.bots import BotChanges
 from app.settings import Settings
@@ -115,6 +116,14 @@ def auth(token: str, restaurant: str | None = None) -> dict[str, str]:
     if restaurant is not None:
         headers["X-Restaurant-Id"] = restaurant
     return headers
+
+
+async def revoke(db: Database, token: str) -> None:
+    """Revoke a token the way another process would: in a session of its own."""
+    async with db.session() as s:
+        row = (await s.execute(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(token)))).scalar_one()
+        await tokens.revoke(s, token_id=row.id)
+        await s.commit()
 
 
 async def eventually(request: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 5.0) -> T:

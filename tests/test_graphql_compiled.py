@@ -1,10 +1,13 @@
-"""Compiled queries (app.graphql.compiled) answer exactly what the resolvers answer.
+"""Compiled queries (app.graphql.compiled) and their plans (app.graphql.prepared) answer exactly what
+the resolvers answer.
 
 Every document here is sent to two server processes on the same database: the default one, which
 answers hot selections with one SQL statement, and one with GRAPHQL_COMPILE=false, which resolves
 every field in Python. The two answers must be the same JSON, value for value and key for key (dates,
 enums, cursors, nulls, unicode, page info), and the compiled one must really have been compiled (it
-issues no statement through the ORM), or have fallen back where the compiler must not answer.
+issues no statement through the ORM), or have fallen back where the compiler must not answer. The
+default server is asked again, and that answer must come from the plan its previous answer left (or,
+where the compiler must not answer, from no plan) and be the same JSON too.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
+from app.graphql.prepared import Plans
 from app.services import bots
-from tests.support import Factory, auth, inbound_params, post_signed
+from tests.support import Factory, auth, eventually, inbound_params, post_signed, revoke
 
 MESSAGE = ("id conversationId restaurantId direction author messageType content mediaUrl mediaUrls waSid"
            " deliveryStatus errorCode errorMessage metadata createdAt updatedAt cursor")
@@ -111,6 +115,11 @@ async def shop(client, factory: Factory, db):
         # a time with no fraction of a second (isoformat leaves the fraction out)
         await s.execute(text("UPDATE message SET created_at = date_trunc('second', created_at)"
                              " WHERE conversation_id = :c"), {"c": ids["+966550000000"]})
+        # and times whose fraction ends in zeros (isoformat writes all six digits: .120000)
+        await s.execute(text("UPDATE message SET created_at = date_trunc('milliseconds', created_at)"
+                             " - interval '3 milliseconds' WHERE conversation_id = :c"), {"c": ids["+966550000002"]})
+        await s.execute(text("UPDATE conversation SET last_message_at = date_trunc('milliseconds', last_message_at)"
+                             " WHERE id = :c"), {"c": ids["+966550000002"]})
         await bots.delete(s, restaurant_id=None, bot_id=old.bot.id)
         await s.commit()
     return restaurant, main, token, admin, ids
@@ -130,36 +139,63 @@ def orm_statements(app_and_db):
     event.remove(engine, "before_cursor_execute", count)
 
 
-async def both(client, resolver_client, orm_statements: list[str], query: str, variables: dict[str, Any],
+@pytest.fixture
+def plans(app_and_db) -> Plans:
+    """The default server's plans (app.graphql.prepared)."""
+    plans = app_and_db[2].plans
+    assert plans is not None
+    return plans
+
+
+@pytest.fixture
+def ask(client, resolver_client, orm_statements, plans):
+    return lambda query, variables, headers, compiled=True: both(
+        client, resolver_client, orm_statements, plans, query, variables, headers, compiled=compiled)
+
+
+async def both(client, resolver_client, orm_statements: list[str], plans: Plans, query: str, variables: dict[str, Any],
                headers: dict[str, str], *, compiled: bool = True) -> dict[str, Any]:
-    """The answer of both servers, which must be the same JSON; returns it."""
+    """The answer of both servers, which must be the same JSON; returns it. The default server answers
+    once more, from a plan when `compiled` (from none otherwise), and that answer must be the same too."""
     body = {"query": query, "variables": variables}
     reference = await resolver_client.post("/graphql", json=body, headers=headers)
     await client.post("/graphql", json=body, headers=headers)  # the token is remembered from now on
     orm_statements.clear()
     answer = await client.post("/graphql", json=body, headers=headers)
     assert answer.status_code == reference.status_code == 200
-    assert json.dumps(answer.json(), ensure_ascii=False) == json.dumps(reference.json(), ensure_ascii=False)
+    expected = json.dumps(reference.json(), ensure_ascii=False)
+    assert json.dumps(answer.json(), ensure_ascii=False) == expected
     if compiled:
         assert orm_statements == [], "expected one compiled statement, not the resolvers"
     else:
         assert orm_statements, "expected the resolvers, not a compiled statement"
+    answered = plans.answered
+
+    async def again() -> int:
+        response = await client.post("/graphql", json=body, headers=headers)
+        assert response.status_code == 200 and response.headers["content-type"] == answer.headers["content-type"]
+        assert json.dumps(response.json(), ensure_ascii=False) == expected
+        return plans.answered - answered
+
+    # (repeated while a NOTIFY of a change in the fixture's data may still empty the authentication cache)
+    assert await (eventually(again, lambda n: n > 0) if compiled else again()) == compiled, (
+        "expected a plan's answer" if compiled else "expected no plan")
     return answer.json()  # type: ignore[no-any-return]
 
 
-async def test_conversation_pages_are_the_same_json_both_ways(client, resolver_client, orm_statements, shop):
+async def test_conversation_pages_are_the_same_json_both_ways(client, ask, shop):
     restaurant, _, token, _, _ = shop
     headers = auth(token, restaurant.id)
     after, pages = None, 0
     while True:
-        data = (await both(client, resolver_client, orm_statements, EVERYTHING, {"first": 3, "after": after},
+        data = (await ask(EVERYTHING, {"first": 3, "after": after},
                            headers))["data"]["conversations"]
         pages += 1
         if not data["pageInfo"]["hasNextPage"]:
             break
         after = data["pageInfo"]["endCursor"]
     assert pages == 3 and data["totalCount"] == 7
-    everything = (await both(client, resolver_client, orm_statements, EVERYTHING, {"first": 20, "last": 1},
+    everything = (await ask(EVERYTHING, {"first": 20, "last": 1},
                              headers))["data"]["conversations"]["nodes"]
     # what the comparison covered: each kind of value the resolvers write
     assert {c["status"] for c in everything} == {"ACTIVE", "CLOSED"}
@@ -171,18 +207,18 @@ async def test_conversation_pages_are_the_same_json_both_ways(client, resolver_c
     assert any("👋" in c["lastMessage"]["content"] for c in everything)
     for variables in ({"first": 2, "offset": 3}, {"first": 5, "status": "CLOSED"}, {"first": 1, "last": 200},
                       {"first": 200}):
-        await both(client, resolver_client, orm_statements, EVERYTHING, variables, headers)
+        await ask(EVERYTHING, variables, headers)
 
 
-async def test_fragments_aliases_typename_and_directives(client, resolver_client, orm_statements, shop):
+async def test_fragments_aliases_typename_and_directives(client, ask, shop):
     restaurant, _, token, _, _ = shop
     for variables in ({"withBot": True, "skipTotal": False, "n": 1}, {"withBot": False, "skipTotal": True, "n": 2}):
-        data = await both(client, resolver_client, orm_statements, FRAGMENTS, variables, auth(token, restaurant.id))
+        data = await ask(FRAGMENTS, variables, auth(token, restaurant.id))
         node = data["data"]["list"]["nodes"][0]
         assert ("bot" in node) is variables["withBot"] and ("total" in data["data"]["list"]) is not variables["skipTotal"]
 
 
-async def test_one_conversation_and_its_history(client, resolver_client, orm_statements, shop, factory):
+async def test_one_conversation_and_its_history(client, ask, shop, factory):
     restaurant, main, token, _, ids = shop
     headers = auth(token, restaurant.id)
     talkative = ids["+966550000002"]
@@ -190,10 +226,10 @@ async def test_one_conversation_and_its_history(client, resolver_client, orm_sta
         await say(client, main, "+966550000002", f"more {i}")
     before = None
     for _ in range(3):
-        page = (await both(client, resolver_client, orm_statements, HISTORY, {"id": talkative, "last": 2,
+        page = (await ask(HISTORY, {"id": talkative, "last": 2,
                                                                                "before": before}, headers))
         before = page["data"]["messages"]["pageInfo"]["startCursor"]
-    one = await both(client, resolver_client, orm_statements, ONE, {"id": talkative, "before": before}, headers)
+    one = await ask(ONE, {"id": talkative, "before": before}, headers)
     assert one["data"]["conversation"]["id"] == talkative
     # missing, and another restaurant's: null, the same both ways
     other = await factory.bot(await factory.restaurant("Elsewhere"))
@@ -202,16 +238,16 @@ async def test_one_conversation_and_its_history(client, resolver_client, orm_sta
     theirs = (await client.post("/graphql", json={"query": "{ conversations(first: 1) { nodes { id } } }"},
                                 headers=auth(elsewhere, other.restaurant.id))).json()["data"]["conversations"]["nodes"][0]["id"]
     for missing in ("cnv_nope", theirs):
-        assert (await both(client, resolver_client, orm_statements, ONE, {"id": missing}, headers))["data"] == {
+        assert (await ask(ONE, {"id": missing}, headers))["data"] == {
             "conversation": None}
-        assert (await both(client, resolver_client, orm_statements, HISTORY, {"id": missing, "last": 2},
+        assert (await ask(HISTORY, {"id": missing, "last": 2},
                            headers))["data"] == {"messages": None}
 
 
-async def test_a_bot_id_in_the_header_narrows_the_list(client, resolver_client, orm_statements, shop):
+async def test_a_bot_id_in_the_header_narrows_the_list(client, ask, shop):
     restaurant, main, token, admin, _ = shop
     for headers in (auth(token, main.bot.id), auth(admin, restaurant.id)):
-        data = await both(client, resolver_client, orm_statements, EVERYTHING, {"first": 20}, headers)
+        data = await ask(EVERYTHING, {"first": 20}, headers)
         assert data["data"]["conversations"]["totalCount"] == (6 if headers["X-Restaurant-Id"] == main.bot.id else 7)
 
 
@@ -221,9 +257,107 @@ async def test_a_bot_id_in_the_header_narrows_the_list(client, resolver_client, 
     ("{ conversations(first: 2, search: \"plain\") { nodes { id } } }", {}),
     ("{ conversations(first: 2) { nodes { lastMessage { conversation { id } } } } }", {}),
 ])
-async def test_what_the_compiler_doesnt_know_is_resolved(client, resolver_client, orm_statements, shop, query,
+async def test_what_the_compiler_doesnt_know_is_resolved(client, ask, shop, query,
                                                           variables):
     restaurant, _, token, _, ids = shop
     if variables.get("id") == "cnv_x":
         variables = {**variables, "id": ids["+966550000001"]}
-    await both(client, resolver_client, orm_statements, query, variables, auth(token, restaurant.id), compiled=False)
+    await ask(query, variables, auth(token, restaurant.id), compiled=False)
+
+
+# -- plans (app.graphql.prepared) ------------------------------------------------------------------
+
+async def gql(client, query: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_a_plan_answers_every_caller_with_its_own_rows(client, ask, plans, shop, factory):
+    """A plan left by one restaurant's request answers another's, a bot-narrowed caller's and an
+    admin's, each with their own rows, exactly as the resolvers do."""
+    restaurant, main, token, admin, ids = shop
+    ours = await ask(EVERYTHING, {"first": 20}, auth(token, restaurant.id))
+    other = await factory.bot(await factory.restaurant("Elsewhere"))
+    await say(client, other, "+966551111111", "hello from elsewhere")
+    elsewhere = await factory.token(other.restaurant.id)
+    theirs = await ask(EVERYTHING, {"first": 20}, auth(elsewhere, other.restaurant.id))
+    narrowed = await ask(EVERYTHING, {"first": 20}, auth(token, main.bot.id))
+    as_admin = await ask(EVERYTHING, {"first": 20}, auth(admin, other.restaurant.id))
+
+    def phones(answer: dict[str, Any]) -> set[str]:
+        return {c["customerPhone"] for c in answer["data"]["conversations"]["nodes"]}
+
+    assert phones(theirs) == phones(as_admin) == {"+966551111111"}
+    assert phones(ours) == set(ids) and phones(narrowed) == set(ids) - {"+966559999999"}  # the old number's
+    # one conversation by id: the plan's id is the document's, the restaurant is the caller's
+    mine = {"id": ids["+966550000001"]}
+    assert (await ask(ONE, mine, auth(token, restaurant.id)))["data"]["conversation"]["id"] == mine["id"]
+    assert (await ask(ONE, mine, auth(elsewhere, other.restaurant.id)))["data"] == {"conversation": None}
+
+
+async def test_a_plan_doesnt_outlive_the_callers_token(client, plans, shop, db):
+    restaurant, _, token, _, _ = shop
+    headers = auth(token, restaurant.id)
+    query = "{ revocation: conversations(first: 2) { nodes { id } } }"
+    answered = plans.answered
+
+    async def listed() -> int:
+        assert len((await gql(client, query, {}, headers))["data"]["revocation"]["nodes"]) == 2
+        return plans.answered - answered
+
+    # the token is remembered, then the plan learned, then it answers
+    assert await eventually(listed, lambda n: n > 0) == 1
+    await revoke(db, token)
+    refused = await eventually(lambda: gql(client, query, {}, headers), lambda answer: "errors" in answer)
+    assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    answered = plans.answered
+    assert (await gql(client, query, {}, headers))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert plans.answered == answered
+
+
+async def test_errors_writes_and_mixed_selections_are_never_planned(client, plans, shop):
+    restaurant, _, token, _, ids = shop
+    headers = auth(token, restaurant.id)
+    answered = plans.answered
+    for _ in range(3):
+        refused = await gql(client, "{ conversations(first: 500) { nodes { id } } }", {}, headers)
+        assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        mixed = await gql(client, "{ conversations(first: 1) { nodes { id } } bots { id } }", {},
+                          headers)
+        assert len(mixed["data"]["bots"]) == 1
+        sent = await gql(client, 'mutation($id: ID!) { sendMessage(conversationId: $id, body: "again") { __typename } }',
+                         {"id": ids["+966550000005"]}, headers)
+        assert sent["data"]["sendMessage"]["__typename"] == "Message"
+    assert plans.answered == answered
+    history = await gql(client, HISTORY, {"id": ids["+966550000005"], "last": 10}, headers)
+    assert [m["content"] for m in history["data"]["messages"]["nodes"]].count("again") == 3
+    # bodies that aren't one query are the ordinary path's to answer (and refuse)
+    for body in (b"{not json", b"[]", b'"x"'):
+        response = await client.post("/graphql", content=body, headers={**headers, "content-type": "application/json"})
+        assert response.status_code == 400
+    assert plans.answered == answered
+
+
+STATS = ("{ stats { __typename totalConversations activeConversations totalUnread waitingForStaff messagesToday"
+         " medianFirstResponseSeconds } }")
+
+
+async def test_stats_are_the_same_both_ways(client, ask, shop, factory, db):
+    restaurant, main, token, _, ids = shop
+    answered = (await ask(STATS, {}, auth(token, restaurant.id)))["data"]["stats"]
+    assert answered["totalConversations"] == 7 and answered["medianFirstResponseSeconds"] > 0  # staff replied once
+    narrowed = (await ask(STATS, {}, auth(token, main.bot.id)))["data"]["stats"]
+    assert narrowed["totalConversations"] == 6 and narrowed["messagesToday"] == answered["messagesToday"]
+    # a whole number of seconds is written as Python writes a float (60.0), and PostgreSQL wouldn't
+    async with db.session() as s:
+        await s.execute(text(
+            "UPDATE message SET created_at = (SELECT min(created_at) FROM message WHERE conversation_id = :c"
+            " AND direction = 'IN') + interval '60 seconds' WHERE conversation_id = :c AND author = 'staff'"),
+            {"c": ids["+966550000001"]})
+        await s.commit()
+    assert (await ask(STATS, {}, auth(token, restaurant.id)))["data"]["stats"]["medianFirstResponseSeconds"] == 60.0
+    quiet = await factory.restaurant("Quiet")
+    nothing = (await ask(STATS, {}, auth(await factory.token(quiet.id), quiet.id)))["data"]["stats"]
+    assert nothing == {"__typename": "Stats", "totalConversations": 0, "activeConversations": 0, "totalUnread": 0,
+                       "waitingForStaff": 0, "messagesToday": 0, "medianFirstResponseSeconds": None}

@@ -46,3 +46,10 @@ async def test_garbage_bodies_are_client_errors(client, tenant, body):
     response = await client.post("/graphql", content=body.encode("utf-8", "surrogatepass"),
                                  headers={**tenant, "Content-Type": "application/json"})
     assert response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize("body", [b"\x00\x00\x00\x80\x00", b"\x00\x80\x00"])
+async def test_bytes_json_cant_decode_are_client_errors(client, tenant, body):
+    """`json` reads a body starting with NULs as UTF-16 or UTF-32; one that isn't is a 400."""
+    response = await client.post("/graphql", content=body, headers={**tenant, "Content-Type": "application/json"})
+    assert response.status_code == 400 and "UTF-8" in response.text

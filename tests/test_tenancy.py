@@ -11,7 +11,7 @@ from app.auth.cache import Authenticator
 from app.errors import Unauthenticated
 from app.models import ApiToken
 from app.services import tokens
-from tests.support import Factory, auth, eventually, inbound_params, post_signed
+from tests.support import Factory, auth, eventually, inbound_params, post_signed, revoke
 
 
 @pytest.fixture
@@ -129,13 +129,6 @@ async def test_scoped_tokens_need_existing_restaurants(session):
         await tokens.create(session, name="ghost", restaurant_ids=["rst_ghost"])
 
 
-async def _revoke(db, token: str) -> None:
-    async with db.session() as s:
-        row = (await s.execute(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(token)))).scalar_one()
-        await tokens.revoke(s, token_id=row.id)
-        await s.commit()
-
-
 async def test_authentication_is_remembered_only_while_changes_are_heard(db, factory, monkeypatch):
     """The server keeps who a token is between requests only while its LISTEN connection would tell
     it of a change; this Authenticator is told by hand, so what it keeps is visible."""
@@ -149,7 +142,7 @@ async def test_authentication_is_remembered_only_while_changes_are_heard(db, fac
 
     auth_.listening(True)
     assert (await tenant(remembered)).restaurant_id == restaurant.id
-    await _revoke(db, remembered)
+    await revoke(db, remembered)
     assert (await tenant(remembered)).restaurant_id == restaurant.id  # kept: no notification yet
     auth_.changed("api_token")  # what the trigger's NOTIFY does
     with pytest.raises(Unauthenticated):
@@ -157,7 +150,7 @@ async def test_authentication_is_remembered_only_while_changes_are_heard(db, fac
 
     auth_.listening(False)  # the LISTEN connection is down: nothing is kept
     assert (await tenant(forgotten)).restaurant_id == restaurant.id
-    await _revoke(db, forgotten)
+    await revoke(db, forgotten)
     with pytest.raises(Unauthenticated):
         await tenant(forgotten)
 
@@ -173,6 +166,6 @@ async def test_authentication_is_remembered_only_while_changes_are_heard(db, fac
     monkeypatch.setattr(tokens, "resolve_tenant", overtaken)
     assert (await tenant(raced)).restaurant_id == restaurant.id
     monkeypatch.setattr(tokens, "resolve_tenant", resolve)
-    await _revoke(db, raced)
+    await revoke(db, raced)
     with pytest.raises(Unauthenticated):
         await tenant(raced)

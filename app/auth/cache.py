@@ -89,6 +89,12 @@ class Authenticator:
         self._put(self._tenants, key, tenant, generation)
         return tenant
 
+    def cached_tenant(self, *, token: str | None, tenant_ref: str | None) -> Tenant | None:
+        """The caller's tenant when it is remembered (`tenant` without the lookup); None otherwise."""
+        if not token or not self.live:
+            return None
+        return self._get(self._tenants, (tokens.hash_token(token), tenant_ref))
+
     def _get(self, entries: dict[K, tuple[float, V]], key: K | None) -> V | None:
         if key is None or not self.live:
             return None

@@ -4,24 +4,27 @@ A dashboard's conversation list asks for 20 conversations with a handful of fiel
 message or their last N messages. Resolved field by field that is thousands of Python calls and a
 query per level; PostgreSQL builds the same JSON in one statement (`json_build_object`, `json_agg`,
 one index range scan per conversation for its messages), the way PostGraphile does. The root fields
-`conversations`, `conversation` and `messages` try that first:
+`conversations`, `conversation`, `messages` and `stats` try that first:
 
     conversations(first: 20) { nodes { id status lastMessage { content } } }
         → WITH page AS (… LIMIT 21) SELECT json_build_object('nodes', (SELECT json_agg(…) …))
 
 The selection is collected by graphql-core itself (fragments, aliases, @skip/@include), and every
-field must be one this module knows: the scalars of Conversation, Message and Bot, `bot`,
+field must be one this module knows: the scalars of Conversation, Message, Bot and Stats, `bot`,
 `lastMessage`, `messages`, edges, nodes, pageInfo, totalCount and `__typename`. Anything else (a field
 it doesn't know, an argument that would be an error, a search) raises `Unsupported` and the field is
 resolved the ordinary way. Those resolvers stay the reference: the tests run documents both ways and
 compare the answers, value for value, and `GRAPHQL_COMPILE=false` turns this off.
 
 Values are written the way the resolvers write them: DateTime as Python's `isoformat()` of a UTC
-time, enums by name, cursors as `app.graphql.cursors.encode` makes them.
+time, enums by name, cursors as `app.graphql.cursors.encode` makes them, floats as Python's `repr`.
+Each statement holds the caller's restaurant (and bot) as parameters and nothing else of the caller's,
+so app.graphql.prepared can run it again for another caller.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,14 +32,15 @@ from enum import Enum
 from typing import Any
 
 import asyncpg
-from graphql import GraphQLField, GraphQLObjectType
+from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import get_argument_values
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.errors import ValidationFailed
 from app.graphql import cursors
 from app.graphql.types import MAX_MESSAGES_PAGE, BotStatus, ConversationStatus, Direction
+from app.services.conversations import MEDIAN_FIRST_RESPONSE, MESSAGES_TODAY
 
 MAX_KEYS = 50  # json_build_object takes at most 100 arguments
 
@@ -55,21 +59,47 @@ class RawJSON:
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
+    """A root field's statement. `key` is the field's response key; `tenant` the positions of the
+    caller's restaurant and bot among `params` (the statement is the same for every caller with or
+    without a bot, see app.graphql.prepared)."""
+
     sql: str
     params: tuple[Any, ...]
+    key: str
+    nullable: bool
+    tenant: tuple[int, int | None]
+
+    def bind(self, restaurant_id: str, bot_id: str | None) -> tuple[Any, ...]:
+        """`params` for another caller of the same kind (with a bot when this one had one)."""
+        params = list(self.params)
+        restaurant_at, bot_at = self.tenant
+        params[restaurant_at] = restaurant_id
+        if bot_at is not None:
+            params[bot_at] = bot_id
+        return tuple(params)
 
     async def fetch(self, session: AsyncSession) -> RawJSON | None:
         """Run it on the session's connection (asyncpg directly: one prepared statement, one row)."""
         connection = await session.connection()
         raw = await connection.get_raw_connection()
-        try:
-            text = await raw.driver_connection.fetchval(self.sql, *self.params)  # type: ignore[union-attr]
-        except _CONNECTION_LOST:
-            # SQLAlchemy didn't see this statement fail: tell its pool the connection is gone, as
-            # it does itself on a disconnect, so the next request doesn't get it again.
-            await connection.invalidate()
-            raise
+        text = await run(connection, raw.driver_connection, self.sql, self.params)
+        from app.graphql.prepared import RECORDING
+
+        recording = RECORDING.get()
+        if recording is not None:
+            recording.ran(self)
         return RawJSON(text) if text is not None else None
+
+
+async def run(connection: AsyncConnection, driver: Any, sql: str, params: tuple[Any, ...]) -> str | None:
+    """One statement's one value, on the asyncpg connection under an SQLAlchemy one."""
+    try:
+        return await driver.fetchval(sql, *params)  # type: ignore[no-any-return]
+    except _CONNECTION_LOST:
+        # SQLAlchemy didn't see this statement fail: tell its pool the connection is gone, as
+        # it does itself on a disconnect, so the next request doesn't get it again.
+        await connection.invalidate()
+        raise
 
 
 _CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
@@ -80,8 +110,14 @@ _CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
 
 def _iso(e: str) -> str:
     """`datetime.isoformat()` of a timestamptz read as UTC (no fraction when it is zero)."""
-    return (f"to_char({e} AT TIME ZONE 'UTC', CASE WHEN extract(microseconds FROM {e}) % 1000000 = 0"
-            f""" THEN 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"' END)""")
+    return f"""replace(to_char({e} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), '.000000+', '+')"""
+
+
+def _int(value: int) -> str:
+    """An integer written into the statement (a page size, an offset): they come from the document
+    and its variables, which a plan's key holds anyway, and as parameters they made PostgreSQL plan
+    the statement anew on every execution (its generic plan, blind to LIMIT, looked worse)."""
+    return str(int(value))
 
 
 def _cursor(at: str, row_id: str) -> str:
@@ -112,6 +148,7 @@ class _Compiler:
     def __init__(self, executor: Any) -> None:
         self.x = executor
         self.params: list[Any] = []
+        self.tenant: tuple[int, int | None] | None = None
         self._aliases = 0
 
     def param(self, value: Any, cast: str) -> str:
@@ -188,11 +225,11 @@ def _messages(c: _Compiler, row: str, group: list[FieldDetails], field: GraphQLF
         except ValidationFailed:
             raise Unsupported("malformed cursor (the resolver says so)") from None
         keyset = f" AND (created_at, id) < ({c.param(at, 'timestamptz')}, {c.param(row_id, 'text')})"
-    n = c.param(last, "int")
+    n = _int(last)
     m = c.alias("m")
     rows = (f"(SELECT row_number() OVER (ORDER BY created_at DESC, id DESC) AS k, * FROM ("
             f"SELECT * FROM message WHERE restaurant_id = {row}.restaurant_id AND conversation_id = {row}.id{keyset}"
-            f" ORDER BY created_at DESC, id DESC LIMIT {n} + 1) newest) {m}")
+            f" ORDER BY created_at DESC, id DESC LIMIT {_int(last + 1)}) newest) {m}")
     cursor = _cursor(f"{m}.created_at", f"{m}.id")
 
     def edges(details: list[FieldDetails]) -> str:
@@ -300,10 +337,22 @@ def _root(info: Any) -> tuple[_Compiler, list[FieldDetails]] | None:
 
 
 def _tenant_filter(c: _Compiler, restaurant_id: str, bot_id: str | None, row: str = "") -> str:
+    """The caller's rows; the only place the caller's restaurant and bot become parameters."""
+    assert c.tenant is None
     where = f"{row}restaurant_id = {c.param(restaurant_id, 'text')}"
+    restaurant_at, bot_at = len(c.params) - 1, None
     if bot_id is not None:
         where += f" AND {row}bot_id = {c.param(bot_id, 'text')}"
+        bot_at = len(c.params) - 1
+    c.tenant = (restaurant_at, bot_at)
     return where
+
+
+def _compiled(c: _Compiler, info: Any, sql: str) -> Compiled:
+    assert c.tenant is not None
+    raw = info._raw_info
+    return Compiled(sql, tuple(c.params), key=raw.path.key, nullable=not isinstance(raw.return_type, GraphQLNonNull),
+                    tenant=c.tenant)
 
 
 def conversations(
@@ -321,32 +370,68 @@ def conversations(
             filters += f" AND status = {c.param(status, 'text')}"
         keyset = (f" AND (last_message_at, id) < ({c.param(after[0], 'timestamptz')}, {c.param(after[1], 'text')})"
                   if after else "")
-        n = c.param(first, "int")
-        page = (f"SELECT row_number() OVER (ORDER BY last_message_at DESC, id DESC) AS n, * FROM ("
-                f"SELECT * FROM conversation WHERE {filters}{keyset}"
-                f" ORDER BY last_message_at DESC, id DESC OFFSET {c.param(offset, 'int')} LIMIT {n} + 1) newest")
+        n = int(first)  # see _int
+        order = "last_message_at DESC, id DESC"
+        page = (f"SELECT * FROM conversation WHERE {filters}{keyset}"
+                f" ORDER BY {order} OFFSET {_int(offset)} LIMIT {_int(n + 1)}")
         cursor = _cursor("c.last_message_at", "c.id")
-        listed = f"FROM page c WHERE c.n <= {n}"
+        listed = f"FROM (SELECT * FROM page ORDER BY {order} LIMIT {_int(n)}) c"
+        newest_first = "ORDER BY c.last_message_at DESC, c.id DESC"
 
         def edges(group: list[FieldDetails]) -> str:
             edge = c.build("ConversationEdge", group, {
                 "cursor": lambda _g: cursor, "node": lambda g: c.row("Conversation", g, "c")})
-            return f"(SELECT coalesce(json_agg({edge} ORDER BY c.n), '[]') {listed})"
+            return f"(SELECT coalesce(json_agg({edge} {newest_first}), '[]') {listed})"
 
         connection = c.build("ConversationConnection", details, {
-            "nodes": lambda g: f"(SELECT coalesce(json_agg({c.row('Conversation', g, 'c')} ORDER BY c.n), '[]') {listed})",
+            "nodes": lambda g: f"(SELECT coalesce(json_agg({c.row('Conversation', g, 'c')} {newest_first}), '[]') {listed})",
             "edges": edges,
             "totalCount": lambda _g: f"(SELECT count(*) FROM conversation WHERE {filters})",
             "pageInfo": lambda g: c.page_info(g, {
-                "hasNextPage": f"((SELECT count(*) FROM page) > {n})",
+                "hasNextPage": f"((SELECT count(*) FROM page) > {_int(n)})",
                 "hasPreviousPage": "true" if after is not None or offset > 0 else "false",
-                "startCursor": f"(SELECT {cursor} FROM page c WHERE c.n = 1)",
-                "endCursor": f"(SELECT {cursor} FROM page c WHERE c.n = least({n}, (SELECT count(*) FROM page)))",
+                "startCursor": f"(SELECT {cursor} FROM page c {newest_first} LIMIT 1)",
+                "endCursor": f"(SELECT {cursor} {listed} ORDER BY c.last_message_at, c.id LIMIT 1)",
             }),
         })
     except Unsupported:
         return None
-    return Compiled(f"WITH page AS ({page}) SELECT {connection}::text", tuple(c.params))
+    return _compiled(c, info, f"WITH page AS ({page}) SELECT {connection}::text")
+
+
+def stats(info: Any, *, restaurant_id: str, bot_id: str | None) -> Compiled | None:
+    """Query.stats: the counters over the caller's conversations, and the restaurant's activity (the
+    service's own SQL, app.services.conversations)."""
+    root = _root(info)
+    if root is None:
+        return None
+    c, details = root
+    try:
+        where = _tenant_filter(c, restaurant_id, bot_id)
+        restaurant = f"${c.tenant[0] + 1}::text"  # type: ignore[index]  # the same parameter: rebound for each caller
+
+        def activity(sql: str) -> str:
+            return "(" + re.sub(r"(?<![:\w]):r\b", lambda _m: restaurant, sql) + ")"
+
+        waiting = ROWS["Conversation"]["waitingForStaff"](c, "conversation", [], None)  # type: ignore[arg-type]
+        median = activity(MEDIAN_FIRST_RESPONSE)
+        value = c.build("Stats", details, {
+            "totalConversations": lambda _g: "k.total",
+            "activeConversations": lambda _g: "k.active",
+            "totalUnread": lambda _g: "k.unread",
+            "waitingForStaff": lambda _g: "k.waiting",
+            "messagesToday": lambda _g: activity(MESSAGES_TODAY),
+            # float(median) as Python writes it: 120.0, not PostgreSQL's 120
+            "medianFirstResponseSeconds": lambda _g: (
+                f"(SELECT CASE WHEN v = trunc(v) AND abs(v) < 1e15 THEN to_json(v)::text || '.0'"
+                f" ELSE to_json(v)::text END FROM (SELECT {median}::float8 AS v) median)::json"),
+        })
+    except Unsupported:
+        return None
+    counts = (f"SELECT count(*) AS total, count(*) FILTER (WHERE status = 'active') AS active,"
+              f" coalesce(sum(unread_count), 0) AS unread, count(*) FILTER (WHERE {waiting}) AS waiting"
+              f" FROM conversation WHERE {where}")
+    return _compiled(c, info, f"SELECT {value}::text FROM ({counts}) k")
 
 
 def conversation(info: Any, *, restaurant_id: str, bot_id: str | None, conversation_id: str) -> Compiled | None:
@@ -374,5 +459,5 @@ def _of_conversation(info: Any, restaurant_id: str, bot_id: str | None, conversa
         sql = value(c, details)
     except Unsupported:
         return None
-    return Compiled(f"SELECT {sql}::text FROM conversation c WHERE {where} AND c.id = {c.param(conversation_id, 'text')}",
-                    tuple(c.params))
+    return _compiled(c, info, f"SELECT {sql}::text FROM conversation c WHERE {where}"
+                              f" AND c.id = {c.param(conversation_id, 'text')}")

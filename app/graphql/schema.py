@@ -185,6 +185,10 @@ class Query:
     @strawberry.field
     async def stats(self, info: Info) -> Stats:
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Stats:
+            if _compiles(info):
+                one = compiled.stats(info, restaurant_id=restaurant_id, bot_id=bot_id)
+                if one is not None:
+                    return await one.fetch(s)  # type: ignore[return-value]
             counts = await conversations.stats(s, restaurant_id=restaurant_id, bot_id=bot_id)
             activity = await conversations.activity(s, restaurant_id=restaurant_id)
             return Stats(

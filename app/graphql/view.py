@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException  # what strawberry turns into an HTTP error response
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
@@ -15,6 +17,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from app.context import app_context
 from app.graphql.context import Context
+from app.graphql.prepared import RECORDING, Recording
 from app.graphql.shared import SINK, Outbox, SharedData, Sink, frame_head, splice
 from app.rest.common import bearer
 from app.settings import Settings
@@ -82,6 +85,43 @@ class GraphQLApp(GraphQL):
             max_subscriptions_per_connection=50,
         )
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A POST of a query this process has answered before may be answered from its plan
+        (app.graphql.prepared); everything else, and anything the plan can't answer, the ordinary way."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await super().__call__(scope, receive, send)
+        request = Request(scope, receive)  # the body it reads is kept for the ordinary path
+        ctx = app_context(request)
+        plans = ctx.plans
+        if plans is None:
+            return await self._answer(request, scope, receive, send)
+        response, key = await plans.answer(request, ctx)
+        if response is not None:
+            return await response(scope, receive, send)
+        if key is None:
+            return await self._answer(request, scope, receive, send)
+        recording = Recording()
+        token = RECORDING.set(recording)
+        try:
+            await self._answer(request, scope, receive, send)
+        finally:
+            RECORDING.reset(token)
+        plans.learn(key, recording)
+
+    async def _answer(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's `__call__` for an HTTP request whose body may have been read already."""
+        try:
+            response = await self.run(request)
+        except HTTPException as e:
+            response = PlainTextResponse(e.reason, status_code=e.status_code)
+        await response(scope, receive, send)
+
+    async def process_result(self, request: Any, result: Any) -> Any:  # type: ignore[override]
+        recording = RECORDING.get()
+        if recording is not None:
+            recording.result = result
+        return await super().process_result(request, result)
+
     def encode_json(self, data: object) -> str | bytes:
         """A result whose data is JSON text already (`SharedData`: a subscription event encoded once
         for every socket, or a compiled query) is written around that text; everything else is
@@ -95,8 +135,12 @@ class GraphQLApp(GraphQL):
         return super().encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
-        """A body that is JSON but not an object (`0`, `"x"`) is a client error, not a crash."""
-        parsed = super().parse_json(data)
+        """A body that is JSON but not an object (`0`, `"x"`), or not text at all (bytes that `json`
+        takes for UTF-16 or UTF-32 and can't decode), is a client error, not a crash."""
+        try:
+            parsed = super().parse_json(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "the request body must be JSON text (UTF-8)") from None
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "the request body must be a JSON object")
         return parsed

@@ -146,7 +146,10 @@ class Message(SQLModel, table=True):
         CheckConstraint(f"direction IN {DIRECTIONS}", name="message_direction_valid"),
         # A conversation's history by time, newest first or oldest first, with keyset pagination.
         Index("message_by_conversation_time", "restaurant_id", "conversation_id", "created_at", "id"),
-        Index("message_by_restaurant_time", "restaurant_id", "created_at"),  # stats: today, response times
+        Index("message_by_restaurant_time", "restaurant_id", "created_at"),  # stats: today's messages
+        # Stats: staff replies and the previous one in their conversation (response times).
+        Index("message_staff_reply", "restaurant_id", "conversation_id", "created_at",
+              postgresql_where=text("author = 'staff'")),
         # The bot's work queue: inbound messages awaiting their turn.
         Index("message_bot_pending", "created_at", postgresql_where=text("bot_turn = 'pending'")),
         # The outbox: outgoing messages due for a send attempt.

@@ -1,0 +1,161 @@
+"""Queries answered again without GraphQL: a known document's statements, run for the next caller.
+
+A dashboard sends the same few documents again and again: the conversation list, a conversation's
+messages. Once compiled (app.graphql.compiled), the database writes their JSON; what is left per
+request is GraphQL's own work, and it is the same every time: parse the body, run the extensions,
+validate, execute the operation, complete the fields, write the response.
+
+So the first request for a (document, operation name, variables) goes the ordinary way, and what it
+ran is recorded (`Recording`). When its operation turned out to be a query whose every root field was
+compiled, and the answer had no error, the statements are kept (`Plan`); they hold the caller's
+restaurant and bot as parameters, and nothing else of the caller's. The next request with the same
+document, name and variables, from any caller whose authentication this process remembers
+(app.auth.cache), runs them with its own restaurant and bot and writes the response around the JSON
+they return:
+
+    POST /graphql {"query": "query Q1 { conversations(first: 20) { nodes { id status } } }"}
+        first time:  strawberry → validation, limits → execution → compiled SQL   (recorded)
+        then:        plan → SELECT … WHERE restaurant_id = $1 … → {"data":{"conversations":…}}
+
+Everything else goes the ordinary way and answers exactly as it did: an unknown document, a caller
+not remembered (or refused: the error comes from the ordinary path), a body that isn't one JSON
+object, a statement that fails. Whether a document passes validation and the limits depends on its
+text alone, and the compiled statements depend on the document, the variables and whether the
+caller has a bot, which is what the key holds, so a plan answers what the ordinary path would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from graphql import ExecutionResult
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.context import AppContext
+from app.graphql.compiled import Compiled, RawJSON, run
+from app.rest.common import bearer
+
+log = logging.getLogger("sufrah.graphql")
+
+Key = tuple[str, str | None, str, bool]  # query, operation name, variables JSON, caller has a bot
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    fields: tuple[Compiled, ...]  # the root fields, in response order
+
+
+@dataclass(slots=True)
+class Recording:
+    """What one ordinary execution ran: its compiled root fields and its result."""
+
+    compiled: dict[str, Compiled] = field(default_factory=dict)
+    result: ExecutionResult | None = None
+
+    def ran(self, compiled: Compiled) -> None:
+        self.compiled[compiled.key] = compiled
+
+    def plan(self) -> Plan | None:
+        """The plan, when every root field of an answer without errors was a compiled one."""
+        result = self.result
+        if result is None or result.errors or not isinstance(result.data, dict) or result.extensions:
+            return None
+        data = result.data
+        if not data or data.keys() != self.compiled.keys():
+            return None
+        if any(not (type(value) is RawJSON or value is None) for value in data.values()):
+            return None
+        return Plan(tuple(self.compiled[key] for key in data))
+
+
+RECORDING: ContextVar[Recording | None] = ContextVar("graphql_recording", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A POST body that may be answered by a plan, once the caller is known."""
+
+    query: str
+    operation_name: str | None
+    variables: str
+
+
+def _parse(body: bytes) -> Wanted | None:
+    """The parts of the key from a body of one GraphQL request; None for anything else."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if type(data) is not dict or data.keys() - {"query", "operationName", "variables", "extensions"}:
+        return None
+    query, name, variables = data.get("query"), data.get("operationName"), data.get("variables")
+    if type(query) is not str or not (name is None or type(name) is str) or data.get("extensions") is not None:
+        return None
+    if variables is None or variables == {}:
+        encoded = ""
+    elif type(variables) is dict:
+        encoded = json.dumps(variables, sort_keys=True, separators=(",", ":"))
+    else:
+        return None
+    return Wanted(query, name, encoded)
+
+
+class Plans:
+    """Plans by key, at most `maxsize` (emptied when full: a refill is one ordinary request each)."""
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self.maxsize = maxsize
+        self.answered = 0  # requests answered from a plan
+        self._plans: dict[Key, Plan] = {}
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def learn(self, key: Key, recording: Recording) -> None:
+        plan = recording.plan()
+        if plan is None:
+            return
+        if len(self._plans) >= self.maxsize:
+            self._plans.clear()
+        self._plans[key] = plan
+
+    async def answer(self, request: Request, ctx: AppContext) -> tuple[Response | None, Key | None]:
+        """The response from a plan, or None and the key to learn (None: not a request to learn from)."""
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return None, None
+        wanted = _parse(await request.body())
+        if wanted is None:
+            return None, None
+        token = bearer(request)
+        tenant = ctx.auth.cached_tenant(token=token, tenant_ref=request.headers.get("x-restaurant-id"))
+        if tenant is None:
+            return None, None  # authenticated (or refused) the ordinary way; learned next time
+        key = (wanted.query, wanted.operation_name, wanted.variables, tenant.bot_id is not None)
+        plan = self._plans.get(key)
+        if plan is None:
+            return None, key
+        try:
+            body = await self._run(plan, ctx, tenant.restaurant_id, tenant.bot_id)
+        except Exception as exc:  # noqa: BLE001  (the ordinary path answers, and reports the error as it does)
+            log.debug("prepared query failed (%s); answering the ordinary way", type(exc).__name__)
+            return None, None
+        if body is None:
+            return None, None
+        self.answered += 1
+        return Response(body, media_type="application/json"), None
+
+    @staticmethod
+    async def _run(plan: Plan, ctx: AppContext, restaurant_id: str, bot_id: str | None) -> str | None:
+        parts = []
+        async with ctx.db.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            for compiled in plan.fields:
+                text = await run(connection, raw.driver_connection, compiled.sql, compiled.bind(restaurant_id, bot_id))
+                if text is None and not compiled.nullable:
+                    return None
+                parts.append(f"\"{compiled.key}\":{'null' if text is None else text}")
+        return '{"data":{' + ",".join(parts) + "}}"
