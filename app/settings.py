@@ -49,8 +49,8 @@ class Settings(BaseSettings):
     run_workers: bool = Field(default=True, description="Run the bot and outbox workers in this process.")
     graphql_compile: bool = Field(
         default=True,
-        description="Answer hot GraphQL selections (conversation lists, message pages) with one SQL statement "
-        "that builds their JSON; false resolves every field in Python.",
+        description="Answer hot GraphQL selections (conversation lists, message pages, stats) with one SQL "
+        "statement that builds their JSON, and a query asked again from its plan; false resolves every field in Python.",
     )
 
     @model_validator(mode="after")

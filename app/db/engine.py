@@ -6,12 +6,20 @@ session per request (`async with db.session() as s`) and pass it down; services 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session
 
 from app.settings import Settings
@@ -30,6 +38,24 @@ def resolve_url(settings: Settings) -> str:
 
 
 CommitListener = Callable[[set[str]], None]
+T = TypeVar("T")
+
+CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+                   asyncpg.exceptions.OperatorInterventionError, OSError)
+
+
+async def on_driver(connection: AsyncConnection, call: Callable[[Any], Awaitable[T]]) -> T:
+    """`call` with the asyncpg connection under an SQLAlchemy one: the hottest statements (a webhook's
+    ingest, a compiled query) skip SQLAlchemy's per-statement work and run as asyncpg's own prepared
+    statements. No transaction is begun: each statement commits on its own."""
+    raw = await connection.get_raw_connection()
+    try:
+        return await call(raw.driver_connection)
+    except CONNECTION_LOST:
+        # SQLAlchemy didn't see this statement fail: tell its pool the connection is gone, as it
+        # does itself on a disconnect, so the next request doesn't get it again.
+        await connection.invalidate()
+        raise
 
 
 @dataclass

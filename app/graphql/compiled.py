@@ -31,12 +31,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-import asyncpg
 from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import get_argument_values
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.db.engine import on_driver
 from app.errors import ValidationFailed
 from app.graphql import cursors
 from app.graphql.types import MAX_MESSAGES_PAGE, BotStatus, ConversationStatus, Direction
@@ -80,9 +80,7 @@ class Compiled:
 
     async def fetch(self, session: AsyncSession) -> RawJSON | None:
         """Run it on the session's connection (asyncpg directly: one prepared statement, one row)."""
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        text = await run(connection, raw.driver_connection, self.sql, self.params)
+        text = await self.run(await session.connection(), self.params)
         from app.graphql.prepared import RECORDING
 
         recording = RECORDING.get()
@@ -90,20 +88,8 @@ class Compiled:
             recording.ran(self)
         return RawJSON(text) if text is not None else None
 
-
-async def run(connection: AsyncConnection, driver: Any, sql: str, params: tuple[Any, ...]) -> str | None:
-    """One statement's one value, on the asyncpg connection under an SQLAlchemy one."""
-    try:
-        return await driver.fetchval(sql, *params)  # type: ignore[no-any-return]
-    except _CONNECTION_LOST:
-        # SQLAlchemy didn't see this statement fail: tell its pool the connection is gone, as
-        # it does itself on a disconnect, so the next request doesn't get it again.
-        await connection.invalidate()
-        raise
-
-
-_CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-                    asyncpg.exceptions.OperatorInterventionError, OSError)
+    async def run(self, connection: AsyncConnection, params: tuple[Any, ...]) -> str | None:
+        return await on_driver(connection, lambda driver: driver.fetchval(self.sql, *params))  # type: ignore[no-any-return]
 
 
 # -- SQL for values, written the way the resolvers serialize them ----------------------------------
@@ -421,10 +407,11 @@ def stats(info: Any, *, restaurant_id: str, bot_id: str | None) -> Compiled | No
             "totalUnread": lambda _g: "k.unread",
             "waitingForStaff": lambda _g: "k.waiting",
             "messagesToday": lambda _g: activity(MESSAGES_TODAY),
-            # float(median) as Python writes it: 120.0, not PostgreSQL's 120
+            # float(median) as Python writes it: 120.0, not PostgreSQL's 120. (OFFSET 0 keeps the
+            # median a subquery of its own: pulled up, it was computed once per use of `v`.)
             "medianFirstResponseSeconds": lambda _g: (
                 f"(SELECT CASE WHEN v = trunc(v) AND abs(v) < 1e15 THEN to_json(v)::text || '.0'"
-                f" ELSE to_json(v)::text END FROM (SELECT {median}::float8 AS v) median)::json"),
+                f" ELSE to_json(v)::text END FROM (SELECT {median}::float8 AS v OFFSET 0) median)::json"),
         })
     except Unsupported:
         return None

@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.context import AppContext
-from app.graphql.compiled import Compiled, RawJSON, run
+from app.graphql.compiled import Compiled, RawJSON
 from app.rest.common import bearer
 
 log = logging.getLogger("sufrah.graphql")
@@ -152,9 +152,8 @@ class Plans:
     async def _run(plan: Plan, ctx: AppContext, restaurant_id: str, bot_id: str | None) -> str | None:
         parts = []
         async with ctx.db.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
             for compiled in plan.fields:
-                text = await run(connection, raw.driver_connection, compiled.sql, compiled.bind(restaurant_id, bot_id))
+                text = await compiled.run(connection, compiled.bind(restaurant_id, bot_id))
                 if text is None and not compiled.nullable:
                     return None
                 parts.append(f"\"{compiled.key}\":{'null' if text is None else text}")

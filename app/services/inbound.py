@@ -10,7 +10,7 @@ from sqlalchemy import Row, case, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.twilio.inbound import InboundMessage, StatusCallback
-from app.db.engine import Database
+from app.db.engine import Database, on_driver
 from app.errors import NotFound
 from app.ids import new_id
 from app.models import Message
@@ -38,11 +38,13 @@ class Ingested:
 #   first messages arriving at once make one conversation;
 # - the message insert is a no-op when the MessageSid is already stored, and only a new message moves
 #   the conversation's counters (in SQL, never read-modify-written) and appends to the event log.
-_INGEST = text(
-    "SELECT conversation_id, message_id, bot_live FROM sufrah_ingest("
-    ":r, :b, :conversation_id, :message_id, :phone, :name, :kind, :content,"
-    " CAST(:media AS jsonb), :sid, CAST(:meta AS jsonb))"
-)
+_ARGUMENTS = ("r", "b", "conversation_id", "message_id", "phone", "name", "kind", "content", "media", "sid", "meta")
+_JSONB = {"media", "meta"}
+_INGEST_CALL = "SELECT conversation_id, message_id, bot_live FROM sufrah_ingest({})"
+_INGEST = text(_INGEST_CALL.format(", ".join(f"CAST(:{a} AS jsonb)" if a in _JSONB else f":{a}" for a in _ARGUMENTS)))
+# the same call for asyncpg itself (the webhook's path)
+_INGEST_DRIVER = _INGEST_CALL.format(", ".join(f"${i}::jsonb" if a in _JSONB else f"${i}::text"
+                                               for i, a in enumerate(_ARGUMENTS, 1)))
 
 
 def _params(restaurant_id: str, bot_id: str, inbound: InboundMessage) -> dict[str, object]:
@@ -54,15 +56,15 @@ def _params(restaurant_id: str, bot_id: str, inbound: InboundMessage) -> dict[st
     }
 
 
-def _result(restaurant_id: str, row: Row[Any]) -> Ingested:
-    if not row.bot_live:
+def _result(restaurant_id: str, row: Row[Any] | Any) -> Ingested:
+    if not row["bot_live"]:
         raise NotFound("no bot is registered for this number")
-    return Ingested(row.message_id is not None, restaurant_id, row.conversation_id, row.message_id)
+    return Ingested(row["message_id"] is not None, restaurant_id, row["conversation_id"], row["message_id"])
 
 
 async def ingest(session: AsyncSession, *, restaurant_id: str, bot_id: str, inbound: InboundMessage) -> Ingested:
     """Store one inbound message in the caller's transaction. Safe under redelivery and races."""
-    result = _result(restaurant_id, (await session.execute(_INGEST, _params(restaurant_id, bot_id, inbound))).one())
+    result = _result(restaurant_id, (await session.execute(_INGEST, _params(restaurant_id, bot_id, inbound))).one()._mapping)
     if result.created:
         session.info.setdefault(events.TOUCHED, set()).add(restaurant_id)
     return result
@@ -70,9 +72,9 @@ async def ingest(session: AsyncSession, *, restaurant_id: str, bot_id: str, inbo
 
 async def ingest_now(db: Database, *, restaurant_id: str, bot_id: str, inbound: InboundMessage) -> Ingested:
     """The webhook's hot path: the same, as one autocommitted statement (one round trip)."""
+    params = _params(restaurant_id, bot_id, inbound)
     async with db.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await conn.execute(_INGEST, _params(restaurant_id, bot_id, inbound))).one()
+        row = await on_driver(conn, lambda driver: driver.fetchrow(_INGEST_DRIVER, *(params[a] for a in _ARGUMENTS)))
     result = _result(restaurant_id, row)
     if result.created:
         db.committed({restaurant_id})
