@@ -380,14 +380,17 @@ def main() -> None:
         "rps: answered requests (HTTP 200, no GraphQL errors) per second, closed loop at fixed concurrency, measured"
         " after a warm-up; p50/p99: the client's round trip. Restaurants are taken in turn, the same for every target.",
         "Ours authenticates a bearer token and resolves X-Restaurant-Id on every request (remembered between"
-        " requests while the LISTEN connection is up, app/auth/cache.py); GraphQL Q1/Q2 are compiled to one SQL"
-        " statement (app/graphql/compiled.py). PostGraphile runs as the database owner with no authentication and"
+        " requests while the LISTEN connection is up, app/auth/cache.py); GraphQL Q1/Q2/stats are compiled to one"
+        " SQL statement (app/graphql/compiled.py), and after the warm-up each is answered from its plan (the same"
+        " statements, rebound to the caller's restaurant, without GraphQL parsing, validation or execution:"
+        " app/graphql/prepared.py). PostGraphile runs as the database owner with no authentication and"
         " filters with `condition: {restaurantId}`.",
         "Legacy REST Q2 is 21 HTTP requests (the list, then each conversation's messages, concurrently); note that"
         " GET .../messages also marks the conversation read (a write + an event), so it is not a pure read."
         " Legacy REST stats returns only 3 of the 6 numbers.",
-        "PostGraphile stats is a SQL function (schema bench_pgl) with the same SQL as ours; its Q2 orders messages"
-        " newest first (ours returns the same 10 oldest first).",
+        "PostGraphile stats is a SQL function (schema bench_pgl) with the same SQL as ours (the activity part is"
+        " read from app/services/conversations.py); its Q2 orders messages newest first (ours returns the same 10"
+        " oldest first).",
         f"Equivalence checked before timing: {meta['equivalence']}.",
         "Flatness series: datasets with the same restaurants and messages/conversation, growing; p50 ÷ smallest"
         " should stay near 1 for Q1/Q2. Stats counts rows, so it grows with a restaurant's size by design.",

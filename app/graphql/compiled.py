@@ -334,7 +334,20 @@ def _tenant_filter(c: _Compiler, restaurant_id: str, bot_id: str | None, row: st
     return where
 
 
-def _compiled(c: _Compiler, info: Any, sql: str) -> Compiled:
+Statement = Callable[[_Compiler, list[FieldDetails], str], str]
+
+
+def _compile(info: Any, restaurant_id: str, bot_id: str | None, statement: Statement, row: str = "") -> Compiled | None:
+    """A root field's statement: `statement(compiler, selection, the caller's filter on `row`)`; None
+    when it must be resolved field by field."""
+    root = _root(info)
+    if root is None:
+        return None
+    c, details = root
+    try:
+        sql = statement(c, details, _tenant_filter(c, restaurant_id, bot_id, row))
+    except Unsupported:
+        return None
     assert c.tenant is not None
     raw = info._raw_info
     return Compiled(sql, tuple(c.params), key=raw.path.key, nullable=not isinstance(raw.return_type, GraphQLNonNull),
@@ -346,22 +359,17 @@ def conversations(
     after: tuple[datetime, str] | None,
 ) -> Compiled | None:
     """Query.conversations (newest activity first), or None when it must be resolved field by field."""
-    root = _root(info)
-    if root is None:
-        return None
-    c, details = root
-    try:
-        filters = _tenant_filter(c, restaurant_id, bot_id)
+
+    def statement(c: _Compiler, details: list[FieldDetails], filters: str) -> str:
         if status is not None:
             filters += f" AND status = {c.param(status, 'text')}"
         keyset = (f" AND (last_message_at, id) < ({c.param(after[0], 'timestamptz')}, {c.param(after[1], 'text')})"
                   if after else "")
-        n = int(first)  # see _int
         order = "last_message_at DESC, id DESC"
         page = (f"SELECT * FROM conversation WHERE {filters}{keyset}"
-                f" ORDER BY {order} OFFSET {_int(offset)} LIMIT {_int(n + 1)}")
+                f" ORDER BY {order} OFFSET {_int(offset)} LIMIT {_int(first + 1)}")
         cursor = _cursor("c.last_message_at", "c.id")
-        listed = f"FROM (SELECT * FROM page ORDER BY {order} LIMIT {_int(n)}) c"
+        listed = f"FROM (SELECT * FROM page ORDER BY {order} LIMIT {_int(first)}) c"
         newest_first = "ORDER BY c.last_message_at DESC, c.id DESC"
 
         def edges(group: list[FieldDetails]) -> str:
@@ -374,27 +382,23 @@ def conversations(
             "edges": edges,
             "totalCount": lambda _g: f"(SELECT count(*) FROM conversation WHERE {filters})",
             "pageInfo": lambda g: c.page_info(g, {
-                "hasNextPage": f"((SELECT count(*) FROM page) > {_int(n)})",
+                "hasNextPage": f"((SELECT count(*) FROM page) > {_int(first)})",
                 "hasPreviousPage": "true" if after is not None or offset > 0 else "false",
                 "startCursor": f"(SELECT {cursor} FROM page c {newest_first} LIMIT 1)",
                 "endCursor": f"(SELECT {cursor} {listed} ORDER BY c.last_message_at, c.id LIMIT 1)",
             }),
         })
-    except Unsupported:
-        return None
-    return _compiled(c, info, f"WITH page AS ({page}) SELECT {connection}::text")
+        return f"WITH page AS ({page}) SELECT {connection}::text"
+
+    return _compile(info, restaurant_id, bot_id, statement)
 
 
 def stats(info: Any, *, restaurant_id: str, bot_id: str | None) -> Compiled | None:
     """Query.stats: the counters over the caller's conversations, and the restaurant's activity (the
     service's own SQL, app.services.conversations)."""
-    root = _root(info)
-    if root is None:
-        return None
-    c, details = root
-    try:
-        where = _tenant_filter(c, restaurant_id, bot_id)
-        restaurant = f"${c.tenant[0] + 1}::text"  # type: ignore[index]  # the same parameter: rebound for each caller
+
+    def statement(c: _Compiler, details: list[FieldDetails], where: str) -> str:
+        restaurant = f"${c.tenant[0] + 1}::text"  # type: ignore[index]  # the caller's parameter: rebound per caller
 
         def activity(sql: str) -> str:
             return "(" + re.sub(r"(?<![:\w]):r\b", lambda _m: restaurant, sql) + ")"
@@ -413,12 +417,12 @@ def stats(info: Any, *, restaurant_id: str, bot_id: str | None) -> Compiled | No
                 f"(SELECT CASE WHEN v = trunc(v) AND abs(v) < 1e15 THEN to_json(v)::text || '.0'"
                 f" ELSE to_json(v)::text END FROM (SELECT {median}::float8 AS v OFFSET 0) median)::json"),
         })
-    except Unsupported:
-        return None
-    counts = (f"SELECT count(*) AS total, count(*) FILTER (WHERE status = 'active') AS active,"
-              f" coalesce(sum(unread_count), 0) AS unread, count(*) FILTER (WHERE {waiting}) AS waiting"
-              f" FROM conversation WHERE {where}")
-    return _compiled(c, info, f"SELECT {value}::text FROM ({counts}) k")
+        counts = (f"SELECT count(*) AS total, count(*) FILTER (WHERE status = 'active') AS active,"
+                  f" coalesce(sum(unread_count), 0) AS unread, count(*) FILTER (WHERE {waiting}) AS waiting"
+                  f" FROM conversation WHERE {where}")
+        return f"SELECT {value}::text FROM ({counts}) k"
+
+    return _compile(info, restaurant_id, bot_id, statement)
 
 
 def conversation(info: Any, *, restaurant_id: str, bot_id: str | None, conversation_id: str) -> Compiled | None:
@@ -437,14 +441,6 @@ def messages(info: Any, *, restaurant_id: str, bot_id: str | None, conversation_
 def _of_conversation(info: Any, restaurant_id: str, bot_id: str | None, conversation_id: str,
                      value: Callable[[_Compiler, list[FieldDetails]], str]) -> Compiled | None:
     """A root field's value computed from one conversation row of the caller's (none: null)."""
-    root = _root(info)
-    if root is None:
-        return None
-    c, details = root
-    try:
-        where = _tenant_filter(c, restaurant_id, bot_id, "c.")
-        sql = value(c, details)
-    except Unsupported:
-        return None
-    return _compiled(c, info, f"SELECT {sql}::text FROM conversation c WHERE {where}"
-                              f" AND c.id = {c.param(conversation_id, 'text')}")
+    return _compile(info, restaurant_id, bot_id, lambda c, details, where: (
+        f"SELECT {value(c, details)}::text FROM conversation c WHERE {where}"
+        f" AND c.id = {c.param(conversation_id, 'text')}"), row="c.")
