@@ -5,11 +5,13 @@ coded GraphQL error or a union member, and the HTTP status is never 5xx."""
 from __future__ import annotations
 
 import pytest
+import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, queries
 
 from app.settings import PROJECT_ROOT
+from tests.gql import Socket
 from tests.support import Factory, auth, inbound_params, post_signed
 
 SDL = (PROJECT_ROOT / "schema.graphql").read_text()
@@ -48,8 +50,19 @@ async def test_garbage_bodies_are_client_errors(client, tenant, body):
     assert response.status_code < 500, response.text
 
 
-@pytest.mark.parametrize("body", [b"\x00\x00\x00\x80\x00", b"\x00\x80\x00"])
-async def test_bytes_json_cant_decode_are_client_errors(client, tenant, body):
-    """`json` reads a body starting with NULs as UTF-16 or UTF-32; one that isn't is a 400."""
+@pytest.mark.parametrize("body", [b"\x00\x00\x00\x80\x00", b"\x00\x80\x00", b"[" * 100_000,
+                                  b'{"query": ' + b"[" * 100_000])
+async def test_bodies_json_cant_read_are_client_errors(client, tenant, body):
+    """`json` reads a body starting with NULs as UTF-16 or UTF-32, and recurses once per level."""
     response = await client.post("/graphql", content=body, headers={**tenant, "Content-Type": "application/json"})
-    assert response.status_code == 400 and "UTF-8" in response.text
+    assert response.status_code == 400 and "JSON" in response.text
+
+
+async def test_a_socket_message_json_cant_read_closes_the_socket_with_4400(live_url, tenant):
+    token = tenant["Authorization"].split()[1]
+    async with Socket(live_url) as ws:
+        assert (await ws.init(token, tenant["X-Restaurant-Id"]))["type"] == "connection_ack"
+        await ws.ws.send("[" * 100_000)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.receive()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400

@@ -88,7 +88,7 @@ def _parse(body: bytes) -> Wanted | None:
     """The parts of the key from a body of one GraphQL request; None for anything else."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # the ordinary path says what is wrong with it
         return None
     if type(data) is not dict or data.keys() - {"query", "operationName", "variables", "extensions"}:
         return None

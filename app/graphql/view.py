@@ -3,6 +3,7 @@ legacy graphql-ws), authenticated with the same tokens and tenant rules as every
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -134,13 +135,20 @@ class GraphQLApp(GraphQL):
             return splice(data, 3)
         return super().encode_json(data)
 
-    def parse_json(self, data: str | bytes) -> Any:
-        """A body that is JSON but not an object (`0`, `"x"`), or not text at all (bytes that `json`
-        takes for UTF-16 or UTF-32 and can't decode), is a client error, not a crash."""
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON that `json` can't read is invalid JSON, on HTTP (a 400) and on sockets (closed with
+        4400), whatever the reason: bytes it takes for UTF-16 or UTF-32 and can't decode, or nesting
+        deeper than it recurses."""
         try:
-            parsed = super().parse_json(data)
-        except UnicodeDecodeError:
-            raise HTTPException(400, "the request body must be JSON text (UTF-8)") from None
+            return super().decode_json(data)
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError("not UTF-8 text", "", exc.start) from None
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body that is JSON but not an object (`0`, `"x"`) is a client error, not a crash."""
+        parsed = super().parse_json(data)
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "the request body must be a JSON object")
         return parsed

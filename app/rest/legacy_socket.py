@@ -120,7 +120,7 @@ def _is_json_ping(text: str) -> bool:
     """Some clients ping with {"type": "ping"} instead of the bare word."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(value, dict) and value.get("type") == "ping"
 
