@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from sqlalchemy import event
 
@@ -137,6 +139,8 @@ async def test_unauthenticated_and_forbidden_are_clear_errors(client, factory, s
     [
         ("{ conversations(first: 100000) { totalCount } }", "first must be"),
         ('{ conversations(after: "garbage") { totalCount } }', "malformed cursor"),
+        ('{ conversations(after: "%s") { totalCount } }' % base64.urlsafe_b64encode(b"[" * 50_000).decode(),
+         "malformed cursor"),  # nested deeper than json recurses
         ("{ " + " ".join(f"a{i}: stats {{ totalUnread }}" for i in range(40)) + " }", "aliases"),
         ("{ conversations { edges { node { " + "bot { id } " * 1 + "messages(last: 100000) { nodes { id } } } } } }",
          "last must be"),

@@ -20,6 +20,6 @@ def decode(cursor: str, *, field: str) -> tuple[datetime, str]:
         value = datetime.fromisoformat(at)
         if not isinstance(row_id, str) or value.tzinfo is None:
             raise ValueError(cursor)
-    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, RecursionError):
         raise ValidationFailed(f"malformed cursor in {field}", field=field) from None
     return value, row_id
