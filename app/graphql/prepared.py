@@ -112,9 +112,6 @@ class Plans:
         self.answered = 0  # requests answered from a plan
         self._plans: dict[Key, Plan] = {}
 
-    def __len__(self) -> int:
-        return len(self._plans)
-
     def learn(self, key: Key, recording: Recording) -> None:
         plan = recording.plan()
         if plan is None:

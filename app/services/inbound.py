@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, case, func, text, update
+from sqlalchemy import case, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.twilio.inbound import InboundMessage, StatusCallback
@@ -56,7 +57,7 @@ def _params(restaurant_id: str, bot_id: str, inbound: InboundMessage) -> dict[st
     }
 
 
-def _result(restaurant_id: str, row: Row[Any] | Any) -> Ingested:
+def _result(restaurant_id: str, row: Mapping[str, Any]) -> Ingested:
     if not row["bot_live"]:
         raise NotFound("no bot is registered for this number")
     return Ingested(row["message_id"] is not None, restaurant_id, row["conversation_id"], row["message_id"])
