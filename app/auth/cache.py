@@ -79,7 +79,7 @@ class Authenticator:
     async def tenant(self, session: AsyncSession, *, token: str | None, tenant_ref: str | None) -> Tenant:
         """The caller acting for a restaurant; raises Unauthenticated, Forbidden, NotFound or
         ValidationFailed (see tokens.resolve_tenant)."""
-        key = (tokens.hash_token(token), tenant_ref) if token else None
+        key = self._tenant_key(token, tenant_ref)
         hit = self._get(self._tenants, key)
         if hit is not None:
             return hit
@@ -91,9 +91,11 @@ class Authenticator:
 
     def cached_tenant(self, *, token: str | None, tenant_ref: str | None) -> Tenant | None:
         """The caller's tenant when it is remembered (`tenant` without the lookup); None otherwise."""
-        if not token or not self.live:
-            return None
-        return self._get(self._tenants, (tokens.hash_token(token), tenant_ref))
+        return self._get(self._tenants, self._tenant_key(token, tenant_ref))
+
+    @staticmethod
+    def _tenant_key(token: str | None, tenant_ref: str | None) -> tuple[str, str | None] | None:
+        return (tokens.hash_token(token), tenant_ref) if token else None
 
     def _get(self, entries: dict[K, tuple[float, V]], key: K | None) -> V | None:
         if key is None or not self.live:

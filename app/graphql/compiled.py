@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
@@ -41,6 +42,9 @@ from app.errors import ValidationFailed
 from app.graphql import cursors
 from app.graphql.types import MAX_MESSAGES_PAGE, BotStatus, ConversationStatus, Direction
 from app.services.conversations import MEDIAN_FIRST_RESPONSE, MESSAGES_TODAY
+
+if TYPE_CHECKING:
+    from app.graphql.prepared import Recording
 
 MAX_KEYS = 50  # json_build_object takes at most 100 arguments
 
@@ -55,6 +59,10 @@ class RawJSON:
     response is written around it (see `SharedData`)."""
 
     text: str
+
+
+# The request's recording of what it compiled (app.graphql.prepared), set while one is made.
+RECORDING: ContextVar[Recording | None] = ContextVar("graphql_recording", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +89,6 @@ class Compiled:
     async def fetch(self, session: AsyncSession) -> RawJSON | None:
         """Run it on the session's connection (asyncpg directly: one prepared statement, one row)."""
         text = await self.run(await session.connection(), self.params)
-        from app.graphql.prepared import RECORDING
-
         recording = RECORDING.get()
         if recording is not None:
             recording.ran(self)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from graphql import ExecutionResult
@@ -70,9 +69,6 @@ class Recording:
         if any(not (type(value) is RawJSON or value is None) for value in data.values()):
             return None
         return Plan(tuple(self.compiled[key] for key in data))
-
-
-RECORDING: ContextVar[Recording | None] = ContextVar("graphql_recording", default=None)
 
 
 @dataclass(frozen=True, slots=True)

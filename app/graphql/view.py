@@ -17,8 +17,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from app.context import app_context
+from app.graphql.compiled import RECORDING
 from app.graphql.context import Context
-from app.graphql.prepared import RECORDING, Recording
+from app.graphql.prepared import Recording
 from app.graphql.shared import SINK, Outbox, SharedData, Sink, frame_head, splice
 from app.rest.common import bearer
 from app.settings import Settings

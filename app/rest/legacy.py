@@ -213,13 +213,7 @@ async def send_message(request: Request) -> JSONResponse:
             raise ValidationFailed("message must not be empty", field="message")
         if len(text.strip()) > outbound.MAX_BODY:
             raise ValidationFailed(f"message is longer than {outbound.MAX_BODY} characters", field="message")
-        conversation = await _conversation(session, tenant, conversation_id)
-        message = await outbound.queue(
-            session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, body=text, author="staff"
-        )
-        bot_number = await _bot_number(session, conversation)
-        await session.commit()
-    return JSONResponse(message_json(message, bot_number=bot_number))
+        return await _staff_reply(session, tenant, conversation_id, body=text)
 
 
 async def send_media(request: Request) -> JSONResponse:
@@ -230,13 +224,16 @@ async def send_media(request: Request) -> JSONResponse:
         body = await json_body(request)
         media_url = body_field(body, "mediaUrl", str)
         caption = body_field(body, "caption", str, required=False) or ""
-        conversation = await _conversation(session, tenant, conversation_id)
-        message = await outbound.queue(
-            session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, body=caption,
-            media_url=media_url, author="staff",
-        )
-        bot_number = await _bot_number(session, conversation)
-        await session.commit()
+        return await _staff_reply(session, tenant, conversation_id, body=caption, media_url=media_url)
+
+
+async def _staff_reply(session: AsyncSession, tenant: Tenant, conversation_id: str, **reply: Any) -> JSONResponse:
+    """Queue a staff reply in the tenant's conversation and commit; 200: the message."""
+    conversation = await _conversation(session, tenant, conversation_id)
+    message = await outbound.queue(session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id,
+                                   author="staff", **reply)
+    bot_number = await _bot_number(session, conversation)
+    await session.commit()
     return JSONResponse(message_json(message, bot_number=bot_number))
 
 
