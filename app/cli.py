@@ -49,6 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
         ws_ping_interval=20,
         ws_ping_timeout=20,
         ws_per_message_deflate=False,  # per-socket compression costs more CPU than the bytes it saves here
+        ws_max_size=settings.max_ws_frame_bytes,  # a longer message closes the socket (1009), app.rest.limits
         timeout_graceful_shutdown=10,
     )
     return 0

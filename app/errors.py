@@ -10,7 +10,10 @@
     │                                is already registered). REST 409.
     ├── OutsideCustomerWindow        a free-form message to a customer whose last message is older
     │                                than WhatsApp's 24-hour window; use a template instead. REST 422.
-    └── InvalidSignature             a webhook whose X-Twilio-Signature does not verify. REST 403.
+    ├── InvalidSignature             a webhook whose X-Twilio-Signature does not verify. REST 403.
+    └── StatementTimeout             the database cancelled a statement that ran past the pool's
+                                     statement_timeout (DB_STATEMENT_TIMEOUT_SECONDS): ask for less
+                                     or try again later. REST 503, GraphQL code TIMEOUT.
 
 Anything else that escapes a service is a bug: edges log it and answer 500 without details.
 """
@@ -52,3 +55,10 @@ class OutsideCustomerWindow(SufrahError):
 
 class InvalidSignature(SufrahError):
     pass
+
+
+class StatementTimeout(SufrahError):
+    @property
+    def extensions(self) -> dict[str, str]:
+        """GraphQL reads a raised exception's `extensions`: the code holds wherever this escapes a resolver."""
+        return {"code": "TIMEOUT"}

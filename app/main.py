@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
+from app import logs
 from app.auth import cache as auth_cache
 from app.auth.cache import Authenticator
 from app.auth.crypto import SecretBox
@@ -26,6 +28,8 @@ from app.realtime.hub import Hub
 from app.realtime.payloads import LOADERS
 from app.rest import admin, health, legacy, legacy_socket, openapi, webhooks
 from app.rest.common import EXCEPTION_HANDLERS
+from app.rest.limits import Limits
+from app.services import inbound
 from app.settings import Settings, load_settings
 from app.spool import BotDirectory, Spool
 from app.workers import Workers
@@ -34,25 +38,28 @@ log = logging.getLogger("sufrah")
 
 
 async def _keep_spool(ctx: AppContext, *, interval: float = 1.0, refresh_every: float = 30.0) -> None:
-    """Keep the bot directory fresh for outages, and replay spooled webhooks once the database is back."""
+    """Keep the bot directory fresh (soon after a bot changes, and every `refresh_every` seconds anyway),
+    and replay spooled webhooks once the database is back."""
     last_refresh = float("-inf")
     failing = False
     while True:
+        failed: Exception | None = None
         try:
-            if time.monotonic() - last_refresh > refresh_every:
-                await ctx.directory.refresh(ctx.db)
+            if ctx.directory.stale or time.monotonic() - last_refresh > refresh_every:
                 last_refresh = time.monotonic()
+                await ctx.directory.refresh(ctx.db)
+        except Exception as exc:  # the replay below finds out whether the database is back
+            failed = exc
+        try:
             if ctx.spool.has_work():
-                replayed = await ctx.spool.replay(lambda entry: webhooks.replay(ctx, entry))
+                replayed = await ctx.spool.replay(lambda entry: inbound.apply_spooled(ctx.db, entry=entry))
                 if replayed:
                     log.warning("replayed %d spooled webhooks into the database", replayed)
-            failing = False
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
-            if not failing:
-                log.warning("spool upkeep failed (%s); retrying", type(exc).__name__)
-            failing = True
+            failed = exc
+        if failed is not None and not failing:
+            log.warning("spool upkeep failed (%s); retrying", type(failed).__name__)
+        failing = failed is not None
         await asyncio.sleep(interval)
 
 
@@ -65,16 +72,22 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, AppContext]]:
+        logs.install()  # query-string tokens never reach a log line, however the server logs
         url = resolve_url(settings)
         await migrate.upgrade_async(url)
-        db = Database.connect(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+        db = Database.connect(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                              statement_timeout=settings.db_statement_timeout_seconds,
+                              idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout_seconds)
         hub = Hub(db, loaders=LOADERS)
         auth = Authenticator(dashboard_pat=settings.dashboard_pat)
         hub.watch(auth_cache.CHANNEL, notified=auth.changed, listening=auth.listening)
-        await hub.start()
         spool_dir = settings.data_dir / "spool"
+        directory = BotDirectory(spool_dir / "bots.json")  # a changed bot makes its routes stale
+        hub.watch(auth_cache.CHANNEL, notified=directory.changed, listening=directory.listening)
+        await hub.start()
+        auth.sockets.start(db, interval=settings.socket_recheck_seconds)
         ctx = AppContext(settings=settings, db=db, box=SecretBox(settings.effective_secret_key), hub=hub, auth=auth,
-                         spool=Spool(spool_dir), directory=BotDirectory(spool_dir / "bots.json"),
+                         spool=Spool(spool_dir), directory=directory,
                          plans=Plans() if settings.graphql_compile else None)
         spooler = asyncio.create_task(_keep_spool(ctx), name="spool")
         workers = Workers(db, settings=settings, box=ctx.box) if settings.run_workers else None
@@ -96,6 +109,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             spooler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await spooler
+            await auth.sockets.stop()
             ctx.spool.close()
             await hub.stop()
             await db.dispose()
@@ -116,4 +130,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         WebSocketRoute("/ws", legacy_socket.legacy_socket),
         *inbox_routes,
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    # Byte limits before anything is read: bodies by route, socket messages, GraphQL responses.
+    limits = Middleware(Limits, body=settings.max_body_bytes, webhook_body=settings.max_webhook_body_bytes,
+                        ws_message=settings.max_ws_frame_bytes, graphql_response=settings.graphql_max_response_bytes)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+                     middleware=[limits])

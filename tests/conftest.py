@@ -141,20 +141,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 async def live_url(app_and_db: tuple[object, Database]) -> AsyncIterator[str]:
     """The same app served by a real uvicorn on a loopback port (for WebSocket clients)."""
-    import uvicorn
+    from tests.servers import served
 
-    from tests.servers import free_port
-
-    port = free_port()
-    config = uvicorn.Config(app_and_db[0], host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-                            ws_ping_interval=None)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with served(app_and_db[0]) as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from app.services import bots, restaurants
 from app.services.bots import BotChanges
 from tests.fakes.twilio_api import FakeTwilio
 from tests.servers import ServerProcess
-from tests.support import Factory, inbound_params, sign
+from tests.support import BotHandle, Factory, inbound_params, sign
 
 pytestmark = pytest.mark.slow
 SECRET = "reliability-secret-" + "x" * 32
@@ -102,6 +102,22 @@ def _restart_embedded(data_dir: Path, socket_dir: str) -> None:
            pgdata=data_dir / "pgdata", user="pgserver" if os.geteuid() == 0 else None, timeout=30)
 
 
+async def _shop_on(url: str, *, name: str, number: str) -> BotHandle:
+    """A restaurant with a bot on the database at `url` (not the tests' own), for a server process."""
+    db = Database.connect(url)
+    auth_token = secrets.token_hex(16)
+    try:
+        async with db.session() as s:
+            restaurant = await restaurants.create(s, name=name)
+            bot = await bots.register(s, restaurant_id=restaurant.id, box=SecretBox(SECRET), changes=BotChanges(
+                name="b", restaurant_name=name, whatsapp_number=number,
+                account_sid="AC" + number[-1] * 32, auth_token=auth_token))
+            await s.commit()
+    finally:
+        await db.dispose()
+    return BotHandle(restaurant=restaurant, bot=bot, auth_token=auth_token)
+
+
 async def test_database_stopped_for_20_seconds_under_load_loses_nothing(tmp_path, pg_tmp):
     data_dir = pg_tmp / "data"
     url = await asyncio.to_thread(embedded.start, data_dir)
@@ -109,20 +125,8 @@ async def test_database_stopped_for_20_seconds_under_load_loses_nothing(tmp_path
     env = {"DATA_DIR": str(data_dir), "DATABASE_URL": "", "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"}
     try:
         with ServerProcess(env=env, log_dir=tmp_path) as server:
-            db = Database.connect(url)
-            auth_token = secrets.token_hex(16)
-            async with db.session() as s:
-                restaurant = await restaurants.create(s, name="Outage")
-                bot = await bots.register(s, restaurant_id=restaurant.id, box=SecretBox(SECRET), changes=BotChanges(
-                    name="b", restaurant_name="Outage", whatsapp_number="+966522223333",
-                    account_sid="AC" + "1" * 32, auth_token=auth_token))
-                await s.commit()
-            await db.dispose()
-
-            class Handle:  # what inbound_params needs
-                pass
-            handle = Handle()
-            handle.bot, handle.auth_token, handle.number = bot, auth_token, bot.whatsapp_number  # type: ignore[attr-defined]
+            handle = await _shop_on(url, name="Outage", number="+966522223333")
+            restaurant = handle.restaurant
 
             # The first message routes the bot into the local directory, as normal traffic would.
             sids: list[str] = []
@@ -155,4 +159,51 @@ async def test_database_stopped_for_20_seconds_under_load_loses_nothing(tmp_path
             async with httpx.AsyncClient() as c:
                 assert (await c.get(f"{server.url}/readyz")).json()["status"] == "ready"
     finally:
+        await asyncio.to_thread(embedded.stop, data_dir)
+
+
+async def test_a_process_killed_during_an_outage_has_its_spool_replayed_by_its_successor(tmp_path, pg_tmp):
+    data_dir = pg_tmp / "data"
+    url = await asyncio.to_thread(embedded.start, data_dir)
+    socket_dir = url.split("host=")[1]
+    env = {"DATA_DIR": str(data_dir), "DATABASE_URL": "", "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"}
+    server = ServerProcess(env=env, log_dir=tmp_path).start()
+    try:
+        handle = await _shop_on(url, name="Killed", number="+966522224444")
+        restaurant, auth_token = handle.restaurant, handle.auth_token
+
+        async def post(c: httpx.AsyncClient, params: dict[str, str]) -> int:
+            signature = sign(f"{server.url}/whatsapp/webhook", params, auth_token)
+            response = await c.post(f"{server.url}/whatsapp/webhook", data=params,
+                                    headers={"X-Twilio-Signature": signature})
+            return response.status_code
+
+        async with httpx.AsyncClient(timeout=10) as c:
+            assert await post(c, inbound_params(handle, body="before")) == 200  # the directory learns the bot
+            await asyncio.to_thread(embedded.stop, data_dir)
+            during = [inbound_params(handle, customer=f"+96655{i:07d}", body=f"during {i}") for i in range(10)]
+            assert [await post(c, p) for p in during] == [200] * 10  # spooled, acknowledged
+            ready = (await c.get(f"{server.url}/readyz")).json()
+            assert (ready["status"], ready["spooledWebhooks"]) == ("degraded", 10)
+        server.kill()  # with its spool unreplayed: an orphan now
+        await asyncio.to_thread(_restart_embedded, data_dir, socket_dir)
+
+        with ServerProcess(env=env, log_dir=tmp_path, port=server.port) as successor:
+            db = Database.connect(url)
+            try:
+                wanted = {p["MessageSid"] for p in during}
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and not wanted <= set(await stored_sids(db, restaurant.id)):
+                    await asyncio.sleep(0.2)
+                stored = await stored_sids(db, restaurant.id)
+            finally:
+                await db.dispose()
+            async with httpx.AsyncClient() as c:
+                ready = (await c.get(f"{successor.url}/readyz")).json()
+        assert wanted <= set(stored) and len(stored) == len(set(stored)) == 11
+        assert (ready["status"], ready["spooledWebhooks"], ready["orphanedSpoolFiles"],
+                ready["deadLetteredWebhooks"]) == ("ready", 0, 0, 0)
+        assert list((data_dir / "spool").glob("spool-*.jsonl")) == []
+    finally:
+        server.kill()
         await asyncio.to_thread(embedded.stop, data_dir)

@@ -14,7 +14,8 @@ keeps the answers while it is sure to hear of any change that could alter them:
 - a lookup that began before a notification doesn't store what it read (`generation`).
 
 A revoked token is therefore refused from the moment its revocation's NOTIFY reaches the process
-(milliseconds after the commit), on every process.
+(milliseconds after the commit), on every process. The same notification has the process's open
+sockets re-checked (`sockets`, app/auth/sockets.py): those the change refuses are closed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Tenant
+from app.auth.sockets import SocketRegistry
 from app.services import tokens
 
 CHANNEL = "sufrah_auth"
@@ -50,15 +52,23 @@ class Authenticator:
         self._tenants: dict[tuple[str, str | None], tuple[float, Tenant]] = {}
         self.generation = 0
         self.live = False
+        self.sockets = SocketRegistry()
 
     # -- what the LISTEN connection tells us (see Hub.watch) ------------------------------------
 
     def listening(self, live: bool) -> None:
-        """The LISTEN connection started (or stopped) listening: what was kept may be stale."""
+        """The LISTEN connection started (or stopped) listening: what was kept may be stale, and
+        what was notified while it was not listening is lost."""
         self.live = live
-        self.changed()
+        self._forget()
+        if live:
+            self.sockets.changed()
 
     def changed(self, _payload: str = "") -> None:
+        self._forget()
+        self.sockets.changed()
+
+    def _forget(self) -> None:
         self.generation += 1
         self._principals.clear()
         self._tenants.clear()

@@ -2,10 +2,18 @@
 
 One `Database` per process, created in the app's lifespan (never at import time). Edges open one
 session per request (`async with db.session() as s`) and pass it down; services never open their own.
+
+The server's pool runs with PostgreSQL's `statement_timeout` (DB_STATEMENT_TIMEOUT_SECONDS, 15 s) and
+`idle_in_transaction_session_timeout` (60 s): no request can hold a backend, its locks or a snapshot
+for longer, whatever it asked. A statement cancelled by the timeout raises `StatementTimeout` (REST
+503, GraphQL `TIMEOUT`), through SQLAlchemy and through `on_driver` alike. Only this pool has them:
+migrations (their own engine, app.db.migrate), the LISTEN connection (app.realtime.hub) and the
+command line's pool run without.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,6 +21,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,6 +31,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from app.errors import StatementTimeout
 from app.settings import Settings
 
 
@@ -42,6 +52,28 @@ T = TypeVar("T")
 
 CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
                    asyncpg.exceptions.OperatorInterventionError, OSError)
+# SQLSTATE query_canceled: statement_timeout (the only cause here, bar an operator's pg_cancel_backend,
+# which deserves the same answer). The message text is not checked: it follows the server's lc_messages.
+QUERY_CANCELED = "57014"
+
+
+def _cancelled(exc: BaseException | None) -> bool:
+    """Whether `exc` (asyncpg's, or SQLAlchemy's adaptation of it) is a cancelled statement."""
+    return getattr(exc, "sqlstate", None) == QUERY_CANCELED
+
+
+log = logging.getLogger("sufrah.db")
+
+
+def _statement_timeout() -> StatementTimeout:
+    log.warning("a statement ran past statement_timeout and was cancelled")  # one line, no traceback
+    return StatementTimeout("the database took too long to answer this request and cancelled it: "
+                            "ask for less (smaller pages), or try again later")
+
+
+def _translate(context: ExceptionContext) -> BaseException | None:
+    """SQLAlchemy's handle_error hook: a cancelled statement becomes StatementTimeout."""
+    return _statement_timeout() if _cancelled(context.original_exception) else None
 
 
 async def on_driver(connection: AsyncConnection, call: Callable[[Any], Awaitable[T]]) -> T:
@@ -51,6 +83,8 @@ async def on_driver(connection: AsyncConnection, call: Callable[[Any], Awaitable
     raw = await connection.get_raw_connection()
     try:
         return await call(raw.driver_connection)
+    except asyncpg.exceptions.QueryCanceledError as exc:
+        raise _statement_timeout() from exc
     except CONNECTION_LOST:
         # SQLAlchemy didn't see this statement fail: tell its pool the connection is gone, as it
         # does itself on a disconnect, so the next request doesn't get it again.
@@ -89,7 +123,14 @@ class Database:
         session.info.pop(TOUCHED, None)
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
+    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, statement_timeout: float = 0,
+                idle_in_transaction_timeout: float = 0) -> Database:
+        """The engine and its pool. Timeouts in seconds (0: none), set on each connection as it opens."""
+        server_settings = {"application_name": "sufrah"}
+        for name, seconds in (("statement_timeout", statement_timeout),
+                              ("idle_in_transaction_session_timeout", idle_in_transaction_timeout)):
+            if seconds:
+                server_settings[name] = str(max(1, round(seconds * 1000)))  # milliseconds
         engine = create_async_engine(
             url,
             pool_size=pool_size,
@@ -99,8 +140,9 @@ class Database:
             # Webhooks that fail that way are spooled, workers retry, dashboards retry.
             pool_pre_ping=False,
             pool_recycle=1800,
-            connect_args={"server_settings": {"application_name": "sufrah"}},
+            connect_args={"server_settings": server_settings},
         )
+        event.listen(engine.sync_engine, "handle_error", _translate, retval=True)
         # A session class of this Database's own, so its commit hook serves this engine only.
         session_class = type("SufrahSession", (Session,), {})
         db = cls(

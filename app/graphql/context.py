@@ -1,4 +1,11 @@
-"""The per-request context: who is asking, for which restaurant, one session and the loaders."""
+"""The per-operation context: who is asking, for which restaurant, one session and the loaders.
+
+An HTTP request carries one operation and gets one context. A GraphQL WebSocket gets one for the
+connection (its credentials, checked at `connection_init`), and every operation started on it runs
+with a context of its own (`Context.operation`, see app.graphql.view): its own session, transaction
+and loaders, and its own check of the caller, so a query finishing never closes the session of a
+mutation sent right after it, and a token revoked since the socket opened is refused.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +21,24 @@ from starlette.requests import HTTPConnection
 
 from app.auth.principal import Principal, Tenant
 from app.context import AppContext
-from app.errors import Forbidden, NotFound, SufrahError, Unauthenticated, ValidationFailed
+from app.errors import Forbidden, NotFound, StatementTimeout, SufrahError, Unauthenticated, ValidationFailed
 
 T = TypeVar("T")
 
 ERROR_CODES = {Unauthenticated: "UNAUTHENTICATED", Forbidden: "FORBIDDEN", NotFound: "NOT_FOUND",
-               ValidationFailed: "BAD_USER_INPUT"}
+               ValidationFailed: "BAD_USER_INPUT", StatementTimeout: "TIMEOUT"}
 
 
 def graphql_error(exc: SufrahError) -> GraphQLError:
     return GraphQLError(exc.message, extensions={"code": ERROR_CODES.get(type(exc), "BAD_REQUEST")})
+
+
+def _unused(task: asyncio.Task[Any]) -> None:
+    """A shielded task's outcome is its awaiters' to handle. When they were all cancelled (a sibling
+    field failed first) nobody is left to: mark its exception seen, or asyncio logs it as "never
+    retrieved" with a traceback, once per field of a refused request."""
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass
@@ -37,6 +52,10 @@ class Context:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tenant: Tenant | None = None
     _principal: Principal | None = None
+    # The caller is looked up once per operation, however many fields ask: the first starts the
+    # lookup, the others wait for the same one, and a refusal is the answer for all of them.
+    _tenant_lookup: asyncio.Future[Tenant] | None = None
+    _principal_lookup: asyncio.Future[Principal] | None = None
     # strawberry sets these on the context object for HTTP requests
     request: Any = None
     response: Any = None
@@ -47,7 +66,12 @@ class Context:
 
         Shielded: when a sibling field fails, GraphQL execution cancels the others, and a query
         cancelled halfway leaves its connection unusable; the query finishes, its result unused."""
-        return await asyncio.shield(self._run(fn))
+        return await asyncio.shield(self._start(fn))
+
+    def _start(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> asyncio.Task[T]:
+        task = asyncio.ensure_future(self._run(fn))
+        task.add_done_callback(_unused)
+        return task
 
     async def _run(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._lock:
@@ -72,6 +96,12 @@ class Context:
         return Context(app=self.app, connection=self.connection, token=self.token, tenant_ref=self.tenant_ref,
                        connection_params=self.connection_params, _tenant=self._tenant, _principal=self._principal)
 
+    def operation(self) -> Context:
+        """A context for one operation started on a socket: the socket's credentials, with a
+        session, loaders and a check of the caller of its own (nothing remembered is inherited)."""
+        return Context(app=self.app, connection=self.connection, token=self.token, tenant_ref=self.tenant_ref,
+                       connection_params=self.connection_params, request=self.request, response=self.response)
+
     async def reset(self) -> None:
         """Between two events of a subscription: close the session nested fields opened, and start
         the loaders afresh (their cache would serve the previous event's rows)."""
@@ -79,10 +109,12 @@ class Context:
         self.__dict__.pop("loaders", None)
 
     async def authenticate(self) -> Tenant:
-        """The caller's tenant (cached for the request); raises a GraphQL error with a code."""
+        """The caller's tenant (looked up once per operation); raises a GraphQL error with a code."""
         if self._tenant is None:
+            if self._tenant_lookup is None:
+                self._tenant_lookup = self._start(self._resolve)
             try:
-                self._tenant = await self.run(self._resolve)
+                self._tenant = await asyncio.shield(self._tenant_lookup)
             except SufrahError as exc:
                 raise graphql_error(exc) from None
         return self._tenant
@@ -92,17 +124,16 @@ class Context:
         self._principal = tenant.principal
         return tenant
 
-    async def _authenticate_principal(self, session: AsyncSession) -> Principal:
-        if self._principal is None:
-            self._principal = await self.app.auth.principal(session, token=self.token)
-        return self._principal
-
     async def principal(self) -> Principal:
-        """The caller, without requiring a restaurant (for admin-wide fields)."""
-        try:
-            return await self.run(self._authenticate_principal)
-        except SufrahError as exc:
-            raise graphql_error(exc) from None
+        """The caller, without requiring a restaurant (for admin-wide fields; looked up once too)."""
+        if self._principal is None:
+            if self._principal_lookup is None:
+                self._principal_lookup = self._start(lambda s: self.app.auth.principal(s, token=self.token))
+            try:
+                self._principal = await asyncio.shield(self._principal_lookup)
+            except SufrahError as exc:
+                raise graphql_error(exc) from None
+        return self._principal
 
     @cached_property
     def loaders(self) -> Any:

@@ -21,26 +21,33 @@ Everything else goes the ordinary way and answers exactly as it did: an unknown 
 not remembered (or refused: the error comes from the ordinary path), a body that isn't one JSON
 object, a statement that fails. Whether a document passes validation and the limits depends on its
 text alone, and the compiled statements depend on the document, the variables and whether the
-caller has a bot, which is what the key holds, so a plan answers what the ordinary path would.
+caller has a bot, which is what the key holds, so a plan answers what the ordinary path would. So
+does the cost limit (app.graphql.cost), which depends on the document and the variables: a refused
+operation has an error, so it is never planned.
+
+The key holds a digest of the document, operation name and variables (BLAKE2b, 16 bytes), not their
+text: a cache of plans must not keep what clients send alive (a plan holds its statements only).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
 
 from graphql import ExecutionResult
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from app.context import AppContext
+from app.errors import StatementTimeout
 from app.graphql.compiled import Compiled, RawJSON
 from app.rest.common import bearer
 
 log = logging.getLogger("sufrah.graphql")
 
-Key = tuple[str, str | None, str, bool]  # query, operation name, variables JSON, caller has a bot
+Key = tuple[bytes, bool]  # digest of (query, operation name, variables JSON); the caller has a bot
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,18 @@ class Wanted:
     query: str
     operation_name: str | None
     variables: str
+
+    def digest(self) -> bytes:
+        """The key's digest of the three, each part length-prefixed (a name of None is no length)."""
+        h = hashlib.blake2b(digest_size=16)
+        for part in (self.query, self.operation_name, self.variables):
+            if part is None:
+                h.update(b"\xff" * 8)
+            else:
+                encoded = part.encode("utf-8", "surrogatepass")
+                h.update(len(encoded).to_bytes(8, "little"))
+                h.update(encoded)
+        return h.digest()
 
 
 def _parse(body: bytes) -> Wanted | None:
@@ -127,12 +146,15 @@ class Plans:
         tenant = ctx.auth.cached_tenant(token=token, tenant_ref=request.headers.get("x-restaurant-id"))
         if tenant is None:
             return None, None  # authenticated (or refused) the ordinary way; learned next time
-        key = (wanted.query, wanted.operation_name, wanted.variables, tenant.bot_id is not None)
+        key = (wanted.digest(), tenant.bot_id is not None)
         plan = self._plans.get(key)
         if plan is None:
             return None, key
         try:
             body = await self._run(plan, ctx, tenant.restaurant_id, tenant.bot_id)
+        except StatementTimeout as exc:  # the ordinary way would only wait as long again
+            error = {"message": exc.message, "extensions": exc.extensions}
+            return JSONResponse({"data": None, "errors": [error]}), None
         except Exception as exc:  # noqa: BLE001  (the ordinary path answers, and reports the error as it does)
             log.debug("prepared query failed (%s); answering the ordinary way", type(exc).__name__)
             return None, None

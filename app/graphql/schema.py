@@ -14,9 +14,7 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
@@ -27,6 +25,8 @@ from app.errors import Forbidden, NotFound, OutsideCustomerWindow, SufrahError, 
 from app.graphql import compiled, cursors
 from app.graphql import ordering as o
 from app.graphql.context import Context, graphql_error
+from app.graphql.cost import CostLimit, Costs
+from app.graphql.documents import KiB, CachedDocuments, DocumentCache, key_of
 from app.graphql.shared import SharedEventExecutor, event_object_of, fast_path
 from app.graphql.types import (
     Bot,
@@ -50,7 +50,7 @@ from app.graphql.types import (
     event_object,
 )
 from app.realtime import events
-from app.realtime.hub import Delivered, SubscriptionOverflow
+from app.realtime.hub import CursorExpired, Delivered, SubscriptionOverflow
 from app.services import bots, catalog, conversations, orders, outbound, restaurants
 
 T = TypeVar("T")
@@ -412,6 +412,8 @@ async def _stream(
                 await info.context.reset()
     except SubscriptionOverflow as exc:
         raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from None
+    except CursorExpired as exc:  # the client reloads, then subscribes without `after`
+        raise GraphQLError(str(exc), extensions={"code": "CURSOR_EXPIRED"}) from None
     finally:
         if fast is not None:
             fast.close()
@@ -464,13 +466,17 @@ class Subscription:
 
 
 class CloseSession(SchemaExtension):
-    """The request's session lives exactly as long as its operation."""
+    """An operation's session lives exactly as long as the operation: each has a context of its own
+    (an HTTP request's, or one per operation on a socket, see app.graphql.view), so closing it never
+    touches another's. A subscription's closes when it ends, however it ends."""
 
     async def on_operation(self):  # type: ignore[no-untyped-def]
-        yield
-        context = self.execution_context.context
-        if isinstance(context, Context) and self.execution_context.operation_type.value != "subscription":
-            await context.close()
+        try:
+            yield
+        finally:
+            context = self.execution_context.context
+            if isinstance(context, Context):
+                await context.close()
 
 
 def _has_nul(value: Any) -> bool:
@@ -487,7 +493,7 @@ class RefuseNulCharacters(SchemaExtension):
     """PostgreSQL text can't hold U+0000: refuse it up front with a clear error instead of failing
     deep inside a query."""
 
-    _documents: dict[str, bool] = {}  # query text -> whether a literal in it holds NUL
+    _documents: dict[bytes, bool] = {}  # digest of a query text (app.graphql.documents) -> a literal holds NUL
 
     def on_validate(self):  # type: ignore[no-untyped-def]
         ctx = self.execution_context
@@ -498,10 +504,11 @@ class RefuseNulCharacters(SchemaExtension):
 
     @classmethod
     def _literals_have_nul(cls, query: str | None, document: Any) -> bool:
-        """Read once per query text (the parser's cache hands out the same document for it)."""
+        """Read once per query text (kept by its digest, so no text is held here)."""
         if document is None:
             return False
-        found = cls._documents.get(query) if query is not None else None
+        key = key_of(query)[0] if query else None
+        found = cls._documents.get(key) if key is not None else None
         if found is None:
             literals: list[str] = []
 
@@ -511,10 +518,10 @@ class RefuseNulCharacters(SchemaExtension):
 
             visit(document, Strings())
             found = _has_nul(literals)
-            if query is not None:
+            if key is not None:
                 if len(cls._documents) >= 1000:
                     cls._documents.clear()
-                cls._documents[query] = found
+                cls._documents[key] = found
         return found
 
 
@@ -535,6 +542,9 @@ class HideSuggestions(SchemaExtension):
 
 
 class Schema(strawberry.Schema):
+    documents: DocumentCache  # its parsed documents, and their cost estimates (see build_schema)
+    costs: Costs
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Log only what is a bug: a GraphQLError we raised on purpose (it has a `code`) or a client's
         invalid query is the caller's business, not an error in the server's log."""
@@ -562,23 +572,31 @@ class Limits(AddValidationRules):
         super().__init__(_LIMIT_RULES)
 
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
-    # Factories: a fresh extension per request (the parser and validation caches are shared anyway).
+def build_schema(
+    *, production: bool = False, max_query_bytes: int = 32 * KiB, max_cost: int = 10_000
+) -> Schema:
+    """The schema with its extensions. `max_query_bytes` and `max_cost` are GRAPHQL_MAX_QUERY_BYTES
+    and GRAPHQL_MAX_COST (app.graphql.documents, app.graphql.cost)."""
+    # Factories: a fresh extension per request; the document and cost caches are this schema's, shared
+    # by its requests.
+    documents, costs = DocumentCache(maxsize=1000), Costs(maxsize=1000)
     extensions: list[Any] = [
         CloseSession,
         RefuseNulCharacters,
         # A bug must not leak SQL or stack details to the caller: unexpected errors read "internal
         # error" (and are logged in full by Schema.process_errors).
         lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="internal error"),
-        lambda: ParserCache(maxsize=1000),
-        lambda: ValidationCache(maxsize=1000),
+        lambda: CachedDocuments(documents, max_bytes=max_query_bytes),  # parsed and validated once per text
         Limits,
         lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: CostLimit(costs, limit=max_cost),  # refused before execution: QUERY_TOO_COSTLY
     ]
     if production:
         extensions += [DisableIntrospection, HideSuggestions]
-    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
-                  execution_context_class=SharedEventExecutor)
+    built = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                   execution_context_class=SharedEventExecutor)
+    built.documents, built.costs = documents, costs
+    return built
 
 
 schema = build_schema()  # the development schema; `schema.graphql` is exported from it

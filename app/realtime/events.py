@@ -97,8 +97,25 @@ async def last_seq(session: AsyncSession, *, restaurant_id: str) -> int:
     return int(value or 0)
 
 
+async def pruned_after(session: AsyncSession, *, restaurant_id: str, after: int) -> bool:
+    """Whether events after position `after` were written but are gone (pruned), for a reader that
+    found none after it. One statement, so one snapshot: the counter and the events it counted
+    commit together, so a counter past `after` without event `after + 1` means it was pruned, not
+    that it is still being written."""
+    return bool(
+        await session.scalar(
+            text(
+                "SELECT COALESCE((SELECT last_seq FROM event_counter WHERE restaurant_id = :r), 0) > :after"
+                " AND NOT EXISTS (SELECT 1 FROM event WHERE restaurant_id = :r AND seq = :after + 1)"
+            ),
+            {"r": restaurant_id, "after": after},
+        )
+    )
+
+
 async def prune(session: AsyncSession, *, older_than_days: int) -> int:
-    """Drop events older than the retention window (a client further behind reloads from queries)."""
+    """Drop events older than the retention window (a client further behind reloads from queries;
+    resuming from a pruned position is refused, see Hub.subscribe)."""
     result = await session.execute(
         text("DELETE FROM event WHERE created_at < now() - make_interval(days => :d)"), {"d": older_than_days}
     )

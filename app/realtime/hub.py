@@ -10,7 +10,11 @@
 NOTIFY is only a wake-up: the data is always read from the `event` table, so a lost notification
 (a listener reconnecting, a writer that died between commit and notify) costs latency, never an
 event: a safety poll compares each feed's position with `event_counter` every `poll_interval`.
-A subscription whose queue overflows is ended; its client resumes from its last cursor.
+A subscription whose queue overflows is ended; its client resumes from its last cursor. A resume
+from a position the log no longer holds (events are pruned after 14 days, app/workers) is refused
+with CursorExpired rather than silently skipping what was pruned: the client reloads and subscribes
+afresh. Telling costs nothing per event: the log is gapless, so a first replayed event past
+`after + 1` says it; only a resume that finds nothing to replay asks the counter (one statement).
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ class Delivered:
 
 class SubscriptionOverflow(Exception):
     """The subscriber fell too far behind; it should reconnect and resume from its last cursor."""
+
+
+class CursorExpired(Exception):
+    """The position to resume after is older than the retained event log: what came after it is
+    partly gone. The client must reload its data and subscribe without a cursor."""
 
 
 class FastPath(Protocol):
@@ -320,6 +329,10 @@ class Hub:
                         payloads[(kind, entity_id)] = obj
         return [_delivered(row, payloads.get((row.kind, row.entity_id))) for row in rows]
 
+    async def _pruned(self, restaurant_id: str, after: int) -> bool:
+        async with self.db.session() as session:
+            return await events.pruned_after(session, restaurant_id=restaurant_id, after=after)
+
     async def _feed(self, restaurant_id: str) -> _Feed:
         async with self._feed_lock:
             feed = self._feeds.get(restaurant_id)
@@ -345,7 +358,8 @@ class Hub:
     ) -> AsyncIterator[Delivered]:
         """Every accepted event after `after` (None: from now on), in log order, each exactly once:
         first replayed from the table, then live. Raises SubscriptionOverflow if the consumer can't
-        keep up; the consumer then resumes with the cursor of the last event it handled.
+        keep up; the consumer then resumes with the cursor of the last event it handled. Raises
+        CursorExpired if events after `after` were pruned.
 
         With `fast`, a subscriber that has caught up takes live events straight from the feed
         (`fast.deliver`, no queue and no task switch per event) and this generator only wakes for
@@ -359,14 +373,19 @@ class Hub:
                     position = await events.last_seq(session, restaurant_id=restaurant_id)
             else:
                 position = after
+                batch = await self.read(restaurant_id, after=position)
+                # The log is gapless: a first event past after + 1 means the ones between were pruned.
+                expired = batch[0].seq > after + 1 if batch else await self._pruned(restaurant_id, after)
+                if expired:
+                    raise CursorExpired("this cursor is older than the retained events: reload, subscribe afresh")
                 while True:
-                    batch = await self.read(restaurant_id, after=position)
                     for item in batch:
                         position = item.seq
                         if accept(item):
                             yield item
                     if len(batch) < self.batch_size:
                         break
+                    batch = await self.read(restaurant_id, after=position)
             while True:
                 if fast is not None and sub.queue.empty() and not sub.overflowed:
                     sub.position, sub.fast_on = position, True  # no await in between: nothing slips by

@@ -19,6 +19,7 @@ from app.errors import (
     InvalidSignature,
     NotFound,
     OutsideCustomerWindow,
+    StatementTimeout,
     SufrahError,
     Unauthenticated,
     ValidationFailed,
@@ -34,6 +35,7 @@ STATUS_OF: dict[type[SufrahError], int] = {
     NotFound: 404,
     Conflict: 409,
     OutsideCustomerWindow: 422,
+    StatementTimeout: 503,
 }
 
 

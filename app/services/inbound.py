@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import case, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.twilio.inbound import InboundMessage, StatusCallback
+from app.channels.twilio.inbound import InboundMessage, StatusCallback, parse_inbound, parse_status
 from app.db.engine import Database, on_driver
 from app.errors import NotFound
 from app.ids import new_id
 from app.models import Message
 from app.realtime import events
 from app.realtime.events import Change
+from app.spool import Spooled
 
 # How far along a delivery status is. A callback may only move a message forward, so a late or
 # duplicated "sent" never overwrites "delivered", and "read" is final.
@@ -80,6 +81,20 @@ async def ingest_now(db: Database, *, restaurant_id: str, bot_id: str, inbound: 
     if result.created:
         db.committed({restaurant_id})
     return result
+
+
+async def apply_spooled(db: Database, *, entry: Spooled) -> None:
+    """Apply a webhook kept in the outage spool (app/spool.py), in a transaction of its own. Safe to
+    repeat (MessageSid keys inbound messages, statuses only move forward); raises NotFound when its
+    bot is gone and ValidationFailed when it doesn't parse: the spool keeps such an entry aside."""
+    async with db.session() as session:
+        if entry.kind == "inbound":
+            await ingest(session, restaurant_id=entry.restaurant_id, bot_id=entry.bot_id,
+                         inbound=parse_inbound(entry.params))
+        else:
+            await apply_status(session, restaurant_id=entry.restaurant_id, callback=parse_status(entry.params),
+                               message_id=entry.query.get("m"))
+        await session.commit()
 
 
 def _rank(column):  # type: ignore[no-untyped-def]

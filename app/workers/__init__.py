@@ -11,6 +11,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import text
+
 from app.auth.crypto import SecretBox
 from app.bot.runner import BotRunner
 from app.channels.twilio.sender import TwilioSender
@@ -80,6 +82,9 @@ class Workers:
         while True:
             try:
                 async with self.db.session() as session:
+                    # A backlog of days may take longer than the pool's statement_timeout (app.db.engine):
+                    # this transaction may (SET LOCAL: the connection goes back to the pool as it was).
+                    await session.execute(text("SET LOCAL statement_timeout = 0"))
                     removed = await events.prune(session, older_than_days=EVENT_RETENTION_DAYS)
                     await session.commit()
                 if removed:

@@ -220,6 +220,28 @@ async def test_aclose_is_idempotent_and_a_closed_sender_reopens(fake, sender):
     assert [m["Body"] for m in fake.sent] == ["one", "two"]
 
 
+async def test_the_client_cache_is_bounded_and_an_evicted_account_still_sends(fake):
+    accounts = [("AC" + f"{i:032x}", f"token-{i}") for i in range(4)]
+    for account, token in accounts:
+        fake.add_account(account, token)
+    sender = TwilioSender(base_url=fake.base_url, timeout=2.0, max_clients=2)
+    try:
+        for account, token in [*accounts, accounts[0]]:  # the first one was evicted by then
+            await sender.send(account_sid=account, auth_token=token, from_=RESTAURANT, to=CUSTOMER, body=account)
+        session = sender._session
+        assert [m["Body"] for m in fake.sent] == [a for a, _ in [*accounts, accounts[0]]]
+        assert len(sender._clients) == 2
+        assert session is not None and not session.closed  # evicted clients share it: nothing closed under a send
+    finally:
+        await sender.aclose()
+
+    rotating = TwilioSender(base_url=fake.base_url)  # e.g. a token rotated again and again
+    for i in range(1000):
+        rotating._client(ACCOUNT, f"rotated-token-{i}")
+    assert len(rotating._clients) == 256
+    await rotating.aclose()
+
+
 async def test_the_error_tree():
     assert issubclass(TwilioRetryableError, TwilioError)
     assert issubclass(TwilioRejectedError, TwilioError)

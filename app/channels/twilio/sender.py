@@ -14,6 +14,11 @@ whether a send was accepted so that an accepted send is never repeated.
 
 `TwilioSender(base_url=...)` is the seam for tests: every request twilio-python would send to
 api.twilio.com goes to `base_url` instead (see tests/fakes/twilio_api.py).
+
+One twilio-python `Client` is kept per (account, auth token), least recently used first out beyond
+`max_clients`: a rotated token, or thousands of restaurants' accounts, can't grow the process without
+bound. The clients hold no connection of their own: all of them send over the sender's one aiohttp
+session, so an evicted client has nothing to close, and the session is closed by `aclose()`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import base64
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,13 +81,15 @@ class TwilioSender:
     inside cached clients, and never logged.
     """
 
-    def __init__(self, *, base_url: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, *, base_url: str | None = None, timeout: float = 10.0, max_clients: int = 256) -> None:
         """base_url None: Twilio's real API. Otherwise e.g. "http://127.0.0.1:8123" (TWILIO_API_BASE_URL).
-        timeout bounds each whole send (connect, request, response), in seconds."""
+        timeout bounds each whole send (connect, request, response), in seconds. max_clients: how
+        many (account, auth token) clients are kept (see the module docstring)."""
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._http_client = _RoutedHttpClient(base_url=base_url, session=self._get_session)
-        self._clients: dict[tuple[str, str], Client] = {}
+        self._clients: OrderedDict[tuple[str, str], Client] = OrderedDict()
+        self._max_clients = max_clients
 
     async def send(
         self,
@@ -135,8 +143,12 @@ class TwilioSender:
     def _client(self, account_sid: str, auth_token: str) -> Client:
         key = (account_sid, auth_token)  # a rotated token gets a fresh client
         client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = Client(account_sid, auth_token, http_client=self._http_client)
+        if client is not None:
+            self._clients.move_to_end(key)
+            return client
+        client = self._clients[key] = Client(account_sid, auth_token, http_client=self._http_client)
+        while len(self._clients) > self._max_clients:
+            self._clients.popitem(last=False)  # shares the session: nothing of its own to close
         return client
 
     def _get_session(self) -> aiohttp.ClientSession:
