@@ -261,6 +261,9 @@ class Server:
             "LOG_LEVEL": "WARNING",
             "RUN_WORKERS": "true" if workers else "false",
             "TWILIO_API_BASE_URL": twilio_url or "http://127.0.0.1:9",  # never the real Twilio
+            # The load generators open every socket with one admin token: lift the per-token cap
+            # (100 sockets per process by default), which is there for real clients, not for them.
+            "GRAPHQL_WS_MAX_SOCKETS_PER_TOKEN": "1000000",
             **(env or {}),
         }
         self.env.pop("ENV", None)  # development: production would insist on more secrets

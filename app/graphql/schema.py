@@ -18,6 +18,8 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.nodes import SelectedField
 
 from app.bot.runner import notify_order_status
@@ -525,9 +527,14 @@ class RefuseNulCharacters(SchemaExtension):
         return found
 
 
+# What a request got wrong before execution (an operation name the document doesn't hold, an
+# operation the transport doesn't take, no query at all): the caller's mistake, not a bug.
+_REQUEST_ERRORS = CannotGetOperationTypeError | InvalidOperationTypeError | MissingQueryError
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | SufrahError)
+    return original is not None and not isinstance(original, GraphQLError | SufrahError | _REQUEST_ERRORS)
 
 
 class HideSuggestions(SchemaExtension):
@@ -551,7 +558,7 @@ class Schema(strawberry.Schema):
         unexpected = [
             e for e in errors
             if e.original_error is not None and not (e.extensions or {}).get("code")
-            and not isinstance(e.original_error, GraphQLError)
+            and not isinstance(e.original_error, GraphQLError | _REQUEST_ERRORS)
         ]
         if unexpected:
             super().process_errors(unexpected, execution_context)

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
@@ -135,6 +136,11 @@ class TransportWSHandler(_SocketRules, _Outboxes, BaseGraphQLTransportWSHandler)
         SINK.set(Sink(self.outbox, operation.id, "next"))
         await super().run_operation(operation)
 
+    async def handle_task_exception(self, error: Exception) -> None:
+        """A client that went away while its operation was answering is not an error of ours."""
+        if not isinstance(error, WebSocketDisconnected):
+            await super().handle_task_exception(error)
+
 
 class LegacyWSHandler(_SocketRules, _Outboxes, BaseGraphQLWSHandler):
     """graphql-ws (subscriptions-transport-ws), held to graphql-transport-ws's rules: a socket that
@@ -165,7 +171,8 @@ class LegacyWSHandler(_SocketRules, _Outboxes, BaseGraphQLWSHandler):
 
     async def handle_async_results(self, operation_id: str, *args: Any) -> None:
         SINK.set(Sink(self.outbox, operation_id, "data"))
-        await super().handle_async_results(operation_id, *args)
+        with suppress(WebSocketDisconnected):  # the client left while the operation answered: it's over
+            await super().handle_async_results(operation_id, *args)
 
 
 def _holds_shared(value: object, depth: int) -> bool:
