@@ -21,16 +21,19 @@ from starlette.requests import HTTPConnection
 
 from app.auth.principal import Principal, Tenant
 from app.context import AppContext
-from app.errors import Forbidden, NotFound, StatementTimeout, SufrahError, Unauthenticated, ValidationFailed
+from app.errors import Forbidden, NotFound, SufrahError, Unauthenticated, ValidationFailed
 
 T = TypeVar("T")
 
 ERROR_CODES = {Unauthenticated: "UNAUTHENTICATED", Forbidden: "FORBIDDEN", NotFound: "NOT_FOUND",
-               ValidationFailed: "BAD_USER_INPUT", StatementTimeout: "TIMEOUT"}
+               ValidationFailed: "BAD_USER_INPUT"}
 
 
 def graphql_error(exc: SufrahError) -> GraphQLError:
-    return GraphQLError(exc.message, extensions={"code": ERROR_CODES.get(type(exc), "BAD_REQUEST")})
+    """The GraphQL error for a domain error: the extensions it declares itself (what graphql-core also
+    reads when it escapes a resolver, e.g. StatementTimeout's TIMEOUT), else its code from ERROR_CODES."""
+    extensions = getattr(exc, "extensions", None) or {"code": ERROR_CODES.get(type(exc), "BAD_REQUEST")}
+    return GraphQLError(exc.message, extensions=extensions)
 
 
 def _unused(task: asyncio.Task[Any]) -> None:

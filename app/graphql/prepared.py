@@ -43,6 +43,7 @@ from starlette.responses import JSONResponse, Response
 from app.context import AppContext
 from app.errors import StatementTimeout
 from app.graphql.compiled import Compiled, RawJSON
+from app.graphql.context import graphql_error
 from app.rest.common import bearer
 
 log = logging.getLogger("sufrah.graphql")
@@ -153,8 +154,7 @@ class Plans:
         try:
             body = await self._run(plan, ctx, tenant.restaurant_id, tenant.bot_id)
         except StatementTimeout as exc:  # the ordinary way would only wait as long again
-            error = {"message": exc.message, "extensions": exc.extensions}
-            return JSONResponse({"data": None, "errors": [error]}), None
+            return JSONResponse({"data": None, "errors": [graphql_error(exc).formatted]}), None
         except Exception as exc:  # noqa: BLE001  (the ordinary path answers, and reports the error as it does)
             log.debug("prepared query failed (%s); answering the ordinary way", type(exc).__name__)
             return None, None
