@@ -38,8 +38,12 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(**overrides)
     url = resolve_url(settings)  # starts the embedded server once; the app's lifespan migrates
     settings = load_settings(**overrides, database_url=url)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"sufrah: serving on http://{settings.host}:{settings.port} (database: {_describe(url)})", flush=True)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    print(
+        f"sufrah: serving on http://{settings.host}:{settings.port} (database: {_describe(url)})", flush=True
+    )
     uvicorn.run(
         create_app(settings, freeze_gc=True),
         host=settings.host,
@@ -115,8 +119,10 @@ def _with_db(work: Callable[[AsyncSession, Settings], Awaitable[T]], *, migrate_
             except (DBAPIError, OSError) as exc:
                 raise SufrahError(f"cannot reach the database at {_describe(url)}: {exc}") from None
             if current != migrate.head():
-                raise SufrahError(f"the database schema is at {current or 'nothing'}, not {migrate.head()}: "
-                                  "run `sufrah migrate` first")
+                raise SufrahError(
+                    f"the database schema is at {current or 'nothing'}, not {migrate.head()}: "
+                    "run `sufrah migrate` first"
+                )
             async with db.session() as session:
                 return await work(session, settings)
         finally:
@@ -144,6 +150,7 @@ def _box(settings: Settings) -> SecretBox:
 
 # -- restaurant -----------------------------------------------------------------------------------
 
+
 def _restaurant_create(args: argparse.Namespace) -> int:
     from app.services import restaurants
 
@@ -161,14 +168,17 @@ def _restaurant_list(args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession, settings: Settings) -> int:
         rows = await restaurants.list_all(session)
-        _table(["ID", "NAME", "CURRENCY", "BOT", "CREATED"],
-               [(r.id, r.name, r.currency, "on" if r.bot_enabled else "off", _day(r.created_at)) for r in rows])
+        _table(
+            ["ID", "NAME", "CURRENCY", "BOT", "CREATED"],
+            [(r.id, r.name, r.currency, "on" if r.bot_enabled else "off", _day(r.created_at)) for r in rows],
+        )
         return 0
 
     return _with_db(work)
 
 
 # -- bot ------------------------------------------------------------------------------------------
+
 
 def _auth_token(args: argparse.Namespace) -> str:
     """--auth-token, else TWILIO_AUTH_TOKEN, else a prompt (so the secret stays out of shell history)."""
@@ -192,11 +202,19 @@ def _bot_register(args: argparse.Namespace) -> int:
     async def work(session: AsyncSession, settings: Settings) -> int:
         restaurant = await restaurants.get(session, restaurant_id=args.restaurant)
         changes = BotChanges(
-            name=args.name, restaurant_name=args.restaurant_name or restaurant.name,
-            whatsapp_number=args.number, account_sid=args.account_sid, auth_token=auth_token,
-            subaccount_sid=args.subaccount_sid, sender_sid=args.sender_sid, waba_id=args.waba_id,
-            status=args.status, support_contact=args.support_contact, payment_link=args.payment_link,
-            max_messages_per_min=args.max_per_min, max_messages_per_day=args.max_per_day,
+            name=args.name,
+            restaurant_name=args.restaurant_name or restaurant.name,
+            whatsapp_number=args.number,
+            account_sid=args.account_sid,
+            auth_token=auth_token,
+            subaccount_sid=args.subaccount_sid,
+            sender_sid=args.sender_sid,
+            waba_id=args.waba_id,
+            status=args.status,
+            support_contact=args.support_contact,
+            payment_link=args.payment_link,
+            max_messages_per_min=args.max_per_min,
+            max_messages_per_day=args.max_per_day,
         )
         bot = await bots.register(session, restaurant_id=restaurant.id, changes=changes, box=_box(settings))
         await session.commit()
@@ -211,9 +229,21 @@ def _bot_list(args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession, settings: Settings) -> int:
         rows = await bots.list_for(session, restaurant_id=args.restaurant)
-        _table(["ID", "RESTAURANT", "NAME", "NUMBER", "STATUS", "ACTIVE", "CREATED"],
-               [(b.id, b.restaurant_id, b.name, b.whatsapp_number, b.status, "yes" if b.is_active else "no",
-                 _day(b.created_at)) for b in rows])
+        _table(
+            ["ID", "RESTAURANT", "NAME", "NUMBER", "STATUS", "ACTIVE", "CREATED"],
+            [
+                (
+                    b.id,
+                    b.restaurant_id,
+                    b.name,
+                    b.whatsapp_number,
+                    b.status,
+                    "yes" if b.is_active else "no",
+                    _day(b.created_at),
+                )
+                for b in rows
+            ],
+        )
         return 0
 
     return _with_db(work)
@@ -225,8 +255,13 @@ def _bot_set_active(active: bool) -> Callable[[argparse.Namespace], int]:
         from app.services.bots import BotChanges
 
         async def work(session: AsyncSession, settings: Settings) -> int:
-            bot = await bots.update_bot(session, restaurant_id=None, bot_id=args.bot_id,
-                                        changes=BotChanges(is_active=active), box=_box(settings))
+            bot = await bots.update_bot(
+                session,
+                restaurant_id=None,
+                bot_id=args.bot_id,
+                changes=BotChanges(is_active=active),
+                box=_box(settings),
+            )
             await session.commit()
             print(f"{bot.id} {'enabled' if active else 'disabled'}")
             return 0
@@ -238,6 +273,7 @@ def _bot_set_active(active: bool) -> Callable[[argparse.Namespace], int]:
 
 # -- menu -----------------------------------------------------------------------------------------
 
+
 def _menu_load(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -245,11 +281,14 @@ def _menu_load(args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession, settings: Settings) -> int:
         await restaurants.get(session, restaurant_id=args.restaurant)
-        menu = await catalog.load_menu(session, restaurant_id=args.restaurant,
-                                       data=catalog.read_menu_file(Path(args.file)))
+        menu = await catalog.load_menu(
+            session, restaurant_id=args.restaurant, data=catalog.read_menu_file(Path(args.file))
+        )
         await session.commit()
-        print(f"loaded {len(menu.branches)} branches, {len(menu.categories)} categories and "
-              f"{len(menu.items)} items into {args.restaurant}")
+        print(
+            f"loaded {len(menu.branches)} branches, {len(menu.categories)} categories and "
+            f"{len(menu.items)} items into {args.restaurant}"
+        )
         return 0
 
     return _with_db(work)
@@ -257,12 +296,14 @@ def _menu_load(args: argparse.Namespace) -> int:
 
 # -- token ----------------------------------------------------------------------------------------
 
+
 def _token_create(args: argparse.Namespace) -> int:
     from app.services import tokens
 
     async def work(session: AsyncSession, settings: Settings) -> int:
-        row, plaintext = await tokens.create(session, name=args.name, is_admin=args.admin,
-                                             restaurant_ids=args.restaurant)
+        row, plaintext = await tokens.create(
+            session, name=args.name, is_admin=args.admin, restaurant_ids=args.restaurant
+        )
         await session.commit()
         scope = "admin" if row.is_admin else "restaurants " + ", ".join(row.restaurant_ids)
         print(f"created token {row.id} ({scope}); it is shown once, store it now:", file=sys.stderr)
@@ -277,9 +318,20 @@ def _token_list(args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession, settings: Settings) -> int:
         rows = await tokens.list_all(session)
-        _table(["ID", "NAME", "PREFIX", "SCOPE", "CREATED", "REVOKED"],
-               [(t.id, t.name, t.token_prefix + "...", "admin" if t.is_admin else ",".join(t.restaurant_ids),
-                 _day(t.created_at), _day(t.revoked_at)) for t in rows])
+        _table(
+            ["ID", "NAME", "PREFIX", "SCOPE", "CREATED", "REVOKED"],
+            [
+                (
+                    t.id,
+                    t.name,
+                    t.token_prefix + "...",
+                    "admin" if t.is_admin else ",".join(t.restaurant_ids),
+                    _day(t.created_at),
+                    _day(t.revoked_at),
+                )
+                for t in rows
+            ],
+        )
         return 0
 
     return _with_db(work)
@@ -314,9 +366,19 @@ def _demo(args: argparse.Namespace) -> int:
         restaurant = await restaurants.create(session, name=DEMO_NAME, restaurant_id=DEMO_RESTAURANT)
         bot = await bots.find_by_number(session, whatsapp_number=DEMO_NUMBER)
         if bot is None:
-            bot = await bots.register(session, restaurant_id=restaurant.id, box=_box(settings), changes=BotChanges(
-                name="Demo Bot", restaurant_name=DEMO_NAME, whatsapp_number=DEMO_NUMBER,
-                account_sid=DEMO_ACCOUNT_SID, auth_token=secrets.token_hex(16), status="ACTIVE"))
+            bot = await bots.register(
+                session,
+                restaurant_id=restaurant.id,
+                box=_box(settings),
+                changes=BotChanges(
+                    name="Demo Bot",
+                    restaurant_name=DEMO_NAME,
+                    whatsapp_number=DEMO_NUMBER,
+                    account_sid=DEMO_ACCOUNT_SID,
+                    auth_token=secrets.token_hex(16),
+                    status="ACTIVE",
+                ),
+            )
         elif bot.restaurant_id != restaurant.id:
             raise SufrahError(f"{DEMO_NUMBER} is already registered to restaurant {bot.restaurant_id}")
         from app.services import catalog
@@ -325,7 +387,9 @@ def _demo(args: argparse.Namespace) -> int:
         _, token = await tokens.create(session, name="demo", restaurant_ids=[restaurant.id])
         await session.commit()
         base = settings.base_url
-        graphql = '{"query": "{ conversations { nodes { customerPhone unreadCount lastMessage { content } } } }"}'
+        graphql = (
+            '{"query": "{ conversations { nodes { customerPhone unreadCount lastMessage { content } } } }"}'
+        )
         print(f"""Sufrah demo is ready.
 
   restaurant  {restaurant.id} ({restaurant.name})
@@ -367,7 +431,9 @@ def _simulate(args: argparse.Namespace) -> int:
         try:
             auth_token = _box(settings).decrypt(bot.auth_token_encrypted)
         except ValueError:
-            raise SufrahError("this bot's auth token can't be read: SECRET_KEY differs from the server's") from None
+            raise SufrahError(
+                "this bot's auth token can't be read: SECRET_KEY differs from the server's"
+            ) from None
         return bot, auth_token, (args.server or settings.base_url).rstrip("/")
 
     bot, auth_token, base = _with_db(lookup)
@@ -385,11 +451,19 @@ def _simulate(args: argparse.Namespace) -> int:
         "ApiVersion": "2010-04-01",
     }
     if args.latitude is not None:
-        params |= {"Latitude": str(args.latitude), "Longitude": str(args.longitude), "MessageType": "location"}
+        params |= {
+            "Latitude": str(args.latitude),
+            "Longitude": str(args.longitude),
+            "MessageType": "location",
+        }
         if args.address:
             params["Address"] = args.address
     if args.button:
-        params |= {"ButtonPayload": args.button, "ButtonText": args.body or args.button, "MessageType": "button"}
+        params |= {
+            "ButtonPayload": args.button,
+            "ButtonText": args.body or args.button,
+            "MessageType": "button",
+        }
     url = f"{base}/whatsapp/webhook"
     signature = RequestValidator(auth_token).compute_signature(url, params)
     try:
@@ -401,8 +475,10 @@ def _simulate(args: argparse.Namespace) -> int:
         return 0
     print(response.text, file=sys.stderr)
     if response.status_code == 403:
-        print("hint: the server checks signatures against its PUBLIC_BASE_URL; pass that as --server",
-              file=sys.stderr)
+        print(
+            "hint: the server checks signatures against its PUBLIC_BASE_URL; pass that as --server",
+            file=sys.stderr,
+        )
     return 1
 
 
@@ -410,8 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sufrah", description="Sufrah WhatsApp ordering backend.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the HTTP server (migrates first)",
-                           description="Run the API server. Without DATABASE_URL it starts an embedded PostgreSQL.")
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP server (migrates first)",
+        description="Run the API server. Without DATABASE_URL it starts an embedded PostgreSQL.",
+    )
     serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
     serve.set_defaults(func=_serve)
@@ -421,8 +500,11 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--downgrade", action="store_true", help="move down to REVISION instead of up")
     mig.set_defaults(func=_migrate)
 
-    export = sub.add_parser("export-schema", help="write the GraphQL schema (SDL) to schema.graphql",
-                            description="Export the GraphQL schema from the code.")
+    export = sub.add_parser(
+        "export-schema",
+        help="write the GraphQL schema (SDL) to schema.graphql",
+        description="Export the GraphQL schema from the code.",
+    )
     export.add_argument("--output", "-o", help="file to write, or - for stdout (default: schema.graphql)")
     export.set_defaults(func=_export_schema)
 
@@ -431,24 +513,37 @@ def build_parser() -> argparse.ArgumentParser:
     _menu_commands(sub)
     _token_commands(sub)
 
-    demo = sub.add_parser("demo", help="create a demo restaurant, bot and token, and show how to try them",
-                          description=f"Create (once) restaurant '{DEMO_RESTAURANT}' ({DEMO_NAME}) with a bot on "
-                                      f"{DEMO_NUMBER}, make a new token for it, and print how to try the whole "
-                                      "loop with `sufrah simulate`, curl and GraphQL.")
+    demo = sub.add_parser(
+        "demo",
+        help="create a demo restaurant, bot and token, and show how to try them",
+        description=f"Create (once) restaurant '{DEMO_RESTAURANT}' ({DEMO_NAME}) with a bot on "
+        f"{DEMO_NUMBER}, make a new token for it, and print how to try the whole "
+        "loop with `sufrah simulate`, curl and GraphQL.",
+    )
     demo.set_defaults(func=_demo)
 
     sim = sub.add_parser(
-        "simulate", help="play a customer: send a signed inbound WhatsApp message to a running server",
+        "simulate",
+        help="play a customer: send a signed inbound WhatsApp message to a running server",
         description="Send the webhook Twilio would send for a customer's WhatsApp message, signed with the "
-                    "bot's auth token (read from the database: run it with the server's DATABASE_URL/DATA_DIR "
-                    "and SECRET_KEY), to SERVER/whatsapp/webhook.")
+        "bot's auth token (read from the database: run it with the server's DATABASE_URL/DATA_DIR "
+        "and SECRET_KEY), to SERVER/whatsapp/webhook.",
+    )
     sim.add_argument("--to", required=True, metavar="NUMBER", help="the bot's WhatsApp number")
-    sim.add_argument("--from", dest="sender", default=DEMO_CUSTOMER, metavar="NUMBER",
-                     help=f"the customer's number (default {DEMO_CUSTOMER})")
+    sim.add_argument(
+        "--from",
+        dest="sender",
+        default=DEMO_CUSTOMER,
+        metavar="NUMBER",
+        help=f"the customer's number (default {DEMO_CUSTOMER})",
+    )
     sim.add_argument("--body", default="", help="the message text")
     sim.add_argument("--name", default="Demo Customer", help="the customer's WhatsApp profile name")
-    sim.add_argument("--server", metavar="URL",
-                     help="the server's public URL (default: PUBLIC_BASE_URL, else http://HOST:PORT)")
+    sim.add_argument(
+        "--server",
+        metavar="URL",
+        help="the server's public URL (default: PUBLIC_BASE_URL, else http://HOST:PORT)",
+    )
     sim.add_argument("--latitude", type=float, help="send a location (with --longitude)")
     sim.add_argument("--longitude", type=float, help="send a location (with --latitude)")
     sim.add_argument("--address", help="the location's address (with --latitude/--longitude)")
@@ -458,11 +553,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _restaurant_commands(sub: Any) -> None:
-    group = sub.add_parser("restaurant", help="create and list restaurants (tenants)",
-                           description="Restaurants: the tenants.")
+    group = sub.add_parser(
+        "restaurant", help="create and list restaurants (tenants)", description="Restaurants: the tenants."
+    )
     commands = group.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = commands.add_parser("create", help="create a restaurant (prints its id)",
-                                 description="Create a restaurant; an --id that exists already is kept as it is.")
+    create = commands.add_parser(
+        "create",
+        help="create a restaurant (prints its id)",
+        description="Create a restaurant; an --id that exists already is kept as it is.",
+    )
     create.add_argument("--name", required=True)
     create.add_argument("--id", help="the restaurant id (default: a new random one)")
     create.add_argument("--currency", default="SAR", help="ISO 4217 code (default SAR)")
@@ -474,13 +573,17 @@ def _restaurant_commands(sub: Any) -> None:
 def _menu_commands(sub: Any) -> None:
     from app.services.catalog import MENU_FILE_HELP
 
-    group = sub.add_parser("menu", help="load a restaurant's branches and menu from a JSON file",
-                           description="Branches and the menu.")
+    group = sub.add_parser(
+        "menu",
+        help="load a restaurant's branches and menu from a JSON file",
+        description="Branches and the menu.",
+    )
     commands = group.add_subparsers(dest="action", required=True, metavar="ACTION")
     load = commands.add_parser(
-        "load", help="replace a restaurant's branches and menu with a JSON file",
+        "load",
+        help="replace a restaurant's branches and menu with a JSON file",
         description="Replace the restaurant's branches, categories and items with the file's. Prices are in "
-                    "minor units (halalas). The file looks like:\n" + MENU_FILE_HELP,
+        "minor units (halalas). The file looks like:\n" + MENU_FILE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load.add_argument("--restaurant", required=True, help="the restaurant id")
@@ -489,19 +592,26 @@ def _menu_commands(sub: Any) -> None:
 
 
 def _bot_commands(sub: Any) -> None:
-    group = sub.add_parser("bot", help="register, list and disable WhatsApp senders",
-                           description="Bots: a restaurant's WhatsApp senders (Twilio numbers).")
+    group = sub.add_parser(
+        "bot",
+        help="register, list and disable WhatsApp senders",
+        description="Bots: a restaurant's WhatsApp senders (Twilio numbers).",
+    )
     commands = group.add_subparsers(dest="action", required=True, metavar="ACTION")
     reg = commands.add_parser(
-        "register", help="register a WhatsApp sender for a restaurant",
+        "register",
+        help="register a WhatsApp sender for a restaurant",
         description="Register a Twilio WhatsApp sender. The auth token is stored encrypted (SECRET_KEY); "
-                    "give it with --auth-token, TWILIO_AUTH_TOKEN, or at the prompt.")
+        "give it with --auth-token, TWILIO_AUTH_TOKEN, or at the prompt.",
+    )
     reg.add_argument("--restaurant", required=True, metavar="ID", help="the restaurant's id")
     reg.add_argument("--name", required=True, help="the bot's name")
     reg.add_argument("--number", required=True, help="WhatsApp number, +9665... or whatsapp:+9665...")
     reg.add_argument("--account-sid", required=True, help="Twilio account SID (AC...)")
     reg.add_argument("--auth-token", help="Twilio auth token (default: TWILIO_AUTH_TOKEN, else a prompt)")
-    reg.add_argument("--restaurant-name", help="name shown for the restaurant (default: the restaurant's name)")
+    reg.add_argument(
+        "--restaurant-name", help="name shown for the restaurant (default: the restaurant's name)"
+    )
     reg.add_argument("--status", choices=["PENDING", "ACTIVE", "FAILED", "VERIFYING"], help="default PENDING")
     reg.add_argument("--subaccount-sid")
     reg.add_argument("--sender-sid")
@@ -511,29 +621,44 @@ def _bot_commands(sub: Any) -> None:
     reg.add_argument("--max-per-min", type=int, help="messages per minute (default 60)")
     reg.add_argument("--max-per-day", type=int, help="messages per day (default 1000)")
     reg.set_defaults(func=_bot_register)
-    listing = commands.add_parser("list", help="list live bots", description="List bots (never their secrets).")
+    listing = commands.add_parser(
+        "list", help="list live bots", description="List bots (never their secrets)."
+    )
     listing.add_argument("--restaurant", metavar="ID", help="only this restaurant's bots")
     listing.set_defaults(func=_bot_list)
     for name, active, text in (("disable", False, "stop"), ("enable", True, "resume")):
-        command = commands.add_parser(name, help=f"{name} a bot", description=f"{text.title()} answering as this bot.")
+        command = commands.add_parser(
+            name, help=f"{name} a bot", description=f"{text.title()} answering as this bot."
+        )
         command.add_argument("bot_id", metavar="BOT_ID")
         command.set_defaults(func=_bot_set_active(active))
 
 
 def _token_commands(sub: Any) -> None:
-    group = sub.add_parser("token", help="create, list and revoke API tokens",
-                           description="API tokens: random, shown once, stored as a hash, revocable.")
+    group = sub.add_parser(
+        "token",
+        help="create, list and revoke API tokens",
+        description="API tokens: random, shown once, stored as a hash, revocable.",
+    )
     commands = group.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = commands.add_parser("create", help="create a token and print it (once)",
-                                 description="Create an API token. The token goes to stdout (once), the rest "
-                                             "to stderr, so `TOKEN=$(sufrah token create ...)` works.")
+    create = commands.add_parser(
+        "create",
+        help="create a token and print it (once)",
+        description="Create an API token. The token goes to stdout (once), the rest "
+        "to stderr, so `TOKEN=$(sufrah token create ...)` works.",
+    )
     scope = create.add_mutually_exclusive_group(required=True)
     scope.add_argument("--admin", action="store_true", help="every restaurant, and the admin API")
-    scope.add_argument("--restaurant", action="append", metavar="ID", help="a restaurant it may act for (repeat)")
+    scope.add_argument(
+        "--restaurant", action="append", metavar="ID", help="a restaurant it may act for (repeat)"
+    )
     create.add_argument("--name", required=True, help="what the token is for, to tell tokens apart")
     create.set_defaults(func=_token_create)
-    listing = commands.add_parser("list", help="list tokens (never the tokens themselves)",
-                                  description="List tokens: id, name, prefix, scope, created, revoked.")
+    listing = commands.add_parser(
+        "list",
+        help="list tokens (never the tokens themselves)",
+        description="List tokens: id, name, prefix, scope, created, revoked.",
+    )
     listing.set_defaults(func=_token_list)
     revoke = commands.add_parser("revoke", help="revoke a token", description="Revoke a token at once.")
     revoke.add_argument("token_id", metavar="TOKEN_ID")

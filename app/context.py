@@ -27,7 +27,9 @@ class AppContext:
     auth: Authenticator
     spool: Spool
     directory: BotDirectory
-    plans: Plans | None = None  # GraphQL queries answered again from their statements (None: GRAPHQL_COMPILE=false)
+    plans: Plans | None = (
+        None  # GraphQL queries answered again from their statements (None: GRAPHQL_COMPILE=false)
+    )
 
 
 def app_context(conn: HTTPConnection) -> AppContext:

@@ -94,7 +94,7 @@ def install() -> None:
 MAX_SHOWN = 80  # characters of an untrusted value written to a log line
 
 
-class untrusted:  # noqa: N801  (used like a function: log.warning("... %s", untrusted(sid)))
+class untrusted:
     """A value from the outside, formatted (lazily: only when the line is written) escaped and cut."""
 
     __slots__ = ("value",)
@@ -121,8 +121,9 @@ class _Window:
 class Throttled:
     """A logger's lines at most `per_minute` per kind (the format string) per minute."""
 
-    def __init__(self, logger: logging.Logger, *, per_minute: int = 10,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, logger: logging.Logger, *, per_minute: int = 10, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.logger = logger
         self.per_minute = per_minute
         self._clock = clock

@@ -75,9 +75,13 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         logs.install()  # query-string tokens never reach a log line, however the server logs
         url = resolve_url(settings)
         await migrate.upgrade_async(url)
-        db = Database.connect(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-                              statement_timeout=settings.db_statement_timeout_seconds,
-                              idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout_seconds)
+        db = Database.connect(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            statement_timeout=settings.db_statement_timeout_seconds,
+            idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout_seconds,
+        )
         hub = Hub(db, loaders=LOADERS)
         auth = Authenticator(dashboard_pat=settings.dashboard_pat)
         hub.watch(auth_cache.CHANNEL, notified=auth.changed, listening=auth.listening)
@@ -86,9 +90,16 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         hub.watch(auth_cache.CHANNEL, notified=directory.changed, listening=directory.listening)
         await hub.start()
         auth.sockets.start(db, interval=settings.socket_recheck_seconds)
-        ctx = AppContext(settings=settings, db=db, box=SecretBox(settings.effective_secret_key), hub=hub, auth=auth,
-                         spool=Spool(spool_dir), directory=directory,
-                         plans=Plans() if settings.graphql_compile else None)
+        ctx = AppContext(
+            settings=settings,
+            db=db,
+            box=SecretBox(settings.effective_secret_key),
+            hub=hub,
+            auth=auth,
+            spool=Spool(spool_dir),
+            directory=directory,
+            plans=Plans() if settings.graphql_compile else None,
+        )
         spooler = asyncio.create_task(_keep_spool(ctx), name="spool")
         workers = Workers(db, settings=settings, box=ctx.box) if settings.run_workers else None
         if workers is not None:
@@ -131,7 +142,16 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         *inbox_routes,
     ]
     # Byte limits before anything is read: bodies by route, socket messages, GraphQL responses.
-    limits = Middleware(Limits, body=settings.max_body_bytes, webhook_body=settings.max_webhook_body_bytes,
-                        ws_message=settings.max_ws_frame_bytes, graphql_response=settings.graphql_max_response_bytes)
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-                     middleware=[limits])
+    limits = Middleware(
+        Limits,
+        body=settings.max_body_bytes,
+        webhook_body=settings.max_webhook_body_bytes,
+        ws_message=settings.max_ws_frame_bytes,
+        graphql_response=settings.graphql_max_response_bytes,
+    )
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[limits],
+    )

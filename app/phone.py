@@ -14,7 +14,7 @@ def to_e164(address: str, *, field: str = "whatsappNumber") -> str:
     """`whatsapp:+9665...`, `+9665...` or `+966 50 ...` -> `+9665...`; anything else is a ValidationFailed."""
     value = address.strip()
     if value.lower().startswith(PREFIX):
-        value = value[len(PREFIX):]
+        value = value[len(PREFIX) :]
     value = re.sub(r"[\s\-()]", "", value)
     if not _E164.match(value):
         raise ValidationFailed(f"{field} must be an E.164 number such as +966501234567", field=field)

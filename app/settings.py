@@ -45,16 +45,22 @@ class Settings(BaseSettings):
     db_max_overflow: int = 0
     # Bounded cost per request (app/rest/limits.py, app/graphql/documents.py, app/graphql/cost.py).
     db_statement_timeout_seconds: float = Field(
-        default=15.0, ge=0,
+        default=15.0,
+        ge=0,
         description="PostgreSQL statement_timeout of the server's pool: a longer statement is cancelled and the "
         "caller told (GraphQL TIMEOUT, REST 503); 0 turns it off. Migrations and LISTEN are not affected.",
     )
     db_idle_in_transaction_timeout_seconds: float = Field(
-        default=60.0, ge=0,
+        default=60.0,
+        ge=0,
         description="PostgreSQL idle_in_transaction_session_timeout of the server's pool; 0 turns it off.",
     )
-    max_body_bytes: int = Field(default=256 * 1024, ge=1, description="Largest GraphQL or REST request body (413).")
-    max_webhook_body_bytes: int = Field(default=64 * 1024, ge=1, description="Largest Twilio webhook body (413).")
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1, description="Largest GraphQL or REST request body (413)."
+    )
+    max_webhook_body_bytes: int = Field(
+        default=64 * 1024, ge=1, description="Largest Twilio webhook body (413)."
+    )
     max_ws_frame_bytes: int = Field(
         default=256 * 1024, ge=1, description="Largest WebSocket message a client may send (closed 1009)."
     )
@@ -62,11 +68,14 @@ class Settings(BaseSettings):
         default=32 * 1024, ge=1, description="Longest GraphQL query text (QUERY_TOO_LARGE, HTTP 413)."
     )
     graphql_max_cost: int = Field(
-        default=10_000, ge=1,
+        default=10_000,
+        ge=1,
         description="Most objects an operation may ask for, estimated before it runs (QUERY_TOO_COSTLY).",
     )
     graphql_max_response_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=1, description="Largest GraphQL HTTP response (RESPONSE_TOO_LARGE instead)."
+        default=4 * 1024 * 1024,
+        ge=1,
+        description="Largest GraphQL HTTP response (RESPONSE_TOO_LARGE instead).",
     )
     twilio_api_base_url: str | None = Field(
         default=None, description="Where the Twilio Messages API is reached; unset: api.twilio.com."
@@ -74,26 +83,31 @@ class Settings(BaseSettings):
     twilio_timeout_seconds: float = 10.0
     run_workers: bool = Field(default=True, description="Run the bot and outbox workers in this process.")
     socket_recheck_seconds: float = Field(
-        default=60.0, gt=0,
+        default=60.0,
+        gt=0,
         description="Open sockets' credentials are re-checked on every sufrah_auth notification, and this "
         "often anyway (app/auth/sockets.py).",
     )
     ws_auth_timeout_seconds: float = Field(
-        default=3.0, gt=0,
-        description="How long a /ws client without ?token= has to send its {\"type\": \"auth\"} frame.",
+        default=3.0,
+        gt=0,
+        description='How long a /ws client without ?token= has to send its {"type": "auth"} frame.',
     )
     graphql_ws_init_timeout_seconds: float = Field(
-        default=10.0, gt=0,
+        default=10.0,
+        gt=0,
         description="A GraphQL socket (either subprotocol) that hasn't sent connection_init by then is closed (4408).",
     )
     graphql_ws_max_sockets_per_token: int = Field(
-        default=100, ge=1,
+        default=100,
+        ge=1,
         description="Open GraphQL sockets one token may hold per process; one more is closed (4429).",
     )
     graphql_ws_max_operations: int = Field(
-        default=50, ge=1,
+        default=50,
+        ge=1,
         description="Operations (subscriptions, queries, mutations) running at once on one GraphQL socket; "
-        "one more is answered \"Subscription limit reached\".",
+        'one more is answered "Subscription limit reached".',
     )
     graphql_compile: bool = Field(
         default=True,

@@ -70,10 +70,16 @@ def database_unavailable(error: BaseException) -> bool:
             return True
         if isinstance(current, sa_exc.TimeoutError | OSError | asyncio.TimeoutError):
             return True
-        if isinstance(current, asyncpg.PostgresConnectionError | asyncpg.InterfaceError
-                      | asyncpg.CannotConnectNowError | asyncpg.AdminShutdownError
-                      | asyncpg.CrashShutdownError | asyncpg.ConnectionDoesNotExistError
-                      | asyncpg.TooManyConnectionsError):
+        if isinstance(
+            current,
+            asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.AdminShutdownError
+            | asyncpg.CrashShutdownError
+            | asyncpg.ConnectionDoesNotExistError
+            | asyncpg.TooManyConnectionsError,
+        ):
             return True
         current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
     return False
@@ -384,7 +390,7 @@ class Spool:
             fcntl.flock(fd, fcntl.LOCK_EX)  # one whole line at a time, whichever process writes
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -393,8 +399,14 @@ class Spool:
         if entry is None:
             log.error("unreadable spool line moved to %s (%s)", path, reason)
         else:
-            log.error("spooled %s webhook %s for bot %s can't be applied (%s); moved to %s", entry.kind,
-                      untrusted(entry.params.get("MessageSid")), entry.bot_id, untrusted(reason), path)
+            log.error(
+                "spooled %s webhook %s for bot %s can't be applied (%s); moved to %s",
+                entry.kind,
+                untrusted(entry.params.get("MessageSid")),
+                entry.bot_id,
+                untrusted(reason),
+                path,
+            )
 
     def _dead_keys(self, path: Path) -> set[str]:
         if self._dead_known is None:
@@ -410,8 +422,11 @@ class Spool:
     def stats(self) -> dict[str, int]:
         """Entries waiting in this process's spool, entries in the dead-letter file (every process's),
         and spool files that no live process holds (waiting to be adopted)."""
-        return {"spooledWebhooks": self.pending, "deadLetteredWebhooks": self._dead_letters(),
-                "orphanedSpoolFiles": self._orphans()}
+        return {
+            "spooledWebhooks": self.pending,
+            "deadLetteredWebhooks": self._dead_letters(),
+            "orphanedSpoolFiles": self._orphans(),
+        }
 
     def _dead_letters(self) -> int:
         try:

@@ -129,6 +129,7 @@ def raise_nofile(limit: int = 65536) -> int:
 
 # -- the embedded PostgreSQL ---------------------------------------------------------------------
 
+
 @dataclass
 class Postgres:
     """The embedded server under bench/.work/pg (Unix socket only) and the databases on it."""
@@ -143,8 +144,11 @@ class Postgres:
         url = embedded.start(self.data_dir, database="postgres")
         self.socket_dir = url.split("?host=", 1)[1]
         with contextlib.suppress(Exception):
-            self.port = int(re.search(r"^port\s*=\s*(\d+)", (Path(self.socket_dir) / "postgresql.conf").read_text(),
-                                      re.M).group(1))  # type: ignore[union-attr]
+            self.port = int(
+                re.search(
+                    r"^port\s*=\s*(\d+)", (Path(self.socket_dir) / "postgresql.conf").read_text(), re.M
+                ).group(1)
+            )  # type: ignore[union-attr]
         on_exit(self.stop)
         return self
 
@@ -209,8 +213,17 @@ class Postgres:
         try:
             rows = await conn.fetch(
                 "SELECT name, setting || coalesce(unit, '') AS v FROM pg_settings WHERE name = ANY($1)",
-                ["shared_buffers", "fsync", "synchronous_commit", "max_connections", "work_mem", "wal_level",
-                 "jit", "max_wal_size", "checkpoint_timeout"],
+                [
+                    "shared_buffers",
+                    "fsync",
+                    "synchronous_commit",
+                    "max_connections",
+                    "work_mem",
+                    "wal_level",
+                    "jit",
+                    "max_wal_size",
+                    "checkpoint_timeout",
+                ],
             )
             return {r["name"]: r["v"] for r in rows}
         finally:
@@ -225,6 +238,7 @@ def migrate(url: str) -> None:
 
 
 # -- sufrah serve processes ----------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -244,8 +258,16 @@ class Server:
     numbers); `workers=True` runs them, pointed at `twilio_url` (a fake Twilio) if given.
     """
 
-    def __init__(self, database_url: str, *, workers: bool = False, twilio_url: str | None = None,
-                 env: dict[str, str] | None = None, port: int | None = None, label: str = "sufrah") -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: bool = False,
+        twilio_url: str | None = None,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        label: str = "sufrah",
+    ) -> None:
         self.port = port or free_port()
         self.label = label
         data_dir = WORK / "data" / f"{label}-{self.port}"
@@ -286,10 +308,16 @@ class Server:
 
     def start(self) -> Server:
         with self.log_path.open("ab") as log:
-            self.proc = register_child(subprocess.Popen(
-                [PYTHON, "-m", "app.cli", "serve"], env=self.env, cwd=ROOT, stdout=log, stderr=log,
-                preexec_fn=_child_limits,
-            ))
+            self.proc = register_child(
+                subprocess.Popen(
+                    [PYTHON, "-m", "app.cli", "serve"],
+                    env=self.env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=log,
+                    preexec_fn=_child_limits,
+                )
+            )
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> Server:
@@ -345,6 +373,7 @@ def start_fake_twilio(accounts: Sequence[tuple[str, str]]) -> tuple[subprocess.P
 
 # -- tenants, tokens, signed webhooks ------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BotInfo:
     restaurant_id: str
@@ -371,10 +400,22 @@ async def create_tenants(url: str, n: int, *, prefix: str = "bench") -> list[Bot
             sid = "AC" + secrets.token_hex(16)
             number = f"+1555{base + i:07d}"
             async with db.session() as s:
-                r = await restaurants.create(s, name=f"Bench {prefix} {i}", restaurant_id=f"{prefix}_r{i:04d}")
-                bot = await bots.register(s, restaurant_id=r.id, box=box, changes=BotChanges(
-                    name=f"bot {i}", restaurant_name=r.name, whatsapp_number=number, account_sid=sid,
-                    auth_token=token, status="ACTIVE"))
+                r = await restaurants.create(
+                    s, name=f"Bench {prefix} {i}", restaurant_id=f"{prefix}_r{i:04d}"
+                )
+                bot = await bots.register(
+                    s,
+                    restaurant_id=r.id,
+                    box=box,
+                    changes=BotChanges(
+                        name=f"bot {i}",
+                        restaurant_name=r.name,
+                        whatsapp_number=number,
+                        account_sid=sid,
+                        auth_token=token,
+                        status="ACTIVE",
+                    ),
+                )
                 await s.commit()
             out.append(BotInfo(r.id, bot.id, bot.whatsapp_number, sid, token))
     finally:
@@ -389,7 +430,9 @@ async def create_token(url: str, *, admin: bool = True, restaurant_ids: Sequence
     db = Database.connect(url, pool_size=1, max_overflow=0)
     try:
         async with db.session() as s:
-            _, plaintext = await tokens.create(s, name="bench", is_admin=admin, restaurant_ids=list(restaurant_ids))
+            _, plaintext = await tokens.create(
+                s, name="bench", is_admin=admin, restaurant_ids=list(restaurant_ids)
+            )
             await s.commit()
     finally:
         await db.dispose()
@@ -443,11 +486,15 @@ def signed_webhook(bot: BotInfo, *, customer: str, body: str, sid: str | None = 
     return SignedRequest(
         sid=params["MessageSid"],
         body=urllib.parse.urlencode(params).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(params, bot.auth_token)},
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sign(params, bot.auth_token),
+        },
     )
 
 
 # -- statistics ----------------------------------------------------------------------------------
+
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
     """Linear interpolation between closest ranks (numpy's default); NaN for no values."""
@@ -478,6 +525,7 @@ def latency_summary(seconds: Iterable[float]) -> dict[str, float]:
 
 
 # -- running a function in a process of its own --------------------------------------------------
+
 
 def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     try:
@@ -520,6 +568,7 @@ def use_uvloop() -> None:
 
 # -- HTTP load: closed loop, fixed concurrency, in its own process --------------------------------
 
+
 @dataclass
 class HttpOp:
     """One request (method, url, headers, body) or a dashboard page built of several (`kind`)."""
@@ -549,8 +598,14 @@ class LoadResult:
         return self.ok / self.elapsed if self.elapsed > 0 else 0.0
 
 
-def http_load(ops: list[HttpOp], concurrency: int, duration: float, warmup: float,
-              check_graphql: bool = False, max_ops: int | None = None) -> LoadResult:
+def http_load(
+    ops: list[HttpOp],
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    check_graphql: bool = False,
+    max_ops: int | None = None,
+) -> LoadResult:
     """Closed loop: `concurrency` workers each send an op, wait for its answer, send the next (ops
     taken round-robin). Measures `duration` seconds after `warmup` seconds; with `max_ops` (and
     duration 0) each op runs once instead. Runs where it is called: use through call_in_process."""
@@ -558,8 +613,14 @@ def http_load(ops: list[HttpOp], concurrency: int, duration: float, warmup: floa
     return asyncio.run(_http_load(ops, concurrency, duration, warmup, check_graphql, max_ops))
 
 
-async def _http_load(ops: list[HttpOp], concurrency: int, duration: float, warmup: float,
-                     check_graphql: bool, max_ops: int | None) -> LoadResult:
+async def _http_load(
+    ops: list[HttpOp],
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    check_graphql: bool,
+    max_ops: int | None,
+) -> LoadResult:
     import aiohttp
 
     latencies: list[float] = []
@@ -571,7 +632,9 @@ async def _http_load(ops: list[HttpOp], concurrency: int, duration: float, warmu
     perf = time.perf_counter
     connector = aiohttp.TCPConnector(limit=0, force_close=False, enable_cleanup_closed=True)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, skip_auto_headers=("User-Agent",)) as http:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, skip_auto_headers=("User-Agent",)
+    ) as http:
 
         async def one(op: HttpOp) -> tuple[bool, str, bytes]:
             async with http.request(op.method, op.url, headers=op.headers, data=op.body) as resp:
@@ -585,7 +648,9 @@ async def _http_load(ops: list[HttpOp], concurrency: int, duration: float, warmu
                 return good, status, data
             ids = [c["id"] for c in json.loads(data)]
             template = op.extra["messages_url"]
-            results = await asyncio.gather(*(one(HttpOp("GET", template.format(id=i), op.headers)) for i in ids))
+            results = await asyncio.gather(
+                *(one(HttpOp("GET", template.format(id=i), op.headers)) for i in ids)
+            )
             bad = [r for r in results if not r[0]]
             if bad:
                 return False, bad[0][1], bad[0][2]
@@ -634,19 +699,34 @@ async def _http_load(ops: list[HttpOp], concurrency: int, duration: float, warmu
         end = perf()
         cpu = time.process_time() - cpu0
     elapsed = (end - measure_from) if total is None else (end - start)
-    return LoadResult(ok=counters["ok"], errors=counters["errors"], elapsed=max(elapsed, 1e-9), latencies=latencies,
-                      statuses=statuses, sample=sample[0] if sample else "",
-                      first_error=first_error[0] if first_error else None, client_cpu=cpu, failed=failed)
+    return LoadResult(
+        ok=counters["ok"],
+        errors=counters["errors"],
+        elapsed=max(elapsed, 1e-9),
+        latencies=latencies,
+        statuses=statuses,
+        sample=sample[0] if sample else "",
+        first_error=first_error[0] if first_error else None,
+        client_cpu=cpu,
+        failed=failed,
+    )
 
 
 # -- results --------------------------------------------------------------------------------------
 
+
 def git_revision() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "app", "migrations"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app", "migrations"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -711,12 +791,18 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, 
 def print_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
     cells = [[t for _, t in columns], *table(rows, columns)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    numeric = [all(isinstance(row.get(key), int | float) or row.get(key) is None for row in rows)
-               for key, _ in columns]
+    numeric = [
+        all(isinstance(row.get(key), int | float) or row.get(key) is None for row in rows)
+        for key, _ in columns
+    ]
     print(f"\n{title}")
     for n, r in enumerate(cells):
-        print("  " + "  ".join(c.rjust(w) if n and numeric[i] else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        print(
+            "  "
+            + "  ".join(
+                c.rjust(w) if n and numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+            ).rstrip()
+        )
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
     sys.stdout.flush()
@@ -736,9 +822,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_results(name: str, *, meta: dict[str, Any], sections: Sequence[tuple[str, list[dict[str, Any]],
-                  Sequence[tuple[str, str]]]], notes: Sequence[str] = (), data: dict[str, Any] | None = None,
-                  plot: Callable[[Any], None] | None = None) -> list[Path]:
+def write_results(
+    name: str,
+    *,
+    meta: dict[str, Any],
+    sections: Sequence[tuple[str, list[dict[str, Any]], Sequence[tuple[str, str]]]],
+    notes: Sequence[str] = (),
+    data: dict[str, Any] | None = None,
+    plot: Callable[[Any], None] | None = None,
+) -> list[Path]:
     """bench/results/<name>.json (everything), .md (tables + notes) and .png (plot(fig)), each written
     to a .tmp file first and renamed, so a run that dies leaves the previous results whole."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -749,9 +841,13 @@ def write_results(name: str, *, meta: dict[str, Any], sections: Sequence[tuple[s
     paths.append(json_path)
 
     m = meta.get("machine", {})
-    lines = [f"# {name}", "",
-             f"Run {meta.get('started_at')} at `{meta.get('git')}` on {m.get('cpus')} CPUs ({m.get('cpu_model')}),"
-             f" load average at start {m.get('load_average_at_start')}. Command: `{meta.get('command', '')}`.", ""]
+    lines = [
+        f"# {name}",
+        "",
+        f"Run {meta.get('started_at')} at `{meta.get('git')}` on {m.get('cpus')} CPUs ({m.get('cpu_model')}),"
+        f" load average at start {m.get('load_average_at_start')}. Command: `{meta.get('command', '')}`.",
+        "",
+    ]
     for title, rows, columns in sections:
         lines += [f"## {title}", "", markdown_table(rows, columns), ""]
     if notes:
@@ -771,7 +867,9 @@ def write_results(name: str, *, meta: dict[str, Any], sections: Sequence[tuple[s
 
             fig = plt.figure(figsize=(12, 5.5), dpi=100)
             plot(fig)
-            fig.suptitle(f"{name} — {meta.get('started_at')} @ {meta.get('git')} ({m.get('cpus')} CPUs)", fontsize=10)
+            fig.suptitle(
+                f"{name} — {meta.get('started_at')} @ {meta.get('git')} ({m.get('cpus')} CPUs)", fontsize=10
+            )
             fig.tight_layout()
             png = RESULTS / f"{name}.png"
             tmp = png.with_suffix(".png.tmp")
@@ -794,8 +892,15 @@ def bar_labels(ax: Any, bars: Any, fmt_str: str = "{:,.0f}") -> None:
     for bar in bars:
         h = bar.get_height()
         if h and not math.isnan(h):
-            ax.annotate(fmt_str.format(h), (bar.get_x() + bar.get_width() / 2, h), ha="center", va="bottom",
-                        fontsize=7, xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                fmt_str.format(h),
+                (bar.get_x() + bar.get_width() / 2, h),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
 
 
 def command_line(name: str) -> str:
@@ -804,6 +909,7 @@ def command_line(name: str) -> str:
 
 def checkpoint(dsn: str) -> None:
     """CHECKPOINT (and wait), so one phase's dirty pages aren't flushed during the next phase."""
+
     async def run() -> None:
         import asyncpg
 
@@ -817,6 +923,7 @@ def checkpoint(dsn: str) -> None:
 
 
 # -- where the CPU went ---------------------------------------------------------------------------
+
 
 def postgres_cpu_seconds(pg: Postgres) -> float:
     """User+system CPU of the postmaster and its live children (backends, walwriter, checkpointer)."""
@@ -854,8 +961,10 @@ class CpuMeter:
         wall = time.perf_counter() - self.t0
         pg = postgres_cpu_seconds(self.pg) - self.pg0
         srv = sum(s.cpu_seconds() for s in self.servers) - self.s0
-        return {"server_cpu_pct": round(100 * srv / wall, 1) if self.servers else math.nan,
-                "postgres_cpu_pct": round(100 * pg / wall, 1)}
+        return {
+            "server_cpu_pct": round(100 * srv / wall, 1) if self.servers else math.nan,
+            "postgres_cpu_pct": round(100 * pg / wall, 1),
+        }
 
 
 PROFILE_CHOICES = ["svg", "raw", "svg-native", "raw-native"]
@@ -874,9 +983,25 @@ class Profiler:
         self.path = out_dir / f"{name}-{stamp}.{'svg' if fmt.startswith('svg') else 'txt'}"
         fmt_arg = "flamegraph" if fmt in ("svg", "svg-native") else "raw"
         extra = ["--native"] if fmt.endswith("-native") else ["--nonblocking"]
-        self.proc = register_child(subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", fmt_arg, "-o", str(self.path),
-             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.proc = register_child(
+            subprocess.Popen(
+                [
+                    exe,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    str(rate),
+                    "--format",
+                    fmt_arg,
+                    "-o",
+                    str(self.path),
+                    *extra,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         time.sleep(0.5)
 
     def stop(self) -> Path:
@@ -900,8 +1025,10 @@ def summarize_collapsed(path: Path, top: int = 25) -> list[tuple[str, float, flo
             continue
         n = int(count)
         total += n
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].split("/")[-1] + ")"
-                  if " (" in f else f for f in stack.split(";")]
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].split("/")[-1] + ")" if " (" in f else f
+            for f in stack.split(";")
+        ]
         own[frames[-1]] = own.get(frames[-1], 0) + n
         for f in set(frames):
             incl[f] = incl.get(f, 0) + n

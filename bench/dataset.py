@@ -44,12 +44,27 @@ from bench import common
 
 CHUNK = 50_000
 TEXTS = [
-    "مرحبا، أبغى أطلب", "hello, I'd like to order", "كم سعر الشاورما؟", "two shawarma and a pepsi please",
-    "وين وصل الطلب؟", "thanks!", "ممكن توصيل للعنوان هذا", "is the restaurant open now?",
-    "أبغى أغير الطلب", "can I pay by card?", "شكرا لكم", "the order was great",
+    "مرحبا، أبغى أطلب",
+    "hello, I'd like to order",
+    "كم سعر الشاورما؟",
+    "two shawarma and a pepsi please",
+    "وين وصل الطلب؟",
+    "thanks!",
+    "ممكن توصيل للعنوان هذا",
+    "is the restaurant open now?",
+    "أبغى أغير الطلب",
+    "can I pay by card?",
+    "شكرا لكم",
+    "the order was great",
 ]
-ANSWERS = ["أهلاً بك في مطعمنا! تفضل القائمة", "Your order #1042 is confirmed", "تم استلام طلبك",
-           "We deliver within 30 minutes", "طلبك في الطريق", "Thank you for ordering!"]
+ANSWERS = [
+    "أهلاً بك في مطعمنا! تفضل القائمة",
+    "Your order #1042 is confirmed",
+    "تم استلام طلبك",
+    "We deliver within 30 minutes",
+    "طلبك في الطريق",
+    "Thank you for ordering!",
+]
 NAMES = ["محمد", "Fatimah", "عبدالله", "Sara", "خالد", "Omar", "نورة", None]
 
 
@@ -113,14 +128,17 @@ def message_counts(spec: Spec) -> array.array:
 
 # -- generation, one share per process ---------------------------------------------------------------
 
-def _generate_share(dsn: str, spec: Spec, share: int, shares: int, bounds: list[int], counts: array.array,
-                    now_ts: float) -> tuple[int, int]:
+
+def _generate_share(
+    dsn: str, spec: Spec, share: int, shares: int, bounds: list[int], counts: array.array, now_ts: float
+) -> tuple[int, int]:
     common.use_uvloop()
     return asyncio.run(_copy_share(dsn, spec, share, shares, bounds, counts, now_ts))
 
 
-async def _copy_share(dsn: str, spec: Spec, share: int, shares: int, bounds: list[int], counts: array.array,
-                      now_ts: float) -> tuple[int, int]:
+async def _copy_share(
+    dsn: str, spec: Spec, share: int, shares: int, bounds: list[int], counts: array.array, now_ts: float
+) -> tuple[int, int]:
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
@@ -128,11 +146,40 @@ async def _copy_share(dsn: str, spec: Spec, share: int, shares: int, bounds: lis
     rng = random.Random(spec.seed * 7919 + share)
     now = datetime.fromtimestamp(now_ts, UTC)
     span = spec.days * 86400.0
-    conv_cols = ["restaurant_id", "id", "bot_id", "customer_phone", "customer_name", "status", "last_message_at",
-                 "last_inbound_at", "unread_count", "is_bot_active", "created_at", "updated_at"]
-    msg_cols = ["restaurant_id", "id", "conversation_id", "direction", "author", "message_type", "content",
-                "media_urls", "wa_sid", "delivery_status", "metadata", "created_at", "updated_at", "bot_turn",
-                "bot_id", "send_state", "send_attempts", "sent_at"]
+    conv_cols = [
+        "restaurant_id",
+        "id",
+        "bot_id",
+        "customer_phone",
+        "customer_name",
+        "status",
+        "last_message_at",
+        "last_inbound_at",
+        "unread_count",
+        "is_bot_active",
+        "created_at",
+        "updated_at",
+    ]
+    msg_cols = [
+        "restaurant_id",
+        "id",
+        "conversation_id",
+        "direction",
+        "author",
+        "message_type",
+        "content",
+        "media_urls",
+        "wa_sid",
+        "delivery_status",
+        "metadata",
+        "created_at",
+        "updated_at",
+        "bot_turn",
+        "bot_id",
+        "send_state",
+        "send_attempts",
+        "sent_at",
+    ]
     conv_rows: list[tuple[Any, ...]] = []
     msg_rows: list[tuple[Any, ...]] = []
     n_conv = n_msg = 0
@@ -162,10 +209,23 @@ async def _copy_share(dsn: str, spec: Spec, share: int, shares: int, bounds: lis
         t = end - td(seconds=length)
         from_phone = f"whatsapp:{phone}"
         to_phone = f"whatsapp:+1555{r:07d}"
-        meta_in = json.dumps({"fromPhone": from_phone, "toPhone": to_phone, "profileName": name or "",
-                              "twilio": {"MessageSid": "", "AccountSid": "AC" + "0" * 32, "From": from_phone,
-                                         "To": to_phone, "NumMedia": "0", "ApiVersion": "2010-04-01",
-                                         "WaId": phone[1:], "SmsStatus": "received"}})
+        meta_in = json.dumps(
+            {
+                "fromPhone": from_phone,
+                "toPhone": to_phone,
+                "profileName": name or "",
+                "twilio": {
+                    "MessageSid": "",
+                    "AccountSid": "AC" + "0" * 32,
+                    "From": from_phone,
+                    "To": to_phone,
+                    "NumMedia": "0",
+                    "ApiVersion": "2010-04-01",
+                    "WaId": phone[1:],
+                    "SmsStatus": "received",
+                },
+            }
+        )
         last_in = None
         unread = 0
         for j in range(n):
@@ -174,17 +234,70 @@ async def _copy_share(dsn: str, spec: Spec, share: int, shares: int, bounds: lis
             if j % 2 == 0:
                 last_in = t
                 unread += 1
-                msg_rows.append((rid, mid, cid, "IN", "customer", "text", choice(TEXTS), "[]", f"SM{i:016x}{j:014x}",
-                                 "received", meta_in, t, t, "done", None, None, 0, None))
+                msg_rows.append(
+                    (
+                        rid,
+                        mid,
+                        cid,
+                        "IN",
+                        "customer",
+                        "text",
+                        choice(TEXTS),
+                        "[]",
+                        f"SM{i:016x}{j:014x}",
+                        "received",
+                        meta_in,
+                        t,
+                        t,
+                        "done",
+                        None,
+                        None,
+                        0,
+                        None,
+                    )
+                )
             else:
                 unread = 0
                 staff = random_() < 0.2
-                msg_rows.append((rid, mid, cid, "OUT", "staff" if staff else "bot", "text", choice(ANSWERS), "[]",
-                                 f"SM{i:016x}{j:014x}", "read" if random_() < 0.7 else "delivered", "{}", t, t,
-                                 None, bid, "sent", 1, t))
+                msg_rows.append(
+                    (
+                        rid,
+                        mid,
+                        cid,
+                        "OUT",
+                        "staff" if staff else "bot",
+                        "text",
+                        choice(ANSWERS),
+                        "[]",
+                        f"SM{i:016x}{j:014x}",
+                        "read" if random_() < 0.7 else "delivered",
+                        "{}",
+                        t,
+                        t,
+                        None,
+                        bid,
+                        "sent",
+                        1,
+                        t,
+                    )
+                )
         created = end - td(seconds=length)
-        conv_rows.append((rid, cid, bid, phone, name, "closed" if random_() < 0.2 else "active", t, last_in,
-                          unread, random_() < 0.8, created, t))
+        conv_rows.append(
+            (
+                rid,
+                cid,
+                bid,
+                phone,
+                name,
+                "closed" if random_() < 0.2 else "active",
+                t,
+                last_in,
+                unread,
+                random_() < 0.8,
+                created,
+                t,
+            )
+        )
         n_conv += 1
         n_msg += n
         await flush()
@@ -194,6 +307,7 @@ async def _copy_share(dsn: str, spec: Spec, share: int, shares: int, bounds: lis
 
 
 # -- load ------------------------------------------------------------------------------------------
+
 
 async def _prepare(dsn: str, spec: Spec, counts_per_restaurant: list[int]) -> list[str]:
     """Restaurants and bots; drop what would slow the big COPYs; returns the statements that restore it."""
@@ -205,30 +319,61 @@ async def _prepare(dsn: str, spec: Spec, counts_per_restaurant: list[int]) -> li
     conn = await asyncpg.connect(dsn)
     try:
         await conn.copy_records_to_table(
-            "restaurant", columns=["id", "name", "currency", "timezone"],
-            records=[(restaurant_id(r), f"Bench Restaurant {r}", "SAR", "Asia/Riyadh") for r in range(spec.restaurants)])
+            "restaurant",
+            columns=["id", "name", "currency", "timezone"],
+            records=[
+                (restaurant_id(r), f"Bench Restaurant {r}", "SAR", "Asia/Riyadh")
+                for r in range(spec.restaurants)
+            ],
+        )
         await conn.copy_records_to_table(
-            "bot", columns=["restaurant_id", "id", "name", "restaurant_name", "whatsapp_number", "account_sid",
-                            "auth_token_encrypted", "status"],
-            records=[(restaurant_id(r), bot_id(r), f"Bench Bot {r}", f"Bench Restaurant {r}", f"+1555{r:07d}",
-                      "AC" + "0" * 32, token, "ACTIVE") for r in range(spec.restaurants)])
+            "bot",
+            columns=[
+                "restaurant_id",
+                "id",
+                "name",
+                "restaurant_name",
+                "whatsapp_number",
+                "account_sid",
+                "auth_token_encrypted",
+                "status",
+            ],
+            records=[
+                (
+                    restaurant_id(r),
+                    bot_id(r),
+                    f"Bench Bot {r}",
+                    f"Bench Restaurant {r}",
+                    f"+1555{r:07d}",
+                    "AC" + "0" * 32,
+                    token,
+                    "ACTIVE",
+                )
+                for r in range(spec.restaurants)
+            ],
+        )
         restore: list[str] = []
         # Secondary indexes of both big tables; the message table's keys and FK too.
         for table in ("message", "conversation"):
             for row in await conn.fetch(
                 """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
                    FROM pg_index i WHERE i.indrelid = $1::regclass
-                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""", table):
+                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+                table,
+            ):
                 restore.append(row["def"])
                 await conn.execute(f"DROP INDEX {row['name']}")
         cons = await conn.fetch(
             """SELECT conname, contype::text AS contype, pg_get_constraintdef(oid) AS def FROM pg_constraint
                WHERE conrelid = 'message'::regclass AND contype IN ('p', 'u', 'f')
-               ORDER BY CASE contype WHEN 'f' THEN 0 ELSE 1 END""")
+               ORDER BY CASE contype WHEN 'f' THEN 0 ELSE 1 END"""
+        )
         for c in cons:
             await conn.execute(f'ALTER TABLE message DROP CONSTRAINT "{c["conname"]}"')
-        keys = [f'ALTER TABLE message ADD CONSTRAINT "{c["conname"]}" {c["def"]}'
-                for c in sorted(cons, key=lambda c: {"p": 0, "u": 1, "f": 2}[c["contype"]])]
+        keys = [
+            f'ALTER TABLE message ADD CONSTRAINT "{c["conname"]}" {c["def"]}'
+            for c in sorted(cons, key=lambda c: {"p": 0, "u": 1, "f": 2}[c["contype"]])
+        ]
         return keys + restore
     finally:
         await conn.close()
@@ -245,8 +390,11 @@ async def _finish(dsn: str, spec: Spec, restore: list[str], started: float) -> N
             await conn.execute(stmt)
             print(f"  {stmt[:90]}... {time.perf_counter() - t:.1f}s", flush=True)
         await conn.execute("VACUUM ANALYZE")
-        info = {**spec.key(), "generated_in_s": round(time.perf_counter() - started, 1),
-                "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        info = {
+            **spec.key(),
+            "generated_in_s": round(time.perf_counter() - started, 1),
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         await conn.execute(f"COMMENT ON DATABASE \"{spec.database}\" IS '{json.dumps(info)}'")
     finally:
         await conn.close()
@@ -260,8 +408,9 @@ async def describe(pg: common.Postgres, database: str) -> dict[str, Any] | None:
         return None
     conn = await asyncpg.connect(pg.dsn("postgres"))
     try:
-        comment = await conn.fetchval("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
-                                      database)
+        comment = await conn.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", database
+        )
     finally:
         await conn.close()
     try:
@@ -277,8 +426,11 @@ def ensure(pg: common.Postgres, spec: Spec, *, jobs: int = 2, force: bool = Fals
         print(f"dataset {spec.database}: reused (generated {found.get('generated_at')})", flush=True)
         return found
     started = time.perf_counter()
-    print(f"dataset {spec.database}: generating {spec.restaurants} restaurants, {spec.conversations:,} conversations,"
-          f" {spec.messages:,} messages with {jobs} processes ...", flush=True)
+    print(
+        f"dataset {spec.database}: generating {spec.restaurants} restaurants, {spec.conversations:,} conversations,"
+        f" {spec.messages:,} messages with {jobs} processes ...",
+        flush=True,
+    )
     url = asyncio.run(pg.recreate(spec.database))
     common.migrate(url)
     dsn = pg.dsn(spec.database)
@@ -295,9 +447,13 @@ def ensure(pg: common.Postgres, spec: Spec, *, jobs: int = 2, force: bool = Fals
     else:
         ctx = mp.get_context("spawn")
         with ctx.Pool(jobs) as pool:
-            totals = pool.starmap(_generate_share, [(dsn, spec, k, jobs, bounds, counts, now_ts) for k in range(jobs)])
+            totals = pool.starmap(
+                _generate_share, [(dsn, spec, k, jobs, bounds, counts, now_ts) for k in range(jobs)]
+            )
     n_conv, n_msg = sum(x[0] for x in totals), sum(x[1] for x in totals)
-    print(f"  copied {n_conv:,} conversations, {n_msg:,} messages in {time.perf_counter() - t:.1f}s", flush=True)
+    print(
+        f"  copied {n_conv:,} conversations, {n_msg:,} messages in {time.perf_counter() - t:.1f}s", flush=True
+    )
     asyncio.run(_finish(dsn, spec, restore, started))
     print(f"dataset {spec.database}: ready in {time.perf_counter() - started:.0f}s", flush=True)
     info = asyncio.run(describe(pg, spec.database))
@@ -308,11 +464,21 @@ def ensure(pg: common.Postgres, spec: Spec, *, jobs: int = 2, force: bool = Fals
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restaurants", type=int, default=100, help="restaurants R (default 100)")
     parser.add_argument("--conversations", type=int, default=100_000, help="conversations C (default 100000)")
-    parser.add_argument("--messages", type=int, default=1_000_000,
-                        help="messages M (default 1000000; 10000000 works, ~10 min)")
-    parser.add_argument("--skew", type=float, default=0.0,
-                        help="0: uniform; s > 0: restaurant i gets weight 1/(i+1)^s, heavy-tailed conversations")
-    parser.add_argument("--days", type=int, default=30, help="history spread over this many days (default 30)")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=1_000_000,
+        help="messages M (default 1000000; 10000000 works, ~10 min)",
+    )
+    parser.add_argument(
+        "--skew",
+        type=float,
+        default=0.0,
+        help="0: uniform; s > 0: restaurant i gets weight 1/(i+1)^s, heavy-tailed conversations",
+    )
+    parser.add_argument(
+        "--days", type=int, default=30, help="history spread over this many days (default 30)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="generating processes (default 2)")
     parser.add_argument("--force", action="store_true", help="regenerate even if an identical dataset exists")
 
@@ -326,7 +492,9 @@ def spec_from(args: argparse.Namespace) -> Spec:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_arguments(parser)
     parser.add_argument("--keep-running", action="store_true", help="leave the embedded PostgreSQL running")
     args = parser.parse_args()

@@ -76,13 +76,16 @@ def event_record_sql() -> str:
 
 # -- the asyncpg baseline (runs in a load process) -------------------------------------------------
 
+
 def asyncpg_baseline(dsn: str, items: list[tuple[str, str, str, str, str]], clients: int) -> dict[str, Any]:
     """items: (bot number, customer phone, profile name, body, MessageSid). Same SQL as the webhook."""
     common.use_uvloop()
     return asyncio.run(_asyncpg_baseline(dsn, items, clients))
 
 
-async def _asyncpg_baseline(dsn: str, items: list[tuple[str, str, str, str, str]], clients: int) -> dict[str, Any]:
+async def _asyncpg_baseline(
+    dsn: str, items: list[tuple[str, str, str, str, str]], clients: int
+) -> dict[str, Any]:
     import asyncpg
 
     from app.channels.twilio.inbound import parse_inbound
@@ -100,7 +103,9 @@ async def _asyncpg_baseline(dsn: str, items: list[tuple[str, str, str, str, str]
     for number, phone, name, body, sid in items:
         bot = BotInfo("", "", number, "AC" + "0" * 32, "")
         inbound = parse_inbound(common.inbound_params(bot, customer=phone, body=body, sid=sid))
-        prepared.append((number, phone, name, body, sid, json.dumps(inbound.metadata()), inbound.message_type))
+        prepared.append(
+            (number, phone, name, body, sid, json.dumps(inbound.metadata()), inbound.message_type)
+        )
 
     async def one(conn: Any, item: tuple[Any, ...]) -> None:
         number, phone, name, body, sid, meta, kind = item
@@ -111,7 +116,9 @@ async def _asyncpg_baseline(dsn: str, items: list[tuple[str, str, str, str, str]
             mid = await conn.fetchval(MESSAGE_INSERT, rid, new_id("msg"), cid, kind, body, "[]", sid, meta)
             if mid is not None:
                 await conn.execute(CONVERSATION_UPDATE, rid, cid, name)
-                await conn.execute(record, rid, 2, ["message.created", "conversation.updated"], [mid, cid], [cid, cid])
+                await conn.execute(
+                    record, rid, 2, ["message.created", "conversation.updated"], [mid, cid], [cid, cid]
+                )
 
     async def worker() -> None:
         nonlocal next_item, errors
@@ -166,23 +173,30 @@ def pgbench_script(meta: str) -> str:
     from app.realtime.events import _RECORD
 
     record = _RECORD.text.strip()
-    record = (record.replace("CAST(:kinds AS text[])", "ARRAY['message.created', 'conversation.updated']")
-              .replace("CAST(:entities AS text[])", "ARRAY[:mid, :cid]")
-              .replace("CAST(:conversations AS text[])", "ARRAY[:cid, :cid]")
-              .replace(":r", ":rid").replace(":n", "2"))
+    record = (
+        record.replace("CAST(:kinds AS text[])", "ARRAY['message.created', 'conversation.updated']")
+        .replace("CAST(:entities AS text[])", "ARRAY[:mid, :cid]")
+        .replace("CAST(:conversations AS text[])", "ARRAY[:cid, :cid]")
+        .replace(":r", ":rid")
+        .replace(":n", "2")
+    )
     text = PGBENCH_SCRIPT.replace("{record}", record).lstrip()
     return text.replace(":meta", "'" + meta.replace("'", "''") + "'")
 
 
-def run_pgbench(pg: common.Postgres, dsn_db: str, *, clients: int, transactions: int, bots: list[BotInfo],
-                customers: int) -> dict[str, Any] | None:
+def run_pgbench(
+    pg: common.Postgres, dsn_db: str, *, clients: int, transactions: int, bots: list[BotInfo], customers: int
+) -> dict[str, Any] | None:
     exe = pg.bin("pgbench")
     if not Path(exe).exists() and not shutil_which(exe):
         return None
     from app.channels.twilio.inbound import parse_inbound
 
-    meta = json.dumps(parse_inbound(common.inbound_params(bots[0], customer=common.customer_phone(1),
-                                                          body="hello from pgbench")).metadata())
+    meta = json.dumps(
+        parse_inbound(
+            common.inbound_params(bots[0], customer=common.customer_phone(1), body="hello from pgbench")
+        ).metadata()
+    )
     work = common.WORK / "pgbench"
     work.mkdir(parents=True, exist_ok=True)
     for old in work.glob("log*"):
@@ -191,10 +205,35 @@ def run_pgbench(pg: common.Postgres, dsn_db: str, *, clients: int, transactions:
     script.write_text(pgbench_script(meta))
     per_client = max(1, math.ceil(transactions / clients))
     numbase = int(bots[0].number[5:])
-    cmd = [exe, "-h", pg.socket_dir, "-p", str(pg.port), "-U", "postgres", "-n", "-M", "prepared",
-           "-c", str(clients), "-j", str(min(2, clients)), "-t", str(per_client), "-f", str(script),
-           "-D", f"nrest={len(bots)}", "-D", f"ncust={customers}", "-D", f"numbase={numbase}",
-           "-l", f"--log-prefix={work}/log", dsn_db]
+    cmd = [
+        exe,
+        "-h",
+        pg.socket_dir,
+        "-p",
+        str(pg.port),
+        "-U",
+        "postgres",
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(clients),
+        "-j",
+        str(min(2, clients)),
+        "-t",
+        str(per_client),
+        "-f",
+        str(script),
+        "-D",
+        f"nrest={len(bots)}",
+        "-D",
+        f"ncust={customers}",
+        "-D",
+        f"numbase={numbase}",
+        "-l",
+        f"--log-prefix={work}/log",
+        dsn_db,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         print(proc.stdout[-2000:], proc.stderr[-3000:], file=sys.stderr)
@@ -207,8 +246,13 @@ def run_pgbench(pg: common.Postgres, dsn_db: str, *, clients: int, transactions:
                 latencies.append(int(parts[2]) / 1e6)
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", proc.stdout).group(1))  # type: ignore[union-attr]
     failed = re.search(r"number of failed transactions: (\d+)", proc.stdout)
-    return {"tps": tps, "latencies": latencies, "errors": int(failed.group(1)) if failed else 0,
-            "transactions": per_client * clients, "command": " ".join(cmd)}
+    return {
+        "tps": tps,
+        "latencies": latencies,
+        "errors": int(failed.group(1)) if failed else 0,
+        "transactions": per_client * clients,
+        "command": " ".join(cmd),
+    }
 
 
 def shutil_which(name: str) -> str | None:
@@ -219,6 +263,7 @@ def shutil_which(name: str) -> str | None:
 
 # -- verification ----------------------------------------------------------------------------------
 
+
 async def verify(dsn: str, restaurant_ids: list[str], acked: set[str], sent: set[str]) -> dict[str, Any]:
     """Every acknowledged MessageSid stored exactly once; counters and the event log agree."""
     import asyncpg
@@ -226,7 +271,9 @@ async def verify(dsn: str, restaurant_ids: list[str], acked: set[str], sent: set
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT wa_sid, count(*) AS n FROM message WHERE restaurant_id = ANY($1) GROUP BY wa_sid", restaurant_ids)
+            "SELECT wa_sid, count(*) AS n FROM message WHERE restaurant_id = ANY($1) GROUP BY wa_sid",
+            restaurant_ids,
+        )
         stored = {r["wa_sid"]: r["n"] for r in rows}
         missing = [s for s in acked if s not in stored]
         duplicated = [s for s, n in stored.items() if n != 1]
@@ -237,41 +284,74 @@ async def verify(dsn: str, restaurant_ids: list[str], acked: set[str], sent: set
                       (SELECT count(*) FROM message WHERE restaurant_id = ANY($1) AND direction = 'IN') AS inbound,
                       (SELECT count(*) FROM event WHERE restaurant_id = ANY($1) AND kind = 'message.created') AS events,
                       (SELECT count(*) FROM conversation WHERE restaurant_id = ANY($1)) AS conversations""",
-            restaurant_ids)
+            restaurant_ids,
+        )
     finally:
         await conn.close()
-    ok = not missing and not duplicated and not unknown and counters["unread"] == counters["inbound"] == counters["events"]
-    return {"ok": ok, "acknowledged": len(acked), "stored": len(stored), "missing": len(missing),
-            "duplicated": len(duplicated), "stored_but_not_acknowledged": len(unacked_stored),
-            "unknown": len(unknown), "unread_sum": counters["unread"], "inbound_messages": counters["inbound"],
-            "message_events": counters["events"], "conversations": counters["conversations"]}
+    ok = (
+        not missing
+        and not duplicated
+        and not unknown
+        and counters["unread"] == counters["inbound"] == counters["events"]
+    )
+    return {
+        "ok": ok,
+        "acknowledged": len(acked),
+        "stored": len(stored),
+        "missing": len(missing),
+        "duplicated": len(duplicated),
+        "stored_but_not_acknowledged": len(unacked_stored),
+        "unknown": len(unknown),
+        "unread_sum": counters["unread"],
+        "inbound_messages": counters["inbound"],
+        "message_events": counters["events"],
+        "conversations": counters["conversations"],
+    }
 
 
 # -- the run ---------------------------------------------------------------------------------------
 
+
 def plan(bots: list[BotInfo], n: int, customers: int, seed: int) -> list[tuple[BotInfo, str, str]]:
     """(bot, customer, body) for n messages: restaurants in turn, customers at random."""
     rng = random.Random(seed)
-    return [(bots[i % len(bots)], common.customer_phone(rng.randrange(customers)), f"bench message {i}")
-            for i in range(n)]
+    return [
+        (bots[i % len(bots)], common.customer_phone(rng.randrange(customers)), f"bench message {i}")
+        for i in range(n)
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", "-k", type=int, default=32, help="concurrent clients K (default 32)")
-    parser.add_argument("--messages", "-n", type=int, default=5000, help="messages N per phase (default 5000)")
-    parser.add_argument("--restaurants", type=int, default=10, help="restaurants the messages go to (default 10)")
+    parser.add_argument(
+        "--messages", "-n", type=int, default=5000, help="messages N per phase (default 5000)"
+    )
+    parser.add_argument(
+        "--restaurants", type=int, default=10, help="restaurants the messages go to (default 10)"
+    )
     parser.add_argument("--customers", type=int, default=500, help="customers per restaurant (default 500)")
     parser.add_argument("--servers", type=int, default=1, help="sufrah serve processes (default 1)")
-    parser.add_argument("--workers", action="store_true",
-                        help="run with RUN_WORKERS=true (bot turns + outbox, against a fake Twilio)")
-    parser.add_argument("--duplicates", type=float, default=0.0,
-                        help="fraction of webhooks redelivered (same MessageSid, concurrently) (default 0)")
+    parser.add_argument(
+        "--workers",
+        action="store_true",
+        help="run with RUN_WORKERS=true (bot turns + outbox, against a fake Twilio)",
+    )
+    parser.add_argument(
+        "--duplicates",
+        type=float,
+        default=0.0,
+        help="fraction of webhooks redelivered (same MessageSid, concurrently) (default 0)",
+    )
     parser.add_argument("--warmup", type=int, default=300, help="untimed webhooks before the timed ones")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
     parser.add_argument("--profile", choices=PROFILE_CHOICES, help="py-spy the (first) server during phase 1")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--name", default="ingest", help="results file name in bench/results/ (default ingest)")
+    parser.add_argument(
+        "--name", default="ingest", help="results file name in bench/results/ (default ingest)"
+    )
     args = parser.parse_args()
     common.install_cleanup()
     meta = common.run_metadata(args.name, args, command=common.command_line("ingest"))
@@ -293,71 +373,120 @@ def main() -> None:
     try:
         # -- 1. ours -----------------------------------------------------------------------------
         print(f"signing {args.messages + args.warmup} webhooks ...", flush=True)
-        warm = [common.signed_webhook(b, customer=c, body=body)
-                for b, c, body in plan(ours_bots, args.warmup, args.customers, args.seed + 99)]
-        timed = [common.signed_webhook(b, customer=c, body=body)
-                 for b, c, body in plan(ours_bots, args.messages, args.customers, args.seed)]
+        warm = [
+            common.signed_webhook(b, customer=c, body=body)
+            for b, c, body in plan(ours_bots, args.warmup, args.customers, args.seed + 99)
+        ]
+        timed = [
+            common.signed_webhook(b, customer=c, body=body)
+            for b, c, body in plan(ours_bots, args.messages, args.customers, args.seed)
+        ]
         rng = random.Random(args.seed)
         requests = list(timed)
         for _ in range(int(len(timed) * args.duplicates)):  # redeliveries, interleaved with the originals
             requests.insert(rng.randrange(len(requests) + 1), timed[rng.randrange(len(timed))])
 
         def ops(reqs: list[common.SignedRequest]) -> list[HttpOp]:
-            return [HttpOp("POST", f"{servers[i % len(servers)].url}{common.WEBHOOK_PATH}", r.headers, r.body)
-                    for i, r in enumerate(reqs)]
+            return [
+                HttpOp("POST", f"{servers[i % len(servers)].url}{common.WEBHOOK_PATH}", r.headers, r.body)
+                for i, r in enumerate(reqs)
+            ]
 
-        warm_result = common.call_in_process(common.http_load, ops(warm), args.clients, 0, 0, False, len(warm),
-                                             timeout=600)
+        warm_result = common.call_in_process(
+            common.http_load, ops(warm), args.clients, 0, 0, False, len(warm), timeout=600
+        )
         warm_acked = {r.sid for i, r in enumerate(warm) if i not in set(warm_result.failed)}
         common.checkpoint(dsn)
         profiler = common.Profiler(servers[0].pid, "ingest", args.profile) if args.profile else None
         cpu = common.CpuMeter(pg, servers).start()
-        print(f"phase 1: {len(requests)} signed webhooks, {args.clients} clients -> {len(servers)} server(s)", flush=True)
-        ours = common.call_in_process(common.http_load, ops(requests), args.clients, 0, 0, False, len(requests),
-                                      timeout=900)
+        print(
+            f"phase 1: {len(requests)} signed webhooks, {args.clients} clients -> {len(servers)} server(s)",
+            flush=True,
+        )
+        ours = common.call_in_process(
+            common.http_load, ops(requests), args.clients, 0, 0, False, len(requests), timeout=900
+        )
         usage = cpu.stop()
         if profiler:
             print(f"profile: {profiler.stop()}")
         failed = set(ours.failed)
         acked = {r.sid for i, r in enumerate(requests) if i not in failed}
-        check = asyncio.run(verify(dsn, [b.restaurant_id for b in ours_bots], acked | warm_acked,
-                                   {r.sid for r in requests} | {r.sid for r in warm}))
+        check = asyncio.run(
+            verify(
+                dsn,
+                [b.restaurant_id for b in ours_bots],
+                acked | warm_acked,
+                {r.sid for r in requests} | {r.sid for r in warm},
+            )
+        )
         check["timed_acknowledged"] = len(acked)
-        rows.append({"target": "sufrah webhook (HTTP, signed)", "msgs_s": len(acked) / ours.elapsed,
-                     "requests_s": ours.ok / ours.elapsed, **common.latency_summary(ours.latencies),
-                     "errors": ours.errors, **usage, "client_cpu_pct": round(100 * ours.client_cpu / ours.elapsed, 1)})
+        rows.append(
+            {
+                "target": "sufrah webhook (HTTP, signed)",
+                "msgs_s": len(acked) / ours.elapsed,
+                "requests_s": ours.ok / ours.elapsed,
+                **common.latency_summary(ours.latencies),
+                "errors": ours.errors,
+                **usage,
+                "client_cpu_pct": round(100 * ours.client_cpu / ours.elapsed, 1),
+            }
+        )
         if ours.first_error:
             print(f"first error: {ours.first_error}", file=sys.stderr)
 
         # -- 2. asyncpg, same SQL -------------------------------------------------------------------
         common.checkpoint(dsn)
-        items = [(b.number, c, "Bench Customer", body, "SM" + secrets.token_hex(16))
-                 for b, c, body in plan(base_bots, args.messages, args.customers, args.seed)]
-        warm_items = [(b.number, c, "Bench Customer", body, "SM" + secrets.token_hex(16))
-                      for b, c, body in plan(base_bots, args.warmup, args.customers, args.seed + 99)]
+        items = [
+            (b.number, c, "Bench Customer", body, "SM" + secrets.token_hex(16))
+            for b, c, body in plan(base_bots, args.messages, args.customers, args.seed)
+        ]
+        warm_items = [
+            (b.number, c, "Bench Customer", body, "SM" + secrets.token_hex(16))
+            for b, c, body in plan(base_bots, args.warmup, args.customers, args.seed + 99)
+        ]
         common.call_in_process(asyncpg_baseline, dsn, warm_items, args.clients, timeout=600)
         common.checkpoint(dsn)
         print(f"phase 2: asyncpg, same transaction, {args.clients} connections", flush=True)
         cpu = common.CpuMeter(pg).start()
         base = common.call_in_process(asyncpg_baseline, dsn, items, args.clients, timeout=900)
         usage = cpu.stop()
-        rows.append({"target": "asyncpg, same SQL (1 process)", "msgs_s": base["ok"] / base["elapsed"],
-                     "requests_s": base["ok"] / base["elapsed"], **common.latency_summary(base["latencies"]),
-                     "errors": base["errors"], **usage,
-                     "client_cpu_pct": round(100 * base["cpu"] / base["elapsed"], 1)})
+        rows.append(
+            {
+                "target": "asyncpg, same SQL (1 process)",
+                "msgs_s": base["ok"] / base["elapsed"],
+                "requests_s": base["ok"] / base["elapsed"],
+                **common.latency_summary(base["latencies"]),
+                "errors": base["errors"],
+                **usage,
+                "client_cpu_pct": round(100 * base["cpu"] / base["elapsed"], 1),
+            }
+        )
 
         # -- 3. pgbench -------------------------------------------------------------------------------
         if not args.no_pgbench:
             common.checkpoint(dsn)
             print(f"phase 3: pgbench, same transaction, {args.clients} clients", flush=True)
             cpu = common.CpuMeter(pg).start()
-            bench = run_pgbench(pg, DATABASE, clients=args.clients, transactions=args.messages, bots=pgb_bots,
-                                customers=args.customers)
+            bench = run_pgbench(
+                pg,
+                DATABASE,
+                clients=args.clients,
+                transactions=args.messages,
+                bots=pgb_bots,
+                customers=args.customers,
+            )
             usage = cpu.stop()
             if bench is not None:
-                rows.append({"target": "pgbench, same SQL (C, -M prepared)", "msgs_s": bench["tps"],
-                             "requests_s": bench["tps"], **common.latency_summary(bench["latencies"]),
-                             "errors": bench["errors"], **usage})
+                rows.append(
+                    {
+                        "target": "pgbench, same SQL (C, -M prepared)",
+                        "msgs_s": bench["tps"],
+                        "requests_s": bench["tps"],
+                        **common.latency_summary(bench["latencies"]),
+                        "errors": bench["errors"],
+                        **usage,
+                    }
+                )
                 meta["pgbench_command"] = bench["command"]
             else:
                 print("pgbench not found: skipped", file=sys.stderr)
@@ -369,13 +498,24 @@ def main() -> None:
     ratio = rows[0]["msgs_s"] / limit if limit else math.nan
     for r in rows:
         r["vs_limit"] = r["msgs_s"] / limit if limit else math.nan
-    columns = [("target", "target"), ("msgs_s", "msgs/s"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
-               ("max_ms", "max ms"), ("errors", "errors"), ("vs_limit", "÷ limit"),
-               ("server_cpu_pct", "server CPU %"), ("postgres_cpu_pct", "postgres CPU %"),
-               ("client_cpu_pct", "load CPU %")]
+    columns = [
+        ("target", "target"),
+        ("msgs_s", "msgs/s"),
+        ("p50_ms", "p50 ms"),
+        ("p99_ms", "p99 ms"),
+        ("max_ms", "max ms"),
+        ("errors", "errors"),
+        ("vs_limit", "÷ limit"),
+        ("server_cpu_pct", "server CPU %"),
+        ("postgres_cpu_pct", "postgres CPU %"),
+        ("client_cpu_pct", "load CPU %"),
+    ]
     verdict = {"ratio_vs_limit": round(ratio, 3), "target": 0.5, "met": ratio >= 0.5, "verification": check}
-    common.print_table(f"ingest: {args.messages} messages, {args.clients} clients, {args.restaurants} restaurants",
-                       rows, columns)
+    common.print_table(
+        f"ingest: {args.messages} messages, {args.clients} clients, {args.restaurants} restaurants",
+        rows,
+        columns,
+    )
     print(f"\nratio ours / limit = {ratio:.2f} (target >= 0.5: {'MET' if ratio >= 0.5 else 'NOT MET'})")
     print(f"exactly-once check: {'OK' if check['ok'] else 'FAILED'} {check}")
     notes = [
@@ -390,7 +530,8 @@ def main() -> None:
         f" events {check['message_events']}: {'OK' if check['ok'] else 'FAILED'}.",
         "Server CPU % and postgres CPU % are CPU seconds over wall seconds (100 % = one core); the machine has"
         f" {meta['machine']['cpus']} cores shared by server, PostgreSQL and the load process.",
-        "RUN_WORKERS=" + ("true (bot + outbox against a fake Twilio)" if args.workers else "false: no bot turns."),
+        "RUN_WORKERS="
+        + ("true (bot + outbox against a fake Twilio)" if args.workers else "false: no bot turns."),
     ]
 
     def plot(fig: Any) -> None:
@@ -412,8 +553,14 @@ def main() -> None:
         ax2.set_title("latency")
         ax2.legend(fontsize=8)
 
-    paths = common.write_results(args.name, meta=meta, sections=[("Throughput and latency", rows, columns)],
-                                 notes=notes, data={"verdict": verdict}, plot=plot)
+    paths = common.write_results(
+        args.name,
+        meta=meta,
+        sections=[("Throughput and latency", rows, columns)],
+        notes=notes,
+        data={"verdict": verdict},
+        plot=plot,
+    )
     print("wrote " + ", ".join(str(p.relative_to(common.ROOT)) for p in paths))
     common.cleanup()
     if not check["ok"]:

@@ -27,14 +27,16 @@ def callers(path: Path, name: str, depth: int = 4, top: int = 10) -> list[tuple[
         frames = stack.split(";")
         for k, frame in enumerate(frames):
             if name in frame.split(" (")[0]:
-                chain = [f.split(" (")[0] for f in frames[max(0, k - depth):k + 1]]
+                chain = [f.split(" (")[0] for f in frames[max(0, k - depth) : k + 1]]
                 seen[" <- ".join(reversed(chain))] += int(count)
                 break
     return [(n, chain) for chain, n in seen.most_common(top)]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("path", type=Path)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--match", action="append", default=[])

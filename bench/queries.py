@@ -48,24 +48,26 @@ MESSAGE_FIELDS = "id direction content createdAt deliveryStatus"
 OURS = {
     "q1": f"query Q1 {{ conversations(first: 20) {{ nodes {{ {CONVERSATION_FIELDS} }} }} }}",
     "q2": f"query Q2 {{ conversations(first: 20) {{ nodes {{ {CONVERSATION_FIELDS}"
-          f" messages(last: 10) {{ nodes {{ {MESSAGE_FIELDS} }} }} }} }} }}",
+    f" messages(last: 10) {{ nodes {{ {MESSAGE_FIELDS} }} }} }} }} }}",
     "stats": "query Stats { stats { totalConversations activeConversations totalUnread waitingForStaff"
-             " messagesToday medianFirstResponseSeconds } }",
+    " messagesToday medianFirstResponseSeconds } }",
 }
-_PGL_CONVERSATIONS = ("allConversations(first: 20, orderBy: [LAST_MESSAGE_AT_DESC, ID_DESC],"
-                      " condition: {restaurantId: $r})")
+_PGL_CONVERSATIONS = (
+    "allConversations(first: 20, orderBy: [LAST_MESSAGE_AT_DESC, ID_DESC], condition: {restaurantId: $r})"
+)
 PGL = {
     "q1": f"query Q1($r: String!) {{ {_PGL_CONVERSATIONS} {{ nodes {{ {CONVERSATION_FIELDS} }} }} }}",
     "q2": f"query Q2($r: String!) {{ {_PGL_CONVERSATIONS} {{ nodes {{ {CONVERSATION_FIELDS}"
-          f" messagesByRestaurantIdAndConversationId(first: 10, orderBy: [CREATED_AT_DESC, ID_DESC])"
-          f" {{ nodes {{ {MESSAGE_FIELDS} }} }} }} }} }}",
+    f" messagesByRestaurantIdAndConversationId(first: 10, orderBy: [CREATED_AT_DESC, ID_DESC])"
+    f" {{ nodes {{ {MESSAGE_FIELDS} }} }} }} }} }}",
     "stats": "query Stats($r: String!) { stats(restaurantId: $r) { totalConversations activeConversations"
-             " totalUnread waitingForStaff messagesToday medianFirstResponseSeconds } }",
+    " totalUnread waitingForStaff messagesToday medianFirstResponseSeconds } }",
 }
 QUERIES = ("q1", "q2", "stats")
 
 
 # -- PostGraphile --------------------------------------------------------------------------------
+
 
 def ensure_postgraphile() -> Path:
     """postgraphile@4 in bench/.work/node (npm install on first use)."""
@@ -76,8 +78,12 @@ def ensure_postgraphile() -> Path:
         NODE_DIR.mkdir(parents=True, exist_ok=True)
         (NODE_DIR / "package.json").write_text('{"name": "sufrah-bench-postgraphile", "private": true}\n')
         print("installing postgraphile@4 into bench/.work/node ...", flush=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "postgraphile@4"], cwd=NODE_DIR, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "postgraphile@4"],
+            cwd=NODE_DIR,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return exe
 
 
@@ -120,14 +126,30 @@ class PostGraphile:
     def start(self) -> PostGraphile:
         exe = ensure_postgraphile()
         asyncio.run(_execute(self.pg.dsn(self.database), stats_function_sql()))
-        cmd = ["node", str(exe), "-c", self.pg.node_url(self.database), "-s", "public,bench_pgl",
-               "--host", "127.0.0.1", "--port", str(self.port), "--disable-query-log", "--max-pool-size", "20"]
+        cmd = [
+            "node",
+            str(exe),
+            "-c",
+            self.pg.node_url(self.database),
+            "-s",
+            "public,bench_pgl",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--disable-query-log",
+            "--max-pool-size",
+            "20",
+        ]
         if self.workers > 1:
             cmd += ["--cluster-workers", str(self.workers)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.proc = common.register_child(subprocess.Popen(
-                cmd, cwd=NODE_DIR, stdout=log, stderr=log, env={**os.environ, "NODE_ENV": "production"}))
+            self.proc = common.register_child(
+                subprocess.Popen(
+                    cmd, cwd=NODE_DIR, stdout=log, stderr=log, env={**os.environ, "NODE_ENV": "production"}
+                )
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -162,8 +184,12 @@ async def _execute(dsn: str, sql: str) -> None:
 
 
 def post_json(url: str, payload: dict[str, Any], headers: dict[str, str]) -> Any:
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", **headers})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **headers},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
@@ -175,10 +201,18 @@ def get_json(url: str, headers: dict[str, str]) -> Any:
 
 # -- the operations ----------------------------------------------------------------------------------
 
+
 def ours_graphql_ops(server: common.Server, token: str, restaurants: list[str], query: str) -> list[HttpOp]:
     body = json.dumps({"query": OURS[query]}).encode()
-    return [HttpOp("POST", f"{server.url}/graphql", {"Authorization": f"Bearer {token}", "X-Restaurant-Id": r,
-                                                      "Content-Type": "application/json"}, body) for r in restaurants]
+    return [
+        HttpOp(
+            "POST",
+            f"{server.url}/graphql",
+            {"Authorization": f"Bearer {token}", "X-Restaurant-Id": r, "Content-Type": "application/json"},
+            body,
+        )
+        for r in restaurants
+    ]
 
 
 def ours_rest_ops(server: common.Server, token: str, restaurants: list[str], query: str) -> list[HttpOp]:
@@ -188,19 +222,35 @@ def ours_rest_ops(server: common.Server, token: str, restaurants: list[str], que
         if query == "q1":
             ops.append(HttpOp("GET", f"{server.url}/api/db/conversations?limit=20", headers))
         elif query == "q2":
-            ops.append(HttpOp("GET", f"{server.url}/api/db/conversations?limit=20", headers, kind="rest_q2",
-                              extra={"messages_url": f"{server.url}/api/db/conversations/{{id}}/messages?limit=10"}))
+            ops.append(
+                HttpOp(
+                    "GET",
+                    f"{server.url}/api/db/conversations?limit=20",
+                    headers,
+                    kind="rest_q2",
+                    extra={"messages_url": f"{server.url}/api/db/conversations/{{id}}/messages?limit=10"},
+                )
+            )
         else:
             ops.append(HttpOp("GET", f"{server.url}/api/db/conversations/stats", headers))
     return ops
 
 
 def pgl_ops(pgl: PostGraphile, restaurants: list[str], query: str) -> list[HttpOp]:
-    return [HttpOp("POST", pgl.url, {"Content-Type": "application/json"},
-                   json.dumps({"query": PGL[query], "variables": {"r": r}}).encode()) for r in restaurants]
+    return [
+        HttpOp(
+            "POST",
+            pgl.url,
+            {"Content-Type": "application/json"},
+            json.dumps({"query": PGL[query], "variables": {"r": r}}).encode(),
+        )
+        for r in restaurants
+    ]
 
 
-def check_equivalence(server: common.Server, token: str, pgl: PostGraphile | None, restaurant: str) -> dict[str, Any]:
+def check_equivalence(
+    server: common.Server, token: str, pgl: PostGraphile | None, restaurant: str
+) -> dict[str, Any]:
     """Ours and PostGraphile answer the same conversations, messages and stats (sanity before timing)."""
     headers = {"Authorization": f"Bearer {token}", "X-Restaurant-Id": restaurant}
     out: dict[str, Any] = {}
@@ -209,49 +259,82 @@ def check_equivalence(server: common.Server, token: str, pgl: PostGraphile | Non
         if answer.get("errors"):
             raise RuntimeError(f"our {q} failed: {answer['errors']}")
     ours_ids = [c["id"] for c in ours["q1"]["data"]["conversations"]["nodes"]]
-    ours_msgs = {c["id"]: sorted(m["id"] for m in c["messages"]["nodes"])
-                 for c in ours["q2"]["data"]["conversations"]["nodes"]}
+    ours_msgs = {
+        c["id"]: sorted(m["id"] for m in c["messages"]["nodes"])
+        for c in ours["q2"]["data"]["conversations"]["nodes"]
+    }
     rest = get_json(f"{server.url}/api/db/conversations?limit=20", headers)
     out["rest_q1_same_as_graphql"] = [c["id"] for c in rest] == ours_ids
     out["conversations"] = len(ours_ids)
     out["messages_per_conversation"] = sorted({len(v) for v in ours_msgs.values()})
     if pgl is not None:
-        theirs = {q: post_json(pgl.url, {"query": PGL[q], "variables": {"r": restaurant}}, {}) for q in QUERIES}
+        theirs = {
+            q: post_json(pgl.url, {"query": PGL[q], "variables": {"r": restaurant}}, {}) for q in QUERIES
+        }
         for q, answer in theirs.items():
             if answer.get("errors"):
                 raise RuntimeError(f"PostGraphile {q} failed: {answer['errors']}")
         their_ids = [c["id"] for c in theirs["q1"]["data"]["allConversations"]["nodes"]]
-        their_msgs = {c["id"]: sorted(m["id"] for m in c["messagesByRestaurantIdAndConversationId"]["nodes"])
-                      for c in theirs["q2"]["data"]["allConversations"]["nodes"]}
+        their_msgs = {
+            c["id"]: sorted(m["id"] for m in c["messagesByRestaurantIdAndConversationId"]["nodes"])
+            for c in theirs["q2"]["data"]["allConversations"]["nodes"]
+        }
         out["postgraphile_q1_same"] = their_ids == ours_ids
         out["postgraphile_q2_same"] = their_msgs == ours_msgs
         a, b = ours["stats"]["data"]["stats"], theirs["stats"]["data"]["stats"]
         out["postgraphile_stats_same"] = all(
-            (a[k] is None and b[k] is None) or (a[k] is not None and b[k] is not None and abs(a[k] - b[k]) < 1e-6)
-            for k in a)
+            (a[k] is None and b[k] is None)
+            or (a[k] is not None and b[k] is not None and abs(a[k] - b[k]) < 1e-6)
+            for k in a
+        )
     return out
 
 
-def measure(name: str, ops: list[HttpOp], args: argparse.Namespace, *, graphql: bool, duration: float | None = None,
-            pids: list[int] | None = None, pg: common.Postgres | None = None) -> dict[str, Any]:
+def measure(
+    name: str,
+    ops: list[HttpOp],
+    args: argparse.Namespace,
+    *,
+    graphql: bool,
+    duration: float | None = None,
+    pids: list[int] | None = None,
+    pg: common.Postgres | None = None,
+) -> dict[str, Any]:
     import psutil
 
     procs = [psutil.Process(p) for p in (pids or [])]
     cpu0 = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
     pg0 = common.postgres_cpu_seconds(pg) if pg else math.nan
     t0 = time.perf_counter()
-    result = common.call_in_process(common.http_load, ops, args.concurrency, duration or args.duration, args.warmup,
-                                    graphql, None, timeout=(duration or args.duration) + args.warmup + 120)
+    result = common.call_in_process(
+        common.http_load,
+        ops,
+        args.concurrency,
+        duration or args.duration,
+        args.warmup,
+        graphql,
+        None,
+        timeout=(duration or args.duration) + args.warmup + 120,
+    )
     wall = time.perf_counter() - t0
     cpu = sum(p.cpu_times().user + p.cpu_times().system for p in procs) - cpu0
     pg_cpu = (common.postgres_cpu_seconds(pg) - pg0) if pg else math.nan
-    row = {"target": name, "rps": result.rps, **common.latency_summary(result.latencies), "errors": result.errors,
-           "server_cpu_pct": round(100 * cpu / wall, 1) if procs else math.nan,
-           "postgres_cpu_pct": round(100 * pg_cpu / wall, 1), "load_cpu_pct": round(100 * result.client_cpu / result.elapsed, 1)}
+    row = {
+        "target": name,
+        "rps": result.rps,
+        **common.latency_summary(result.latencies),
+        "errors": result.errors,
+        "server_cpu_pct": round(100 * cpu / wall, 1) if procs else math.nan,
+        "postgres_cpu_pct": round(100 * pg_cpu / wall, 1),
+        "load_cpu_pct": round(100 * result.client_cpu / result.elapsed, 1),
+    }
     if result.first_error:
         print(f"  {name}: first error {result.first_error}", file=sys.stderr)
-    print(f"  {name:<28} {row['rps']:>8.1f} rps  p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms"
-          f"  errors {row['errors']}", flush=True)
+    print(
+        f"  {name:<28} {row['rps']:>8.1f} rps  p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms"
+        f"  errors {row['errors']}",
+        flush=True,
+    )
     return row
 
 
@@ -260,21 +343,38 @@ def restaurant_ids(spec: dataset.Spec) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     dataset.add_arguments(parser)
     parser.add_argument("--concurrency", "-c", type=int, default=16, help="requests in flight (default 16)")
-    parser.add_argument("--duration", "-d", type=float, default=10.0, help="measured seconds per target (default 10)")
+    parser.add_argument(
+        "--duration", "-d", type=float, default=10.0, help="measured seconds per target (default 10)"
+    )
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first (default 2)")
-    parser.add_argument("--servers", type=int, default=1,
-                        help="sufrah serve processes, and PostGraphile --cluster-workers (default 1)")
-    parser.add_argument("--scales", default="100000,1000000",
-                        help="message counts for the flatness series (default 100000,1000000; '' to skip)")
-    parser.add_argument("--with-10m", action="store_true", help="add 10,000,000 messages to the series (~10 min once)")
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="sufrah serve processes, and PostGraphile --cluster-workers (default 1)",
+    )
+    parser.add_argument(
+        "--scales",
+        default="100000,1000000",
+        help="message counts for the flatness series (default 100000,1000000; '' to skip)",
+    )
+    parser.add_argument(
+        "--with-10m", action="store_true", help="add 10,000,000 messages to the series (~10 min once)"
+    )
     parser.add_argument("--scale-duration", type=float, default=6.0, help="measured seconds per series point")
     parser.add_argument("--no-postgraphile", action="store_true")
     parser.add_argument("--only", default="q1,q2,stats", help="queries to run (default q1,q2,stats)")
-    parser.add_argument("--profile", choices=PROFILE_CHOICES, help="py-spy our (first) server during our GraphQL runs")
-    parser.add_argument("--name", default="queries", help="results file name in bench/results/ (default queries)")
+    parser.add_argument(
+        "--profile", choices=PROFILE_CHOICES, help="py-spy our (first) server during our GraphQL runs"
+    )
+    parser.add_argument(
+        "--name", default="queries", help="results file name in bench/results/ (default queries)"
+    )
     args = parser.parse_args()
     common.install_cleanup()
     wanted = [q for q in args.only.split(",") if q in QUERIES]
@@ -304,12 +404,30 @@ def main() -> None:
             if profiler:
                 print(f"  profile: {profiler.stop()}")
             ops = [op for s in servers for op in ours_rest_ops(s, token, restaurants, q)]
-            rows.append({"query": q, **measure("sufrah legacy REST", ops, args, graphql=False, pids=spids, pg=pg),
-                         "note": {"q2": "21 requests (list + 20 message pages, concurrent); marks read",
-                                  "stats": "3 of the 6 numbers"}.get(q, "")})
+            rows.append(
+                {
+                    "query": q,
+                    **measure("sufrah legacy REST", ops, args, graphql=False, pids=spids, pg=pg),
+                    "note": {
+                        "q2": "21 requests (list + 20 message pages, concurrent); marks read",
+                        "stats": "3 of the 6 numbers",
+                    }.get(q, ""),
+                }
+            )
             if pgl is not None:
-                rows.append({"query": q, **measure("PostGraphile v4", pgl_ops(pgl, restaurants, q), args, graphql=True,
-                                                   pids=pgl.pids(), pg=pg)})
+                rows.append(
+                    {
+                        "query": q,
+                        **measure(
+                            "PostGraphile v4",
+                            pgl_ops(pgl, restaurants, q),
+                            args,
+                            graphql=True,
+                            pids=pgl.pids(),
+                            pg=pg,
+                        ),
+                    }
+                )
     finally:
         if pgl is not None:
             pgl.stop()
@@ -321,13 +439,26 @@ def main() -> None:
     sizes = [int(x) for x in args.scales.split(",") if x.strip()] + ([10_000_000] if args.with_10m else [])
     ratio = main_spec.messages / main_spec.conversations
     for m in sorted(set(sizes)):
-        spec = dataset.Spec(main_spec.restaurants, max(main_spec.restaurants, int(m / ratio)), m, main_spec.skew,
-                            main_spec.days)
+        spec = dataset.Spec(
+            main_spec.restaurants,
+            max(main_spec.restaurants, int(m / ratio)),
+            m,
+            main_spec.skew,
+            main_spec.days,
+        )
         if spec == main_spec:
             for r in rows:
                 if r["target"] == "sufrah GraphQL":
-                    scale_rows.append({"messages": m, "conversations": spec.conversations, "query": r["query"],
-                                       "rps": r["rps"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]})
+                    scale_rows.append(
+                        {
+                            "messages": m,
+                            "conversations": spec.conversations,
+                            "query": r["query"],
+                            "rps": r["rps"],
+                            "p50_ms": r["p50_ms"],
+                            "p99_ms": r["p99_ms"],
+                        }
+                    )
             continue
         dataset.ensure(pg, spec, jobs=args.jobs)
         s_url = pg.url(spec.database)
@@ -336,10 +467,23 @@ def main() -> None:
         try:
             print(f"series: {m:,} messages", flush=True)
             for q in wanted:
-                row = measure(f"sufrah GraphQL {q}", ours_graphql_ops(server, s_token, restaurant_ids(spec), q), args,
-                              graphql=True, duration=args.scale_duration)
-                scale_rows.append({"messages": m, "conversations": spec.conversations, "query": q, "rps": row["rps"],
-                                   "p50_ms": row["p50_ms"], "p99_ms": row["p99_ms"]})
+                row = measure(
+                    f"sufrah GraphQL {q}",
+                    ours_graphql_ops(server, s_token, restaurant_ids(spec), q),
+                    args,
+                    graphql=True,
+                    duration=args.scale_duration,
+                )
+                scale_rows.append(
+                    {
+                        "messages": m,
+                        "conversations": spec.conversations,
+                        "query": q,
+                        "rps": row["rps"],
+                        "p50_ms": row["p50_ms"],
+                        "p99_ms": row["p99_ms"],
+                    }
+                )
         finally:
             server.stop()
     scale_rows.sort(key=lambda r: (QUERIES.index(r["query"]), r["messages"]))
@@ -361,16 +505,38 @@ def main() -> None:
             if r["query"] == q:
                 r["vs_postgraphile"] = r["rps"] / theirs["rps"] if theirs and theirs["rps"] else math.nan
         if theirs:
-            verdicts[q] = {"ours_rps": round(ours["rps"], 1), "postgraphile_rps": round(theirs["rps"], 1),
-                           "ratio": round(ours["rps"] / theirs["rps"], 3) if theirs["rps"] else None,
-                           "met": ours["rps"] >= theirs["rps"]}
-    columns = [("query", "query"), ("target", "target"), ("rps", "rps"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
-               ("errors", "errors"), ("vs_postgraphile", "÷ PostGraphile"), ("server_cpu_pct", "server CPU %"),
-               ("postgres_cpu_pct", "postgres CPU %"), ("load_cpu_pct", "load CPU %"), ("note", "note")]
-    scale_columns = [("query", "query"), ("messages", "messages"), ("conversations", "conversations"),
-                     ("rps", "rps"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("p50_vs_smallest", "p50 ÷ smallest")]
-    title = (f"{main_spec.restaurants} restaurants, {main_spec.conversations:,} conversations, "
-             f"{main_spec.messages:,} messages; concurrency {args.concurrency}, {args.duration:g}s each")
+            verdicts[q] = {
+                "ours_rps": round(ours["rps"], 1),
+                "postgraphile_rps": round(theirs["rps"], 1),
+                "ratio": round(ours["rps"] / theirs["rps"], 3) if theirs["rps"] else None,
+                "met": ours["rps"] >= theirs["rps"],
+            }
+    columns = [
+        ("query", "query"),
+        ("target", "target"),
+        ("rps", "rps"),
+        ("p50_ms", "p50 ms"),
+        ("p99_ms", "p99 ms"),
+        ("errors", "errors"),
+        ("vs_postgraphile", "÷ PostGraphile"),
+        ("server_cpu_pct", "server CPU %"),
+        ("postgres_cpu_pct", "postgres CPU %"),
+        ("load_cpu_pct", "load CPU %"),
+        ("note", "note"),
+    ]
+    scale_columns = [
+        ("query", "query"),
+        ("messages", "messages"),
+        ("conversations", "conversations"),
+        ("rps", "rps"),
+        ("p50_ms", "p50 ms"),
+        ("p99_ms", "p99 ms"),
+        ("p50_vs_smallest", "p50 ÷ smallest"),
+    ]
+    title = (
+        f"{main_spec.restaurants} restaurants, {main_spec.conversations:,} conversations, "
+        f"{main_spec.messages:,} messages; concurrency {args.concurrency}, {args.duration:g}s each"
+    )
     common.print_table(f"queries: {title}", rows, columns)
     if scale_rows:
         common.print_table("p50 as the data grows (sufrah GraphQL)", scale_rows, scale_columns)
@@ -408,12 +574,24 @@ def main() -> None:
         colors = {"sufrah GraphQL": "#d62728", "PostGraphile v4": "#1f77b4"}
         for k, t in enumerate(targets):
             vals = [next((r["rps"] for r in rows if r["query"] == q and r["target"] == t), 0) for q in wanted]
-            b = axes[0].bar([i + k * width for i in range(len(wanted))], vals, width, label=t,
-                            color=colors.get(t, "#7f7f7f" if "REST" in t else None))
+            b = axes[0].bar(
+                [i + k * width for i in range(len(wanted))],
+                vals,
+                width,
+                label=t,
+                color=colors.get(t, "#7f7f7f" if "REST" in t else None),
+            )
             common.bar_labels(axes[0], b)
-            p50 = [next((r["p50_ms"] for r in rows if r["query"] == q and r["target"] == t), 0) for q in wanted]
-            b = axes[1].bar([i + k * width for i in range(len(wanted))], p50, width, label=t,
-                            color=colors.get(t, "#7f7f7f" if "REST" in t else None))
+            p50 = [
+                next((r["p50_ms"] for r in rows if r["query"] == q and r["target"] == t), 0) for q in wanted
+            ]
+            b = axes[1].bar(
+                [i + k * width for i in range(len(wanted))],
+                p50,
+                width,
+                label=t,
+                color=colors.get(t, "#7f7f7f" if "REST" in t else None),
+            )
             common.bar_labels(axes[1], b, "{:.1f}")
         for ax, label in ((axes[0], "requests / s"), (axes[1], "p50 ms")):
             ax.set_xticks([i + width * (len(targets) - 1) / 2 for i in range(len(wanted))], wanted)
@@ -432,10 +610,14 @@ def main() -> None:
         axes[2].set_ylim(bottom=0)
         axes[2].legend(fontsize=7)
 
-    paths = common.write_results(args.name, meta=meta, sections=[(title, rows, columns),
-                                                                 ("p50 as the data grows", scale_rows, scale_columns)],
-                                 notes=notes, data={"verdicts": verdicts, "flatness_p50_largest_over_smallest": flatness},
-                                 plot=plot)
+    paths = common.write_results(
+        args.name,
+        meta=meta,
+        sections=[(title, rows, columns), ("p50 as the data grows", scale_rows, scale_columns)],
+        notes=notes,
+        data={"verdicts": verdicts, "flatness_p50_largest_over_smallest": flatness},
+        plot=plot,
+    )
     print("wrote " + ", ".join(str(p.relative_to(common.ROOT)) for p in paths))
     common.cleanup()
 

@@ -33,18 +33,31 @@ class Shop:
         return self.bot.restaurant.id
 
 
-async def open_shop(factory: Factory, db: Database, fake: FakeTwilio, *, payment_link: str | None = None,
-                    **bot_fields: Any) -> Shop:
+async def open_shop(
+    factory: Factory, db: Database, fake: FakeTwilio, *, payment_link: str | None = None, **bot_fields: Any
+) -> Shop:
     bot = await factory.bot(payment_link=payment_link, **bot_fields)
     async with db.session() as s:
         await catalog.load_demo_menu(s, restaurant_id=bot.restaurant.id)
         await s.commit()
     fake.add_account(bot.bot.account_sid, bot.auth_token)
     sender = TwilioSender(base_url=fake.base_url, timeout=2.0)
-    outbox = Outbox(db, sender=sender, box=SecretBox(factory.settings.effective_secret_key),
-                    public_base_url=PUBLIC_BASE_URL, base_delay=0.01, grace=timedelta(seconds=0.5))
-    return Shop(bot=bot, token=await factory.token(bot.restaurant.id), fake=fake, runner=BotRunner(db),
-                outbox=outbox, db=db)
+    outbox = Outbox(
+        db,
+        sender=sender,
+        box=SecretBox(factory.settings.effective_secret_key),
+        public_base_url=PUBLIC_BASE_URL,
+        base_delay=0.01,
+        grace=timedelta(seconds=0.5),
+    )
+    return Shop(
+        bot=bot,
+        token=await factory.token(bot.restaurant.id),
+        fake=fake,
+        runner=BotRunner(db),
+        outbox=outbox,
+        db=db,
+    )
 
 
 @dataclass
@@ -67,5 +80,5 @@ class Customer:
         await self.shop.runner.run_pending()
         await self.shop.outbox.send_due()
         mine = [m for m in self.shop.fake.sent if m["To"] == f"whatsapp:{self.phone}"]
-        new, self.seen = mine[self.seen:], len(mine)
+        new, self.seen = mine[self.seen :], len(mine)
         return "\n---\n".join(m["Body"] or "" for m in new)

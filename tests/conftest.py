@@ -97,7 +97,9 @@ async def resolver_app_and_db(settings: Settings) -> AsyncIterator[tuple[object,
 
 
 @pytest.fixture
-async def resolver_client(resolver_app_and_db: tuple[object, Database], db: Database) -> AsyncIterator[httpx.AsyncClient]:
+async def resolver_client(
+    resolver_app_and_db: tuple[object, Database], db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=resolver_app_and_db[0])  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_BASE_URL) as c:
         yield c
@@ -133,9 +135,6 @@ def factory(db: Database, settings: Settings) -> Factory:
 def pytest_report_header(config: pytest.Config) -> str:
     where = "TEST_DATABASE_URL" if os.environ.get("TEST_DATABASE_URL") else f"embedded ({TEST_PG_DIR})"
     return f"sufrah: PostgreSQL from {where}"
-
-
-
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,18 @@ import websockets
 from tests.support import auth
 
 
-async def gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, *,
-              token: str | None = None, restaurant: str | None = None) -> dict[str, Any]:
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    restaurant: str | None = None,
+) -> dict[str, Any]:
     headers = auth(token, restaurant) if token else {}
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -56,7 +64,9 @@ class Socket:
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
         op_id = str(next(self._ids))
         kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
-        await self.send({"id": op_id, "type": kind, "payload": {"query": query, "variables": variables or {}}})
+        await self.send(
+            {"id": op_id, "type": kind, "payload": {"query": query, "variables": variables or {}}}
+        )
         return op_id
 
     async def next_data(self, timeout: float = 5.0) -> dict[str, Any]:
@@ -68,6 +78,6 @@ class Socket:
     async def nothing_more(self, timeout: float = 0.5) -> None:
         try:
             message = await self.receive(timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise AssertionError(f"unexpected message {message}")

@@ -51,7 +51,11 @@ class ServerProcess:
     def _start(self, timeout: float) -> ServerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve"], env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=log
+                [sys.executable, "-m", "app.cli", "serve"],
+                env=self.env,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=log,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -92,8 +96,9 @@ async def served(app: Any) -> AsyncIterator[str]:
     """`app` (its lifespan already running) served by a real uvicorn on a loopback port: its host:port."""
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning",
-                            ws_ping_interval=None)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning", ws_ping_interval=None
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

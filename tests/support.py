@@ -56,7 +56,9 @@ class Factory:
             await s.commit()
             return row
 
-    async def bot(self, restaurant: Restaurant | None = None, *, number: str | None = None, **kw: Any) -> BotHandle:
+    async def bot(
+        self, restaurant: Restaurant | None = None, *, number: str | None = None, **kw: Any
+    ) -> BotHandle:
         restaurant = restaurant or await self.restaurant()
         auth_token = secrets.token_hex(16)
         changes = BotChanges(
@@ -70,20 +72,30 @@ class Factory:
         )
         async with self.db.session() as s:
             row = await bots.register(
-                s, restaurant_id=restaurant.id, changes=changes, box=SecretBox(self.settings.effective_secret_key)
+                s,
+                restaurant_id=restaurant.id,
+                changes=changes,
+                box=SecretBox(self.settings.effective_secret_key),
             )
             await s.commit()
         return BotHandle(restaurant=restaurant, bot=row, auth_token=auth_token)
 
     async def token(self, *restaurant_ids: str, admin: bool = False) -> str:
         async with self.db.session() as s:
-            _, plaintext = await tokens.create(s, name="test", is_admin=admin, restaurant_ids=list(restaurant_ids))
+            _, plaintext = await tokens.create(
+                s, name="test", is_admin=admin, restaurant_ids=list(restaurant_ids)
+            )
             await s.commit()
         return plaintext
 
 
 def inbound_params(
-    bot: BotHandle, *, customer: str = "+966501234567", body: str = "hello", sid: str | None = None, **extra: str
+    bot: BotHandle,
+    *,
+    customer: str = "+966501234567",
+    body: str = "hello",
+    sid: str | None = None,
+    **extra: str,
 ) -> dict[str, str]:
     params = {
         "MessageSid": sid or "SM" + secrets.token_hex(16),
@@ -121,12 +133,16 @@ def auth(token: str, restaurant: str | None = None) -> dict[str, str]:
 async def revoke(db: Database, token: str) -> None:
     """Revoke a token the way another process would: in a session of its own."""
     async with db.session() as s:
-        row = (await s.execute(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(token)))).scalar_one()
+        row = (
+            await s.execute(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(token)))
+        ).scalar_one()
         await tokens.revoke(s, token_id=row.id)
         await s.commit()
 
 
-async def eventually(request: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 5.0) -> T:
+async def eventually(
+    request: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 5.0
+) -> T:
     """Repeat `request` until its answer satisfies `ok` or `timeout` seconds pass (then return the last
     answer, for the caller's assert). For what reaches a process through PostgreSQL's NOTIFY, such as
     a token revoked by another process: milliseconds, not the next instant."""

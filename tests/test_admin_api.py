@@ -14,9 +14,17 @@ from app.services import restaurants
 from tests.support import Factory, auth, inbound_params, new_number, post_signed
 from tests.test_legacy_reads import BOT_KEYS, assert_shape
 
-ADMIN_EXTRA = {"restaurantId": str, "accountSid": str, "subaccountSid": (str, type(None)),
-               "senderSid": (str, type(None)), "wabaId": (str, type(None)), "supportContact": (str, type(None)),
-               "paymentLink": (str, type(None)), "maxMessagesPerMin": int, "maxMessagesPerDay": int}
+ADMIN_EXTRA = {
+    "restaurantId": str,
+    "accountSid": str,
+    "subaccountSid": (str, type(None)),
+    "senderSid": (str, type(None)),
+    "wabaId": (str, type(None)),
+    "supportContact": (str, type(None)),
+    "paymentLink": (str, type(None)),
+    "maxMessagesPerMin": int,
+    "maxMessagesPerDay": int,
+}
 
 
 def new_bot(**overrides: Any) -> dict[str, Any]:
@@ -45,16 +53,22 @@ def no_secrets(text: str, *plaintexts: str) -> None:
 async def test_admin_only(client, factory: Factory):
     restaurant = await factory.restaurant()
     scoped = auth(await factory.token(restaurant.id), restaurant.id)
-    calls = [("GET", "/api/admin/bots", None), ("POST", "/api/admin/bots", new_bot()),
-             ("GET", "/api/admin/bots/bot_x", None), ("PUT", "/api/admin/bots/bot_x", {"name": "n"}),
-             ("DELETE", "/api/admin/bots/bot_x", None)]
+    calls = [
+        ("GET", "/api/admin/bots", None),
+        ("POST", "/api/admin/bots", new_bot()),
+        ("GET", "/api/admin/bots/bot_x", None),
+        ("PUT", "/api/admin/bots/bot_x", {"name": "n"}),
+        ("DELETE", "/api/admin/bots/bot_x", None),
+    ]
     for method, path, body in calls:
         assert (await client.request(method, path, json=body)).status_code == 401
         assert (await client.request(method, path, json=body, headers=auth("sfr_wrong"))).status_code == 401
         response = await client.request(method, path, json=body, headers=scoped)
         assert response.status_code == 403 and "admin" in response.json()["error"]
     assert (await client.get("/api/admin/bots", headers=auth("test-dashboard-pat"))).status_code == 200
-    assert (await client.get("/api/admin/bots", headers=auth(await factory.token(admin=True)))).status_code == 200
+    assert (
+        await client.get("/api/admin/bots", headers=auth(await factory.token(admin=True)))
+    ).status_code == 200
 
 
 async def test_create_makes_the_restaurant_and_applies_defaults(client, admin, session):
@@ -65,7 +79,11 @@ async def test_create_makes_the_restaurant_and_applies_defaults(client, admin, s
     assert_shape(bot, BOT_KEYS | ADMIN_EXTRA)
     assert bot["whatsappNumber"] == body["whatsappNumber"] and bot["name"] == "Main Branch Bot"
     assert (bot["status"], bot["isActive"], bot["maxMessagesPerMin"], bot["maxMessagesPerDay"]) == (
-        "PENDING", True, 60, 1000)
+        "PENDING",
+        True,
+        60,
+        1000,
+    )
     assert bot["accountSid"] == body["accountSid"] and bot["subaccountSid"] is None
     no_secrets(response.text, body["authToken"])
     restaurant = await restaurants.get(session, restaurant_id=bot["restaurantId"])
@@ -80,15 +98,31 @@ async def test_create_for_a_named_restaurant_new_or_existing(client, admin, fact
     assert fresh.status_code == 201 and fresh.json()["restaurantId"] == "rst_new_one"
     assert (await restaurants.get(session, restaurant_id="rst_new_one")).name == "Shawarma House"
     existing = await factory.restaurant("Existing Grill")
-    body = new_bot(restaurantId=existing.id, status="ACTIVE", maxMessagesPerMin=5, maxMessagesPerDay=50,
-                   subaccountSid="AC" + "1" * 32, senderSid="XE123", wabaId="1234", supportContact="+966500000000",
-                   paymentLink="https://pay.example.com/x")
+    body = new_bot(
+        restaurantId=existing.id,
+        status="ACTIVE",
+        maxMessagesPerMin=5,
+        maxMessagesPerDay=50,
+        subaccountSid="AC" + "1" * 32,
+        senderSid="XE123",
+        wabaId="1234",
+        supportContact="+966500000000",
+        paymentLink="https://pay.example.com/x",
+    )
     response = await client.post("/api/admin/bots", json=body, headers=admin)
     assert response.status_code == 201
     bot = response.json()
     assert bot["restaurantId"] == existing.id
-    for key in ("status", "maxMessagesPerMin", "maxMessagesPerDay", "subaccountSid", "senderSid", "wabaId",
-                "supportContact", "paymentLink"):
+    for key in (
+        "status",
+        "maxMessagesPerMin",
+        "maxMessagesPerDay",
+        "subaccountSid",
+        "senderSid",
+        "wabaId",
+        "supportContact",
+        "paymentLink",
+    ):
         assert bot[key] == body[key], key
     assert (await restaurants.get(session, restaurant_id=existing.id)).name == "Existing Grill"  # not renamed
 
@@ -126,14 +160,16 @@ async def test_create_rejects_missing_or_malformed_fields(client, admin, overrid
 
 
 async def test_create_rejects_bodies_that_are_not_objects(client, admin):
-    for content in (b"[]", b"null", b"\"bot\"", b"{", b""):
+    for content in (b"[]", b"null", b'"bot"', b"{", b""):
         response = await client.post("/api/admin/bots", content=content, headers=admin)
         assert response.status_code == 400 and "error" in response.json()
 
 
 async def test_a_registered_number_is_409_in_any_spelling(client, admin, session):
     number = new_number()
-    assert (await client.post("/api/admin/bots", json=new_bot(whatsappNumber=number), headers=admin)).status_code == 201
+    assert (
+        await client.post("/api/admin/bots", json=new_bot(whatsappNumber=number), headers=admin)
+    ).status_code == 201
     for spelling in (number, f"whatsapp:{number}", f" {number[:4]} {number[4:]} "):
         response = await client.post("/api/admin/bots", json=new_bot(whatsappNumber=spelling), headers=admin)
         assert response.status_code == 409 and "already registered" in response.json()["error"]
@@ -145,8 +181,11 @@ async def test_update_is_partial_and_rotates_the_auth_token(client, admin, sessi
     body = new_bot(supportContact="+966511111111")
     created = (await client.post("/api/admin/bots", json=body, headers=admin)).json()
     new_secret = "rotated-" + secrets.token_hex(8)
-    response = await client.put(f"/api/admin/bots/{created['id']}", headers=admin,
-                                json={"name": "Renamed", "status": "ACTIVE", "authToken": new_secret})
+    response = await client.put(
+        f"/api/admin/bots/{created['id']}",
+        headers=admin,
+        json={"name": "Renamed", "status": "ACTIVE", "authToken": new_secret},
+    )
     assert response.status_code == 200
     updated = response.json()
     no_secrets(response.text, new_secret, body["authToken"])
@@ -164,11 +203,19 @@ async def test_update_is_partial_and_rotates_the_auth_token(client, admin, sessi
 async def test_update_errors(client, admin):
     first = (await client.post("/api/admin/bots", json=new_bot(), headers=admin)).json()
     second = (await client.post("/api/admin/bots", json=new_bot(), headers=admin)).json()
-    taken = await client.put(f"/api/admin/bots/{second['id']}", json={"whatsappNumber": first["whatsappNumber"]},
-                             headers=admin)
+    taken = await client.put(
+        f"/api/admin/bots/{second['id']}", json={"whatsappNumber": first["whatsappNumber"]}, headers=admin
+    )
     assert taken.status_code == 409
-    assert (await client.put("/api/admin/bots/bot_missing", json={"name": "x"}, headers=admin)).status_code == 404
-    for bad in ({"maxMessagesPerDay": False}, {"name": ""}, {"restaurantId": "somewhere_else"}, {"status": 1}):
+    assert (
+        await client.put("/api/admin/bots/bot_missing", json={"name": "x"}, headers=admin)
+    ).status_code == 404
+    for bad in (
+        {"maxMessagesPerDay": False},
+        {"name": ""},
+        {"restaurantId": "somewhere_else"},
+        {"status": 1},
+    ):
         response = await client.put(f"/api/admin/bots/{first['id']}", json=bad, headers=admin)
         assert response.status_code == 400, bad
 
@@ -191,7 +238,9 @@ async def test_get_and_list(client, admin):
 async def test_delete_keeps_conversations_and_frees_the_number(client, admin, factory: Factory):
     handle = await factory.bot()
     for i in range(2):
-        await post_signed(client, "/whatsapp/webhook", inbound_params(handle, body=f"hi {i}"), handle.auth_token)
+        await post_signed(
+            client, "/whatsapp/webhook", inbound_params(handle, body=f"hi {i}"), handle.auth_token
+        )
     response = await client.delete(f"/api/admin/bots/{handle.bot.id}", headers=admin)
     assert response.status_code == 200 and response.json() == {"id": handle.bot.id, "deleted": True}
     assert (await client.get(f"/api/admin/bots/{handle.bot.id}", headers=admin)).status_code == 404
@@ -200,11 +249,16 @@ async def test_delete_keeps_conversations_and_frees_the_number(client, admin, fa
 
     tenant = auth(admin["Authorization"].split()[1], handle.restaurant.id)
     [conversation] = (await client.get("/api/db/conversations", headers=tenant)).json()
-    messages = (await client.get(f"/api/db/conversations/{conversation['id']}/messages", headers=tenant)).json()
+    messages = (
+        await client.get(f"/api/db/conversations/{conversation['id']}/messages", headers=tenant)
+    ).json()
     assert [m["content"] for m in messages] == ["hi 0", "hi 1"]
 
-    again = await client.post("/api/admin/bots", headers=admin,
-                              json=new_bot(whatsappNumber=handle.number, restaurantId=handle.restaurant.id))
+    again = await client.post(
+        "/api/admin/bots",
+        headers=admin,
+        json=new_bot(whatsappNumber=handle.number, restaurantId=handle.restaurant.id),
+    )
     assert again.status_code == 201
 
 

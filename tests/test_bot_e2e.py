@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.bot.runner import BotRunner
 from app.db.engine import Database
 from app.models import BotState, Conversation, Message, Order, OrderLine
-from tests.bot_support import Customer, Shop, open_shop  # noqa: F401
+from tests.bot_support import Customer, Shop, open_shop
 from tests.fakes.twilio_api import FakeTwilio
 from tests.gql import gql
 
@@ -51,7 +51,9 @@ def customer(client, shop) -> Customer:
 async def staff_moves(client, shop: Shop, order_id: str, status: str) -> dict:
     query = """mutation($id: ID!, $s: OrderStatus!) { updateOrderStatus(id: $id, status: $s) {
         __typename ... on Order { status reference } ... on ValidationError { message } } }"""
-    result = await gql(client, query, {"id": order_id, "s": status}, token=shop.token, restaurant=shop.restaurant_id)
+    result = await gql(
+        client, query, {"id": order_id, "s": status}, token=shop.token, restaurant=shop.restaurant_id
+    )
     return result["data"]["updateOrderStatus"]
 
 
@@ -81,11 +83,19 @@ async def test_english_delivery_order_from_hello_to_rating(client, customer: Cus
     assert "#1001 is confirmed" in confirmation
 
     order = await only_order(db)
-    assert (order.number, order.status, order.order_type, order.payment_method) == (1001, "CONFIRMED", "delivery", "cash")
+    assert (order.number, order.status, order.order_type, order.payment_method) == (
+        1001,
+        "CONFIRMED",
+        "delivery",
+        "cash",
+    )
     assert (order.total, order.branch_id, order.delivery_latitude) == (8000, "demo-olaya", 24.7)
     async with db.session() as s:
         lines = list((await s.execute(select(OrderLine).order_by(OrderLine.line_no))).scalars())
-    assert [(line.name_en, line.quantity, line.unit_price) for line in lines] == [("Lamb Kebab", 2, 3400), ("Laban", 3, 400)]
+    assert [(line.name_en, line.quantity, line.unit_price) for line in lines] == [
+        ("Lamb Kebab", 2, 3400),
+        ("Laban", 3, 400),
+    ]
 
     assert "#1001" in await customer.say("track")
     for status in ("PREPARING", "OUT_FOR_DELIVERY"):
@@ -116,7 +126,12 @@ async def test_arabic_pickup_with_online_payment(customer: Customer, db):
     confirmation = await customer.say("١")
     assert "#1001" in confirmation and "https://pay.example/sufrah" in confirmation
     order = await only_order(db)
-    assert (order.order_type, order.branch_id, order.payment_method, order.lang) == ("pickup", "demo-malqa", "online", "ar")
+    assert (order.order_type, order.branch_id, order.payment_method, order.lang) == (
+        "pickup",
+        "demo-malqa",
+        "online",
+        "ar",
+    )
 
 
 async def test_location_out_of_range_and_the_delivery_minimum(customer: Customer):
@@ -141,7 +156,9 @@ async def test_button_payloads_and_unknown_input(customer: Customer):
     assert "Which branch" in await customer.say("Pickup", ButtonPayload="pickup", ButtonText="Pickup")
 
 
-async def test_handoff_silences_the_bot_until_staff_turn_it_back_on(client, customer: Customer, shop: Shop, db):
+async def test_handoff_silences_the_bot_until_staff_turn_it_back_on(
+    client, customer: Customer, shop: Shop, db
+):
     await customer.say("hi")
     handoff = await customer.say("3")
     assert handoff  # "someone will answer you shortly"
@@ -149,7 +166,9 @@ async def test_handoff_silences_the_bot_until_staff_turn_it_back_on(client, cust
         conversation = (await s.execute(select(Conversation))).scalar_one()
     assert conversation.is_bot_active is False
     assert await customer.say("hello? anyone?") == ""  # stored, shown to staff, not answered by the bot
-    stats = await gql(client, "{ stats { waitingForStaff } }", token=shop.token, restaurant=shop.restaurant_id)
+    stats = await gql(
+        client, "{ stats { waitingForStaff } }", token=shop.token, restaurant=shop.restaurant_id
+    )
     assert stats["data"]["stats"]["waitingForStaff"] == 1
     query = "mutation($id: ID!) { setConversationBotActive(id: $id, active: true) { __typename } }"
     await gql(client, query, {"id": conversation.id}, token=shop.token, restaurant=shop.restaurant_id)
@@ -165,7 +184,9 @@ async def test_restaurant_bot_switch_off_means_silence(client, customer: Custome
     assert (message.content, message.bot_turn) == ("hi", "skipped")
 
 
-async def test_every_reply_appears_in_the_conversation_with_its_delivery_state(client, customer: Customer, shop: Shop):
+async def test_every_reply_appears_in_the_conversation_with_its_delivery_state(
+    client, customer: Customer, shop: Shop
+):
     await customer.say("hi")
     query = """{ conversations(first: 1) { edges { node { messages(last: 10) { nodes {
         direction author content deliveryStatus waSid } } } } } }"""
@@ -175,8 +196,9 @@ async def test_every_reply_appears_in_the_conversation_with_its_delivery_state(c
     assert messages[1]["deliveryStatus"] == "queued" and messages[1]["waSid"] == shop.fake.sent[0]["sid"]
 
 
-async def test_a_restart_between_commit_and_reply_answers_once_from_the_right_step(client, customer: Customer,
-                                                                                 shop: Shop, db):
+async def test_a_restart_between_commit_and_reply_answers_once_from_the_right_step(
+    client, customer: Customer, shop: Shop, db
+):
     await customer.say("hi")
     await customer.say("1")  # now at "delivery or pickup?"
     # The next message is committed, then the process dies before its turn (no runner ran).
@@ -193,7 +215,9 @@ async def test_a_restart_between_commit_and_reply_answers_once_from_the_right_st
     assert "Which branch" in await customer.replies()
 
 
-async def test_two_processes_racing_answer_each_message_once_in_order(client, customer: Customer, shop: Shop, db):
+async def test_two_processes_racing_answer_each_message_once_in_order(
+    client, customer: Customer, shop: Shop, db
+):
     from tests.support import inbound_params, post_signed
 
     await customer.say("hi")
@@ -202,8 +226,9 @@ async def test_two_processes_racing_answer_each_message_once_in_order(client, cu
         await post_signed(client, "/whatsapp/webhook", params, shop.bot.auth_token)
     other = Database.connect(db.url)
     try:
-        counts = await asyncio.gather(shop.runner.run_pending(), BotRunner(other).run_pending(),
-                                      BotRunner(other).run_pending())
+        counts = await asyncio.gather(
+            shop.runner.run_pending(), BotRunner(other).run_pending(), BotRunner(other).run_pending()
+        )
     finally:
         await other.dispose()
     assert sum(counts) == 3
@@ -216,8 +241,9 @@ async def test_two_processes_racing_answer_each_message_once_in_order(client, cu
 
 
 @pytest.mark.parametrize("script", [(429, 201), (500, 201), (503, 503, 201)])
-async def test_twilio_errors_are_retried_and_an_accepted_send_is_not_repeated(customer: Customer, shop: Shop,
-                                                                               db, script):
+async def test_twilio_errors_are_retried_and_an_accepted_send_is_not_repeated(
+    customer: Customer, shop: Shop, db, script
+):
     shop.fake.script(*script)
     await customer.say("hi")
     for _ in range(10):
@@ -230,7 +256,9 @@ async def test_twilio_errors_are_retried_and_an_accepted_send_is_not_repeated(cu
     assert (out.send_state, out.wa_sid) == ("sent", shop.fake.sent[0]["sid"])
 
 
-async def test_a_send_that_always_fails_is_marked_failed_with_the_error(client, customer: Customer, shop: Shop, db):
+async def test_a_send_that_always_fails_is_marked_failed_with_the_error(
+    client, customer: Customer, shop: Shop, db
+):
     shop.fake.script(*([500] * 20))
     await customer.say("hi")
     for _ in range(20):
@@ -263,8 +291,9 @@ async def test_per_sender_rate_limit_queues_instead_of_dropping(client, open_sho
     assert len(waiting) == 1 and waiting[0].send_attempts == 0  # queued for the next minute, not dropped
 
 
-async def test_an_ambiguous_send_is_linked_by_its_status_callback_not_repeated(client, customer: Customer,
-                                                                                shop: Shop, db):
+async def test_an_ambiguous_send_is_linked_by_its_status_callback_not_repeated(
+    client, customer: Customer, shop: Shop, db
+):
     from tests.support import post_signed
 
     shop.fake.delay = 3.0  # longer than the sender's 2 s timeout: Twilio accepts, we never hear
@@ -275,8 +304,13 @@ async def test_an_ambiguous_send_is_linked_by_its_status_callback_not_repeated(c
     assert out.send_state == "unknown"
     await asyncio.sleep(1.2)  # the late request lands at the fake
     [accepted] = shop.fake.sent
-    callback = {"MessageSid": accepted["sid"], "MessageStatus": "sent", "From": f"whatsapp:{shop.bot.number}",
-                "To": accepted["To"], "AccountSid": shop.bot.bot.account_sid}
+    callback = {
+        "MessageSid": accepted["sid"],
+        "MessageStatus": "sent",
+        "From": f"whatsapp:{shop.bot.number}",
+        "To": accepted["To"],
+        "AccountSid": shop.bot.bot.account_sid,
+    }
     response = await post_signed(client, f"/whatsapp/status?m={out.id}", callback, shop.bot.auth_token)
     assert response.status_code == 204
     await asyncio.sleep(0.6)  # past the grace period

@@ -22,8 +22,14 @@ pytestmark = pytest.mark.slow
 
 
 def sufrah(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "app.cli", *args], env={**os.environ, **env}, cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env={**os.environ, **env},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check:
         assert result.returncode == 0, f"sufrah {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result
@@ -32,15 +38,38 @@ def sufrah(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Co
 @pytest.fixture
 def env(db, settings: Settings) -> dict[str, str]:
     """The test database and secret key; `db` empties the tables afterwards."""
-    return {"DATABASE_URL": settings.database_url or "", "SECRET_KEY": settings.secret_key or "",
-            "DATA_DIR": str(settings.data_dir), "DASHBOARD_PAT": "", "LOG_LEVEL": "WARNING"}
+    return {
+        "DATABASE_URL": settings.database_url or "",
+        "SECRET_KEY": settings.secret_key or "",
+        "DATA_DIR": str(settings.data_dir),
+        "DASHBOARD_PAT": "",
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def test_every_command_has_help(capsys):
-    commands = [[], ["serve"], ["migrate"], ["export-schema"], ["demo"], ["simulate"],
-                ["restaurant"], ["restaurant", "create"], ["restaurant", "list"],
-                ["bot"], ["bot", "register"], ["bot", "list"], ["bot", "disable"], ["bot", "enable"],
-                ["token"], ["token", "create"], ["token", "list"], ["token", "revoke"], ["menu"], ["menu", "load"]]
+    commands = [
+        [],
+        ["serve"],
+        ["migrate"],
+        ["export-schema"],
+        ["demo"],
+        ["simulate"],
+        ["restaurant"],
+        ["restaurant", "create"],
+        ["restaurant", "list"],
+        ["bot"],
+        ["bot", "register"],
+        ["bot", "list"],
+        ["bot", "disable"],
+        ["bot", "enable"],
+        ["token"],
+        ["token", "create"],
+        ["token", "list"],
+        ["token", "revoke"],
+        ["menu"],
+        ["menu", "load"],
+    ]
     for command in commands:
         with pytest.raises(SystemExit) as exited:
             build_parser().parse_args([*command, "--help"])
@@ -49,7 +78,9 @@ def test_every_command_has_help(capsys):
 
 
 def test_help_through_the_entry_point():
-    result = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0
     for command in ("serve", "migrate", "restaurant", "bot", "token", "demo", "simulate"):
         assert command in result.stdout
@@ -60,13 +91,39 @@ async def test_restaurants_bots_and_tokens(env, client):
     assert rid == "kabsa"
     assert "Kabsa Corner" in sufrah("restaurant", "list", env=env).stdout
 
-    registered = sufrah("bot", "register", "--restaurant", "kabsa", "--name", "Kabsa Bot", "--number",
-                        "whatsapp:+966512340000", "--account-sid", "AC" + "1" * 32, "--status", "ACTIVE",
-                        env={**env, "TWILIO_AUTH_TOKEN": "very-secret-auth-token"})
+    registered = sufrah(
+        "bot",
+        "register",
+        "--restaurant",
+        "kabsa",
+        "--name",
+        "Kabsa Bot",
+        "--number",
+        "whatsapp:+966512340000",
+        "--account-sid",
+        "AC" + "1" * 32,
+        "--status",
+        "ACTIVE",
+        env={**env, "TWILIO_AUTH_TOKEN": "very-secret-auth-token"},
+    )
     bot_id = registered.stdout.split()[0]
     assert bot_id.startswith("bot_") and "+966512340000" in registered.stdout
-    duplicate = sufrah("bot", "register", "--restaurant", "kabsa", "--name", "Again", "--number", "+966512340000",
-                       "--account-sid", "AC1", "--auth-token", "x", env=env, check=False)
+    duplicate = sufrah(
+        "bot",
+        "register",
+        "--restaurant",
+        "kabsa",
+        "--name",
+        "Again",
+        "--number",
+        "+966512340000",
+        "--account-sid",
+        "AC1",
+        "--auth-token",
+        "x",
+        env=env,
+        check=False,
+    )
     assert duplicate.returncode == 1 and "already registered" in duplicate.stderr
     sufrah("bot", "disable", bot_id, env=env)
     listing = sufrah("bot", "list", "--restaurant", "kabsa", env=env).stdout
@@ -83,8 +140,9 @@ async def test_restaurants_bots_and_tokens(env, client):
     token_id = next(line.split()[0] for line in tokens.splitlines() if "front desk" in line)
     sufrah("token", "revoke", token_id, env=env)
     # The CLI is another process: this one hears of the revocation by NOTIFY.
-    revoked = await eventually(lambda: client.get("/api/db/conversations", headers=auth(token)),
-                               lambda r: r.status_code == 401)
+    revoked = await eventually(
+        lambda: client.get("/api/db/conversations", headers=auth(token)), lambda r: r.status_code == 401
+    )
     assert revoked.status_code == 401
     again = sufrah("token", "revoke", token_id, env=env, check=False)
     assert again.returncode == 1 and "no active token" in again.stderr
@@ -94,11 +152,25 @@ async def test_restaurants_bots_and_tokens(env, client):
 
 
 def test_bad_input_is_an_error_not_a_traceback(env):
-    for args in (["restaurant", "create", "--name", " "],
-                 ["token", "create", "--restaurant", "nowhere", "--name", "x"],
-                 ["bot", "disable", "bot_missing"],
-                 ["bot", "register", "--restaurant", "nowhere", "--name", "b", "--number", "+966500000000",
-                  "--account-sid", "AC1", "--auth-token", "t"]):
+    for args in (
+        ["restaurant", "create", "--name", " "],
+        ["token", "create", "--restaurant", "nowhere", "--name", "x"],
+        ["bot", "disable", "bot_missing"],
+        [
+            "bot",
+            "register",
+            "--restaurant",
+            "nowhere",
+            "--name",
+            "b",
+            "--number",
+            "+966500000000",
+            "--account-sid",
+            "AC1",
+            "--auth-token",
+            "t",
+        ],
+    ):
         result = sufrah(*args, env=env, check=False)
         assert result.returncode == 1 and result.stderr.startswith("sufrah: "), result.stderr
         assert "Traceback" not in result.stderr
@@ -115,11 +187,33 @@ async def test_demo_then_simulate_against_a_running_server(env, tmp_path, sessio
     assert [b.whatsapp_number for b in await bots.list_for(session, restaurant_id="demo")] == [DEMO_NUMBER]
 
     with ServerProcess(env={**env, "RUN_WORKERS": "false"}, log_dir=tmp_path) as server:
-        sent = sufrah("simulate", "--to", DEMO_NUMBER, "--from", "+966500000009", "--body", "one shawarma please",
-                      "--server", server.url, env=env)
+        sent = sufrah(
+            "simulate",
+            "--to",
+            DEMO_NUMBER,
+            "--from",
+            "+966500000009",
+            "--body",
+            "one shawarma please",
+            "--server",
+            server.url,
+            env=env,
+        )
         assert "HTTP 200" in sent.stdout
-        located = sufrah("simulate", "--to", DEMO_NUMBER, "--from", "+966500000009", "--latitude", "24.7136",
-                         "--longitude", "46.6753", "--server", f"{server.url}/", env=env)
+        located = sufrah(
+            "simulate",
+            "--to",
+            DEMO_NUMBER,
+            "--from",
+            "+966500000009",
+            "--latitude",
+            "24.7136",
+            "--longitude",
+            "46.6753",
+            "--server",
+            f"{server.url}/",
+            env=env,
+        )
         assert "HTTP 200" in located.stdout  # and a trailing slash is not a different URL
         async with httpx.AsyncClient(base_url=server.url, headers=auth(token)) as c:
             [conversation] = (await c.get("/api/db/conversations")).json()
@@ -158,22 +252,44 @@ async def test_menu_load_from_a_json_file(env, tmp_path, session):
     from app.models import Branch, MenuItem, Restaurant
 
     restaurant_id = sufrah("restaurant", "create", "--name", "Menu Test", env=env).stdout.split()[0]
-    menu = {"minDeliveryTotal": 1500, "currency": "SAR",
-            "branches": [{"id": "b1", "nameAr": "الفرع", "nameEn": "Main", "latitude": 24.7, "longitude": 46.7,
-                          "deliveryRadiusKm": 5}],
-            "categories": [{"id": "c1", "nameAr": "مشروبات", "nameEn": "Drinks",
-                            "items": [{"id": "tea", "nameAr": "شاي", "nameEn": "Tea", "price": 300}]}]}
+    menu = {
+        "minDeliveryTotal": 1500,
+        "currency": "SAR",
+        "branches": [
+            {
+                "id": "b1",
+                "nameAr": "الفرع",
+                "nameEn": "Main",
+                "latitude": 24.7,
+                "longitude": 46.7,
+                "deliveryRadiusKm": 5,
+            }
+        ],
+        "categories": [
+            {
+                "id": "c1",
+                "nameAr": "مشروبات",
+                "nameEn": "Drinks",
+                "items": [{"id": "tea", "nameAr": "شاي", "nameEn": "Tea", "price": 300}],
+            }
+        ],
+    }
     path = tmp_path / "menu.json"
     path.write_text(json.dumps(menu, ensure_ascii=False))
     out = sufrah("menu", "load", "--restaurant", restaurant_id, str(path), env=env).stdout
     assert "1 branches, 1 categories and 1 items" in out
     sufrah("menu", "load", "--restaurant", restaurant_id, str(path), env=env)  # idempotent
-    rows = (await session.execute(select(MenuItem.id, MenuItem.price).where(
-        MenuItem.restaurant_id == restaurant_id))).all()
+    rows = (
+        await session.execute(
+            select(MenuItem.id, MenuItem.price).where(MenuItem.restaurant_id == restaurant_id)
+        )
+    ).all()
     assert rows == [("tea", 300)]
     branch = (await session.execute(select(Branch).where(Branch.restaurant_id == restaurant_id))).scalar_one()
     assert branch.name_en == "Main"
-    restaurant = (await session.execute(select(Restaurant).where(Restaurant.id == restaurant_id))).scalar_one()
+    restaurant = (
+        await session.execute(select(Restaurant).where(Restaurant.id == restaurant_id))
+    ).scalar_one()
     assert restaurant.min_delivery_total == 1500
     path.write_text("{not json")
     bad = sufrah("menu", "load", "--restaurant", restaurant_id, str(path), env=env, check=False)

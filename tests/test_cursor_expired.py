@@ -35,8 +35,10 @@ async def prune_up_to(db, restaurant_id: str, seq: int) -> None:
     """Events up to `seq` grow older than the retention window, and the retention worker runs."""
     async with db.session() as s:
         await s.execute(
-            text("UPDATE event SET created_at = now() - make_interval(days => :d)"
-                 " WHERE restaurant_id = :r AND seq <= :n"),
+            text(
+                "UPDATE event SET created_at = now() - make_interval(days => :d)"
+                " WHERE restaurant_id = :r AND seq <= :n"
+            ),
             {"d": EVENT_RETENTION_DAYS + 1, "r": restaurant_id, "n": seq},
         )
         assert await events.prune(s, older_than_days=EVENT_RETENTION_DAYS) == seq

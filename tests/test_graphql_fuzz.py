@@ -34,27 +34,43 @@ def _check(response) -> None:  # type: ignore[no-untyped-def]
         assert "internal" not in message.lower(), message
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(query=queries(SDL) | mutations(SDL))
 async def test_any_schema_valid_operation_is_answered_cleanly(client, tenant, query):
     _check(await client.post("/graphql", json={"query": query}, headers=tenant))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
-                      st.just("{" * 500), st.just('{"query": 5}'), st.just('{"query": "{", "variables": []}')))
+@given(
+    body=st.one_of(
+        st.text(max_size=200),
+        st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+        st.just("{" * 500),
+        st.just('{"query": 5}'),
+        st.just('{"query": "{", "variables": []}'),
+    )
+)
 async def test_garbage_bodies_are_client_errors(client, tenant, body):
-    response = await client.post("/graphql", content=body.encode("utf-8", "surrogatepass"),
-                                 headers={**tenant, "Content-Type": "application/json"})
+    response = await client.post(
+        "/graphql",
+        content=body.encode("utf-8", "surrogatepass"),
+        headers={**tenant, "Content-Type": "application/json"},
+    )
     assert response.status_code < 500, response.text
 
 
-@pytest.mark.parametrize("body", [b"\x00\x00\x00\x80\x00", b"\x00\x80\x00", b"[" * 100_000,
-                                  b'{"query": ' + b"[" * 100_000])
+@pytest.mark.parametrize(
+    "body", [b"\x00\x00\x00\x80\x00", b"\x00\x80\x00", b"[" * 100_000, b'{"query": ' + b"[" * 100_000]
+)
 async def test_bodies_json_cant_read_are_client_errors(client, tenant, body):
     """`json` reads a body starting with NULs as UTF-16 or UTF-32, and recurses once per level."""
-    response = await client.post("/graphql", content=body, headers={**tenant, "Content-Type": "application/json"})
+    response = await client.post(
+        "/graphql", content=body, headers={**tenant, "Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and "JSON" in response.text
 
 

@@ -57,7 +57,9 @@ async def test_conversation_state_mutations(client, chat):
     assert closed["status"] == "CLOSED"
     reopened = await mutate(client, token, r, "reopenConversation", "id: $id", v())
     assert reopened["status"] == "ACTIVE"
-    off = await mutate(client, token, r, "setConversationBotActive", "id: $id, active: $active", v(active=False))
+    off = await mutate(
+        client, token, r, "setConversationBotActive", "id: $id, active: $active", v(active=False)
+    )
     assert off["isBotActive"] is False
 
 
@@ -65,22 +67,40 @@ async def test_missing_or_foreign_conversation_is_a_not_found_member(client, fac
     bot, token, conversation_id = chat
     other = await factory.bot(await factory.restaurant("Other"))
     other_token = await factory.token(other.restaurant.id)
-    result = await mutate(client, other_token, other.restaurant.id, "closeConversation", "id: $id",
-                          {"_types": {"id": "ID!"}, "id": conversation_id})
+    result = await mutate(
+        client,
+        other_token,
+        other.restaurant.id,
+        "closeConversation",
+        "id: $id",
+        {"_types": {"id": "ID!"}, "id": conversation_id},
+    )
     assert result == {"__typename": "NotFoundError", "message": "conversation not found"}
 
 
 async def test_restaurant_bot_switch(client, chat):
     bot, token, _ = chat
-    result = await mutate(client, token, bot.restaurant.id, "setRestaurantBotEnabled", "enabled: $enabled",
-                          {"_types": {"enabled": "Boolean!"}, "enabled": False})
+    result = await mutate(
+        client,
+        token,
+        bot.restaurant.id,
+        "setRestaurantBotEnabled",
+        "enabled: $enabled",
+        {"_types": {"enabled": "Boolean!"}, "enabled": False},
+    )
     assert (result["__typename"], result["botEnabled"]) == ("Restaurant", False)
 
 
 async def test_staff_reply_is_stored_queued_and_clears_unread(client, chat, session):
     bot, token, conversation_id = chat
-    result = await mutate(client, token, bot.restaurant.id, "sendMessage", "conversationId: $id, body: $body",
-                          {"_types": {"id": "ID!", "body": "String!"}, "id": conversation_id, "body": "أهلاً! تفضل"})
+    result = await mutate(
+        client,
+        token,
+        bot.restaurant.id,
+        "sendMessage",
+        "conversationId: $id, body: $body",
+        {"_types": {"id": "ID!", "body": "String!"}, "id": conversation_id, "body": "أهلاً! تفضل"},
+    )
     assert result["__typename"] == "Message"
     assert (result["direction"], result["author"], result["deliveryStatus"]) == ("OUT", "staff", "queued")
     stored = (await session.execute(select(Message).where(Message.id == result["id"]))).scalar_one()
@@ -91,21 +111,42 @@ async def test_staff_reply_is_stored_queued_and_clears_unread(client, chat, sess
 
 async def test_empty_reply_and_bad_media_are_validation_errors(client, chat):
     bot, token, conversation_id = chat
-    empty = await mutate(client, token, bot.restaurant.id, "sendMessage", "conversationId: $id, body: $body",
-                         {"_types": {"id": "ID!", "body": "String!"}, "id": conversation_id, "body": "   "})
+    empty = await mutate(
+        client,
+        token,
+        bot.restaurant.id,
+        "sendMessage",
+        "conversationId: $id, body: $body",
+        {"_types": {"id": "ID!", "body": "String!"}, "id": conversation_id, "body": "   "},
+    )
     assert empty["__typename"] == "ValidationError"
-    media = await mutate(client, token, bot.restaurant.id, "sendMessage", "conversationId: $id, mediaUrl: $m",
-                         {"_types": {"id": "ID!", "m": "String!"}, "id": conversation_id, "m": "javascript:alert(1)"})
+    media = await mutate(
+        client,
+        token,
+        bot.restaurant.id,
+        "sendMessage",
+        "conversationId: $id, mediaUrl: $m",
+        {"_types": {"id": "ID!", "m": "String!"}, "id": conversation_id, "m": "javascript:alert(1)"},
+    )
     assert (media["__typename"], media["field"]) == ("ValidationError", "mediaUrl")
 
 
 async def test_reply_outside_the_24_hour_window_is_refused(client, chat, session):
     bot, token, conversation_id = chat
-    await session.execute(update(Conversation).values(last_inbound_at=Conversation.last_inbound_at - __import__(
-        "datetime").timedelta(hours=25)))
+    await session.execute(
+        update(Conversation).values(
+            last_inbound_at=Conversation.last_inbound_at - __import__("datetime").timedelta(hours=25)
+        )
+    )
     await session.commit()
-    result = await mutate(client, token, bot.restaurant.id, "sendMessage", "conversationId: $id, body: $body",
-                          {"_types": {"id": "ID!", "body": "String!"}, "id": conversation_id, "body": "late"})
+    result = await mutate(
+        client,
+        token,
+        bot.restaurant.id,
+        "sendMessage",
+        "conversationId: $id, body: $body",
+        {"_types": {"id": "ID!", "body": "String!"}, "id": conversation_id, "body": "late"},
+    )
     assert result["__typename"] == "OutsideCustomerWindowError" and "24 hours" in result["message"]
     count = (await session.execute(select(Message).where(Message.direction == "OUT"))).all()
     assert count == []

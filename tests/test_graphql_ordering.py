@@ -36,18 +36,27 @@ async def test_staff_manage_the_menu(client, shop):
     created = await call("""mutation { saveCategory(input: {nameAr: "حلويات", nameEn: "Desserts"}) {
         __typename ... on MenuCategory { id } } }""")
     category_id = created["data"]["saveCategory"]["id"]
-    item = await call("""mutation($c: ID!) { saveMenuItem(input: {categoryId: $c, nameAr: "كنافة", nameEn: "Kunafa",
-        price: 1800, maxQuantity: 4}) { __typename ... on MenuItem { id price currency } } }""", {"c": category_id})
+    item = await call(
+        """mutation($c: ID!) { saveMenuItem(input: {categoryId: $c, nameAr: "كنافة", nameEn: "Kunafa",
+        price: 1800, maxQuantity: 4}) { __typename ... on MenuItem { id price currency } } }""",
+        {"c": category_id},
+    )
     assert item["data"]["saveMenuItem"]["price"] == 1800 and item["data"]["saveMenuItem"]["currency"] == "SAR"
     item_id = item["data"]["saveMenuItem"]["id"]
-    off = await call("""mutation($id: ID!) { saveMenuItem(id: $id, input: {available: false}) {
-        ... on MenuItem { available } } }""", {"id": item_id})
+    off = await call(
+        """mutation($id: ID!) { saveMenuItem(id: $id, input: {available: false}) {
+        ... on MenuItem { available } } }""",
+        {"id": item_id},
+    )
     assert off["data"]["saveMenuItem"]["available"] is False
     bad = await call("""mutation { saveMenuItem(input: {categoryId: "nope", nameAr: "x", nameEn: "x", price: 1}) {
         __typename } }""")
     assert bad["data"]["saveMenuItem"]["__typename"] == "NotFoundError"
-    negative = await call("""mutation($c: ID!) { saveMenuItem(input: {categoryId: $c, nameAr: "x", nameEn: "x",
-        price: -5}) { __typename ... on ValidationError { field } } }""", {"c": category_id})
+    negative = await call(
+        """mutation($c: ID!) { saveMenuItem(input: {categoryId: $c, nameAr: "x", nameEn: "x",
+        price: -5}) { __typename ... on ValidationError { field } } }""",
+        {"c": category_id},
+    )
     assert negative["data"]["saveMenuItem"] == {"__typename": "ValidationError", "field": "price"}
     branch = await call("""mutation { saveBranch(input: {nameAr: "الياسمين", nameEn: "Yasmin", latitude: 24.82,
         longitude: 46.64, deliveryRadiusKm: 4}) { __typename ... on Branch { id } } }""")
@@ -55,13 +64,18 @@ async def test_staff_manage_the_menu(client, shop):
     settings = await call("""mutation { updateRestaurantSettings(input: {minDeliveryTotal: 3000, currency: "sar"}) {
         __typename ... on Restaurant { currency } } }""")
     assert settings["data"]["updateRestaurantSettings"]["currency"] == "SAR"
-    menu = (await call("{ menu { minDeliveryTotal branches { nameEn } categories { nameEn items { nameEn available } } } }"))
+    menu = await call(
+        "{ menu { minDeliveryTotal branches { nameEn } categories { nameEn items { nameEn available } } } }"
+    )
     menu = menu["data"]["menu"]
     assert menu["minDeliveryTotal"] == 3000 and "Yasmin" in [b["nameEn"] for b in menu["branches"]]
     desserts = [c for c in menu["categories"] if c["nameEn"] == "Desserts"][0]
     assert desserts["items"] == [{"nameEn": "Kunafa", "available": False}]
-    deleted = await call("""mutation($id: ID!) { deleteMenuEntry(kind: CATEGORY, id: $id) {
-        __typename } }""", {"id": category_id})
+    deleted = await call(
+        """mutation($id: ID!) { deleteMenuEntry(kind: CATEGORY, id: $id) {
+        __typename } }""",
+        {"id": category_id},
+    )
     assert deleted["data"]["deleteMenuEntry"]["__typename"] == "Deleted"
 
 
@@ -77,10 +91,17 @@ async def test_orders_are_listed_with_lines_and_followed_live(client, live_url, 
         nextStatuses lines { nameEn quantity unitPrice lineTotal } } } }"""
     data = await gql(client, query, token=shop.token, restaurant=shop.restaurant_id)
     [order] = data["data"]["orders"]["nodes"]
-    assert order["lines"] == [{"nameEn": "Chicken Shawarma", "quantity": 1, "unitPrice": 1200, "lineTotal": 1200}]
+    assert order["lines"] == [
+        {"nameEn": "Chicken Shawarma", "quantity": 1, "unitPrice": 1200, "lineTotal": 1200}
+    ]
     assert order["nextStatuses"] == ["PREPARING", "CANCELLED"]
-    single = await gql(client, "query($id: ID!) { order(id: $id) { reference } }", {"id": order["id"]},
-                       token=shop.token, restaurant=shop.restaurant_id)
+    single = await gql(
+        client,
+        "query($id: ID!) { order(id: $id) { reference } }",
+        {"id": order["id"]},
+        token=shop.token,
+        restaurant=shop.restaurant_id,
+    )
     assert single["data"]["order"]["reference"] == "#1001"
 
 
@@ -92,8 +113,11 @@ async def test_the_legacy_socket_carries_order_updates(client, live_url, shop):
         while not any(f["type"] == "order.updated" for f in frames):
             frames.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
     order = [f for f in frames if f["type"] == "order.updated"][0]["data"]
-    assert (order["reference"], order["status"], order["customerPhone"]) == ("#1001", "CONFIRMED",
-                                                                            "whatsapp:+966501234567")
+    assert (order["reference"], order["status"], order["customerPhone"]) == (
+        "#1001",
+        "CONFIRMED",
+        "whatsapp:+966501234567",
+    )
 
 
 async def test_another_restaurant_never_sees_the_order(client, factory, shop):

@@ -24,8 +24,12 @@ query Page($first: Int!, $after: String, $status: ConversationStatus, $search: S
 
 
 async def say(client, bot, customer: str, body: str, **extra: str) -> None:
-    response = await post_signed(client, "/whatsapp/webhook", inbound_params(bot, customer=customer, body=body, **extra),
-                                 bot.auth_token)
+    response = await post_signed(
+        client,
+        "/whatsapp/webhook",
+        inbound_params(bot, customer=customer, body=body, **extra),
+        bot.auth_token,
+    )
     assert response.status_code == 200
 
 
@@ -43,7 +47,9 @@ async def test_conversations_page_through_newest_first(client, shop):
     bot, token = shop
     seen, after = [], None
     while True:
-        data = (await gql(client, PAGE, {"first": 3, "after": after}, token=token, restaurant=bot.restaurant.id))["data"]
+        data = (
+            await gql(client, PAGE, {"first": 3, "after": after}, token=token, restaurant=bot.restaurant.id)
+        )["data"]
         page = data["conversations"]
         assert page["totalCount"] == 7
         seen += [edge["node"] for edge in page["edges"]]
@@ -59,9 +65,13 @@ async def test_conversations_page_through_newest_first(client, shop):
 
 async def test_search_matches_name_phone_and_message_text(client, shop):
     bot, token = shop
+
     async def ids(search: str) -> list[str]:
-        data = await gql(client, PAGE, {"first": 50, "search": search}, token=token, restaurant=bot.restaurant.id)
+        data = await gql(
+            client, PAGE, {"first": 50, "search": search}, token=token, restaurant=bot.restaurant.id
+        )
         return [e["node"]["customerPhone"] for e in data["data"]["conversations"]["edges"]]
+
     assert await ids("shawarma") == ["+966500000003"]
     assert await ids("Customer 5") == ["+966500000005"]
     assert await ids("500000006") == ["+966500000006"]
@@ -73,9 +83,11 @@ async def test_conversation_is_null_for_another_tenant(client, factory, shop):
     other = await factory.bot(await factory.restaurant("Other"))
     await say(client, other, "+966511111111", "hi")
     other_token = await factory.token(other.restaurant.id)
-    theirs = (await gql(client, PAGE, {"first": 1}, token=other_token, restaurant=other.restaurant.id))
+    theirs = await gql(client, PAGE, {"first": 1}, token=other_token, restaurant=other.restaurant.id)
     their_id = theirs["data"]["conversations"]["edges"][0]["node"]["id"]
-    query = "query($id: ID!) { conversation(id: $id) { id } messages(conversationId: $id) { edges { cursor } } }"
+    query = (
+        "query($id: ID!) { conversation(id: $id) { id } messages(conversationId: $id) { edges { cursor } } }"
+    )
     result = await gql(client, query, {"id": their_id}, token=token, restaurant=bot.restaurant.id)
     assert result["data"] == {"conversation": None, "messages": None}
 
@@ -91,8 +103,15 @@ async def test_messages_page_back_through_history_in_chat_order(client, factory)
         pageInfo { hasPreviousPage startCursor } nodes { content } } }"""
     contents, before = [], None
     while True:
-        page = (await gql(client, query, {"id": conversation_id, "before": before}, token=token,
-                          restaurant=bot.restaurant.id))["data"]["messages"]
+        page = (
+            await gql(
+                client,
+                query,
+                {"id": conversation_id, "before": before},
+                token=token,
+                restaurant=bot.restaurant.id,
+            )
+        )["data"]["messages"]
         contents = [n["content"] for n in page["nodes"]] + contents
         if not page["pageInfo"]["hasPreviousPage"]:
             break
@@ -105,8 +124,14 @@ async def test_stats_for_the_owner(client, shop, session):
     query = """{ stats { totalConversations activeConversations totalUnread waitingForStaff messagesToday
                  medianFirstResponseSeconds } }"""
     stats = (await gql(client, query, token=token, restaurant=bot.restaurant.id))["data"]["stats"]
-    assert stats == {"totalConversations": 7, "activeConversations": 7, "totalUnread": 8, "waitingForStaff": 0,
-                     "messagesToday": 8, "medianFirstResponseSeconds": None}
+    assert stats == {
+        "totalConversations": 7,
+        "activeConversations": 7,
+        "totalUnread": 8,
+        "waitingForStaff": 0,
+        "messagesToday": 8,
+        "medianFirstResponseSeconds": None,
+    }
 
 
 async def test_bots_never_expose_secrets_and_admin_may_list_all(client, factory, shop):
@@ -139,11 +164,18 @@ async def test_unauthenticated_and_forbidden_are_clear_errors(client, factory, s
     [
         ("{ conversations(first: 100000) { totalCount } }", "first must be"),
         ('{ conversations(after: "garbage") { totalCount } }', "malformed cursor"),
-        ('{ conversations(after: "%s") { totalCount } }' % base64.urlsafe_b64encode(b"[" * 20_000).decode(),
-         "malformed cursor"),  # nested deeper than json recurses
+        (
+            '{ conversations(after: "%s") { totalCount } }'
+            % base64.urlsafe_b64encode(b"[" * 20_000).decode(),
+            "malformed cursor",
+        ),  # nested deeper than json recurses
         ("{ " + " ".join(f"a{i}: stats {{ totalUnread }}" for i in range(40)) + " }", "aliases"),
-        ("{ conversations { edges { node { " + "bot { id } " * 1 + "messages(last: 100000) { nodes { id } } } } } }",
-         "last must be"),
+        (
+            "{ conversations { edges { node { "
+            + "bot { id } " * 1
+            + "messages(last: 100000) { nodes { id } } } } } }",
+            "last must be",
+        ),
     ],
 )
 async def test_abusive_queries_get_clear_errors(client, shop, query, needle):
@@ -157,7 +189,13 @@ async def test_deep_queries_are_refused(client, shop):
     deep = "{ conversations { edges { node { lastMessage { id } bot { id } messages { edges { node { id } } pageInfo { hasPreviousPage } } } } } }"
     ok = await gql(client, deep, token=token, restaurant=bot.restaurant.id)
     assert "errors" not in ok
-    nested = "{ conversations { edges { node { " + "lastMessage { conversation { " * 5 + "id" + " } }" * 5 + " } } } }"
+    nested = (
+        "{ conversations { edges { node { "
+        + "lastMessage { conversation { " * 5
+        + "id"
+        + " } }" * 5
+        + " } } } }"
+    )
     refused = await gql(client, nested, token=token, restaurant=bot.restaurant.id)
     assert "exceeds maximum operation depth" in refused["errors"][0]["message"]
 
@@ -180,7 +218,9 @@ async def test_a_page_costs_a_fixed_number_of_queries(client, resolver_client, r
         statements.clear()
         event.listen(db.engine.sync_engine, "before_cursor_execute", count)
         try:
-            result = await gql(resolver_client, PAGE, {"first": first}, token=token, restaurant=bot.restaurant.id)
+            result = await gql(
+                resolver_client, PAGE, {"first": first}, token=token, restaurant=bot.restaurant.id
+            )
         finally:
             event.remove(db.engine.sync_engine, "before_cursor_execute", count)
         assert len(result["data"]["conversations"]["edges"]) == first
@@ -199,8 +239,11 @@ def test_schema_graphql_is_exported_from_the_code():
 async def test_batched_requests_are_refused_clearly(client, shop):
     bot, token = shop
     batch = [{"query": "{ stats { totalUnread } }"}] * 50
-    response = await client.post("/graphql", json=batch,
-                                 headers={"Authorization": f"Bearer {token}", "X-Restaurant-Id": bot.restaurant.id})
+    response = await client.post(
+        "/graphql",
+        json=batch,
+        headers={"Authorization": f"Bearer {token}", "X-Restaurant-Id": bot.restaurant.id},
+    )
     assert response.status_code == 400
     assert "batch" in response.text.lower()
 
@@ -219,7 +262,9 @@ async def test_production_hides_introspection_and_suggestions(settings):
 
 async def test_total_count_inside_a_fragment_is_still_counted(client, shop):
     bot, token = shop
-    query = "{ conversations(first: 1) { ...Counted } } fragment Counted on ConversationConnection { totalCount }"
+    query = (
+        "{ conversations(first: 1) { ...Counted } } fragment Counted on ConversationConnection { totalCount }"
+    )
     result = await gql(client, query, token=token, restaurant=bot.restaurant.id)
     assert result["data"]["conversations"]["totalCount"] == 7
 

@@ -28,8 +28,9 @@ def errors_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
-async def test_an_unknown_operation_name_is_the_clients_error_on_both_subprotocols(live_url, factory: Factory,
-                                                                                   caplog):
+async def test_an_unknown_operation_name_is_the_clients_error_on_both_subprotocols(
+    live_url, factory: Factory, caplog
+):
     bot = await factory.bot()
     token = await factory.token(bot.restaurant.id)
     payload = {"query": NAMED, "operationName": "Nope", "variables": {}}
@@ -46,7 +47,10 @@ async def test_an_unknown_operation_name_is_the_clients_error_on_both_subprotoco
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await ws.receive()
             assert closed.value.rcvd is not None
-            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4400, 'Unknown operation named "Nope".')
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                4400,
+                'Unknown operation named "Nope".',
+            )
     assert errors_logged(caplog) == []
 
 
@@ -77,8 +81,15 @@ async def caller(app_and_db, factory: Factory, settings) -> tuple[GraphQLApp, Co
 
 async def test_a_legacy_operation_whose_client_left_ends_quietly(caller, caplog):
     view, context = caller
-    handler = LegacyWSHandler(view, GoneSocket(), context, None, view.schema, keep_alive=False,  # type: ignore[arg-type]
-                              keep_alive_interval=None)
+    handler = LegacyWSHandler(
+        view,
+        GoneSocket(),
+        context,
+        None,
+        view.schema,
+        keep_alive=False,  # type: ignore[arg-type]
+        keep_alive_interval=None,
+    )
     with caplog.at_level(logging.INFO):
         await handler.handle_async_results("1", NAMED, None, None)  # answered, then the send fails
     assert handler.tasks == {} and handler.subscriptions == {}
@@ -87,8 +98,14 @@ async def test_a_legacy_operation_whose_client_left_ends_quietly(caller, caplog)
 
 async def test_a_transport_operation_whose_client_left_is_not_logged_as_a_failure(caller, caplog):
     view, context = caller
-    handler = TransportWSHandler(view, GoneSocket(), context, None, view.schema,  # type: ignore[arg-type]
-                                 view.connection_init_wait_timeout)
+    handler = TransportWSHandler(
+        view,
+        GoneSocket(),
+        context,
+        None,
+        view.schema,  # type: ignore[arg-type]
+        view.connection_init_wait_timeout,
+    )
     operation = Operation(handler, "1", NAMED, None, None)
     handler.operations["1"] = operation
     with caplog.at_level(logging.INFO), pytest.raises(WebSocketDisconnected):

@@ -21,8 +21,11 @@ from tests.servers import served
 from tests.support import Factory
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
-LIMITS = {"graphql_ws_init_timeout_seconds": 0.5, "graphql_ws_max_sockets_per_token": 3,
-          "graphql_ws_max_operations": 3}
+LIMITS = {
+    "graphql_ws_init_timeout_seconds": 0.5,
+    "graphql_ws_max_sockets_per_token": 3,
+    "graphql_ws_max_operations": 3,
+}
 MESSAGES = "subscription { messageCreated { content } }"
 
 

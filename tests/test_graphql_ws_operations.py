@@ -34,7 +34,9 @@ async def start(ws: Socket, op_id: str, query: str, variables: dict[str, Any] | 
     await ws.send({"id": op_id, "type": kind, "payload": {"query": query, "variables": variables or {}}})
 
 
-async def answers(ws: Socket, pending: set[str], events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+async def answers(
+    ws: Socket, pending: set[str], events: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Each pending operation's payload, once all of them completed; frames of other operations (a
     subscription's) go to `events`."""
     payloads: dict[str, Any] = {}
@@ -54,7 +56,9 @@ async def answers(ws: Socket, pending: set[str], events: list[dict[str, Any]] | 
     return payloads
 
 
-async def pipeline(ws: Socket, n: int, prefix: str, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+async def pipeline(
+    ws: Socket, n: int, prefix: str, events: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """n queries and n mutations, each sent right after the other without waiting for answers."""
     for i in range(n):
         await start(ws, f"{prefix}q{i}", MENU)
@@ -91,8 +95,11 @@ async def test_a_subscription_keeps_working_while_operations_come_and_go(client,
         events: list[dict[str, Any]] = []
         for round_ in range(3):
             # a customer writes while the dashboard's queries and mutations are in flight
-            said = asyncio.create_task(post_signed(client, "/whatsapp/webhook",
-                                                   inbound_params(bot, body=f"hello {round_}"), bot.auth_token))
+            said = asyncio.create_task(
+                post_signed(
+                    client, "/whatsapp/webhook", inbound_params(bot, body=f"hello {round_}"), bot.auth_token
+                )
+            )
             await pipeline(ws, 5, f"r{round_}x", events)
             assert (await said).status_code == 200
             while len(events) <= round_:

@@ -21,13 +21,19 @@ async def world(client, factory: Factory):
     data = {}
     for name in ("alpha", "beta"):
         bot = await factory.bot(await factory.restaurant(f"R-{name}"))
-        params = inbound_params(bot, body=f"secret-{name}-message", ProfileName=f"secret-{name}-name",
-                                customer="+966500000777")
+        params = inbound_params(
+            bot, body=f"secret-{name}-message", ProfileName=f"secret-{name}-name", customer="+966500000777"
+        )
         assert (await post_signed(client, "/whatsapp/webhook", params, bot.auth_token)).status_code == 200
         token = await factory.token(bot.restaurant.id)
         conv = (await client.get("/api/db/conversations", headers=auth(token, bot.restaurant.id))).json()[0]
-        data[name] = {"bot": bot, "token": token, "restaurant": bot.restaurant.id, "bot_id": bot.bot.id,
-                      "conversation": conv["id"]}
+        data[name] = {
+            "bot": bot,
+            "token": token,
+            "restaurant": bot.restaurant.id,
+            "bot_id": bot.bot.id,
+            "conversation": conv["id"],
+        }
     data["admin"] = await factory.token(admin=True)
     return data
 
@@ -35,19 +41,49 @@ async def world(client, factory: Factory):
 TOKENS = st.sampled_from(["alpha", "beta", "admin", "pat", "junk", "none", "empty"])
 TENANTS = st.sampled_from(["alpha", "beta", "alpha-bot", "beta-bot", "junk", "none", "empty"])
 TARGETS = st.sampled_from(["alpha", "beta", "junk"])
-REQUESTS = st.sampled_from([
-    "rest-list", "rest-old-list", "rest-get", "rest-messages", "rest-stats", "rest-bots", "rest-send", "rest-toggle",
-    "gql-list", "gql-get", "gql-messages", "gql-mark-read", "gql-send",
-])
+REQUESTS = st.sampled_from(
+    [
+        "rest-list",
+        "rest-old-list",
+        "rest-get",
+        "rest-messages",
+        "rest-stats",
+        "rest-bots",
+        "rest-send",
+        "rest-toggle",
+        "gql-list",
+        "gql-get",
+        "gql-messages",
+        "gql-mark-read",
+        "gql-send",
+    ]
+)
 
 
 def resolve(world: dict, token: str, tenant: str, target: str) -> tuple[str | None, str | None, str]:
-    tokens = {"alpha": world["alpha"]["token"], "beta": world["beta"]["token"], "admin": world["admin"],
-              "pat": "test-dashboard-pat", "junk": "sfr_junk", "none": None, "empty": ""}
-    tenants = {"alpha": world["alpha"]["restaurant"], "beta": world["beta"]["restaurant"],
-               "alpha-bot": world["alpha"]["bot_id"], "beta-bot": world["beta"]["bot_id"],
-               "junk": "rst_junk", "none": None, "empty": ""}
-    targets = {"alpha": world["alpha"]["conversation"], "beta": world["beta"]["conversation"], "junk": "cnv_junk"}
+    tokens = {
+        "alpha": world["alpha"]["token"],
+        "beta": world["beta"]["token"],
+        "admin": world["admin"],
+        "pat": "test-dashboard-pat",
+        "junk": "sfr_junk",
+        "none": None,
+        "empty": "",
+    }
+    tenants = {
+        "alpha": world["alpha"]["restaurant"],
+        "beta": world["beta"]["restaurant"],
+        "alpha-bot": world["alpha"]["bot_id"],
+        "beta-bot": world["beta"]["bot_id"],
+        "junk": "rst_junk",
+        "none": None,
+        "empty": "",
+    }
+    targets = {
+        "alpha": world["alpha"]["conversation"],
+        "beta": world["beta"]["conversation"],
+        "junk": "cnv_junk",
+    }
     return tokens[token], tenants[tenant], targets[target]
 
 
@@ -71,10 +107,14 @@ async def perform(client, kind: str, token: str | None, tenant: str | None, targ
         headers["X-Restaurant-Id"] = tenant
     if kind.startswith("rest-"):
         path = {
-            "rest-list": "/api/db/conversations", "rest-old-list": "/api/conversations",
-            "rest-get": f"/api/db/conversations/{target}", "rest-messages": f"/api/db/conversations/{target}/messages",
-            "rest-stats": "/api/db/conversations/stats", "rest-bots": f"/api/db/restaurants/{tenant or 'x'}/bots",
-            "rest-send": f"/api/conversations/{target}/send", "rest-toggle": f"/api/conversations/{target}/toggle-bot",
+            "rest-list": "/api/db/conversations",
+            "rest-old-list": "/api/conversations",
+            "rest-get": f"/api/db/conversations/{target}",
+            "rest-messages": f"/api/db/conversations/{target}/messages",
+            "rest-stats": "/api/db/conversations/stats",
+            "rest-bots": f"/api/db/restaurants/{tenant or 'x'}/bots",
+            "rest-send": f"/api/conversations/{target}/send",
+            "rest-toggle": f"/api/conversations/{target}/toggle-bot",
         }[kind]
         if kind == "rest-send":
             return await client.post(path, json={"message": "probe"}, headers=headers)
@@ -120,7 +160,9 @@ async def test_no_subscription_ever_hears_another_restaurant(client, live_url, w
             assert not may_hear or token in ("alpha", "beta")  # refused (4403)
             return
         assert ack["type"] == "connection_ack"
-        await ws.subscribe("subscription { events { ... on Message { content } ... on Conversation { customerName } } }")
+        await ws.subscribe(
+            "subscription { events { ... on Message { content } ... on Conversation { customerName } } }"
+        )
         await asyncio.sleep(0.1)
         for name in ("alpha", "beta"):
             bot = world[name]["bot"]
@@ -133,7 +175,7 @@ async def test_no_subscription_ever_hears_another_restaurant(client, live_url, w
                 pending = any(f"secret-{name}-live" not in "".join(heard) for name in may_hear)
                 wait = max(0.05, deadline - asyncio.get_running_loop().time()) if pending else 0.4
                 heard.append(json.dumps(await ws.receive(wait)))
-        except (asyncio.TimeoutError, websockets.ConnectionClosed):
+        except (TimeoutError, websockets.ConnectionClosed):
             pass
         text = "".join(heard)
         for name in ("alpha", "beta"):
@@ -149,21 +191,27 @@ async def test_legacy_socket_isolation_property(client, live_url, world):
         for tenant in ("alpha", "beta", "none"):
             token_value, tenant_value, _ = resolve(world, token, tenant, "junk")
             query = f"token={token_value}" + (f"&restaurantId={tenant_value}" if tenant_value else "")
-            may_hear = {tenant} if token == "admin" and tenant != "none" else (
-                {token} if token in ("alpha", "beta") and tenant in (token, "none") else set())
+            may_hear = (
+                {tenant}
+                if token == "admin" and tenant != "none"
+                else ({token} if token in ("alpha", "beta") and tenant in (token, "none") else set())
+            )
             try:
                 async with websockets.connect(f"ws://{live_url}/ws?{query}") as ws:
                     await asyncio.sleep(0.1)
                     for name in ("alpha", "beta"):
                         bot = world[name]["bot"]
-                        await post_signed(client, "/whatsapp/webhook",
-                                          inbound_params(bot, body=f"secret-{name}-ws", customer="+966500000779"),
-                                          bot.auth_token)
+                        await post_signed(
+                            client,
+                            "/whatsapp/webhook",
+                            inbound_params(bot, body=f"secret-{name}-ws", customer="+966500000779"),
+                            bot.auth_token,
+                        )
                     heard = []
                     try:
                         while True:
                             heard.append(await asyncio.wait_for(ws.recv(), 0.4))
-                    except (asyncio.TimeoutError, websockets.ConnectionClosed):
+                    except (TimeoutError, websockets.ConnectionClosed):
                         pass
             except websockets.InvalidStatus:
                 heard = []

@@ -9,14 +9,40 @@ import pytest
 from tests.support import Factory, auth, inbound_params, post_signed
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-CONVERSATION_KEYS = {"id": str, "restaurantId": str, "customerPhone": str, "customerName": (str, type(None)),
-                     "status": str, "lastMessageAt": str, "unreadCount": int, "isBotActive": bool,
-                     "createdAt": str, "updatedAt": str}
-MESSAGE_KEYS = {"id": str, "conversationId": str, "restaurantId": str, "direction": str, "messageType": str,
-                "content": str, "mediaUrl": (str, type(None)), "waSid": (str, type(None)), "createdAt": str,
-                "metadata": dict}
-BOT_KEYS = {"id": str, "name": str, "restaurantName": str, "whatsappNumber": str, "status": str,
-            "isActive": bool, "createdAt": str, "updatedAt": str}
+CONVERSATION_KEYS = {
+    "id": str,
+    "restaurantId": str,
+    "customerPhone": str,
+    "customerName": (str, type(None)),
+    "status": str,
+    "lastMessageAt": str,
+    "unreadCount": int,
+    "isBotActive": bool,
+    "createdAt": str,
+    "updatedAt": str,
+}
+MESSAGE_KEYS = {
+    "id": str,
+    "conversationId": str,
+    "restaurantId": str,
+    "direction": str,
+    "messageType": str,
+    "content": str,
+    "mediaUrl": (str, type(None)),
+    "waSid": (str, type(None)),
+    "createdAt": str,
+    "metadata": dict,
+}
+BOT_KEYS = {
+    "id": str,
+    "name": str,
+    "restaurantName": str,
+    "whatsappNumber": str,
+    "status": str,
+    "isActive": bool,
+    "createdAt": str,
+    "updatedAt": str,
+}
 
 
 def assert_shape(obj: dict, keys: dict) -> None:
@@ -34,7 +60,9 @@ async def chat(client, factory: Factory):
     for i in range(5):
         params = inbound_params(bot, body=f"message {i}", ProfileName="Ahmed Ali")
         assert (await post_signed(client, "/whatsapp/webhook", params, bot.auth_token)).status_code == 200
-    await post_signed(client, "/whatsapp/webhook", inbound_params(bot, customer="+966509999999"), bot.auth_token)
+    await post_signed(
+        client, "/whatsapp/webhook", inbound_params(bot, customer="+966509999999"), bot.auth_token
+    )
     headers = auth(await factory.token(bot.restaurant.id), bot.restaurant.id)
     return bot, headers
 
@@ -62,7 +90,9 @@ async def test_stats_is_never_taken_for_an_id(client, chat):
 async def test_messages_in_chat_order_and_reading_marks_read(client, chat):
     _, headers = chat
     conversation = (await client.get("/api/db/conversations", headers=headers)).json()[1]
-    response = await client.get(f"/api/db/conversations/{conversation['id']}/messages?limit=3", headers=headers)
+    response = await client.get(
+        f"/api/db/conversations/{conversation['id']}/messages?limit=3", headers=headers
+    )
     assert response.status_code == 200
     page = response.json()
     for message in page:
@@ -75,7 +105,9 @@ async def test_messages_in_chat_order_and_reading_marks_read(client, chat):
     assert single.json()["unreadCount"] == 0
     older = await client.get(
         f"/api/db/conversations/{conversation['id']}/messages",
-        params={"before": page[0]["createdAt"], "limit": 10}, headers=headers)
+        params={"before": page[0]["createdAt"], "limit": 10},
+        headers=headers,
+    )
     # created_at has microseconds; the legacy shape shows milliseconds, so "before" is inclusive-safe
     assert [m["content"] for m in older.json()][:2] == ["message 0", "message 1"]
 
@@ -104,8 +136,9 @@ async def test_bad_list_parameters_are_400(client, chat, query):
 async def test_bad_before_is_400(client, chat):
     _, headers = chat
     conversation = (await client.get("/api/db/conversations", headers=headers)).json()[0]
-    response = await client.get(f"/api/db/conversations/{conversation['id']}/messages?before=yesterday",
-                                headers=headers)
+    response = await client.get(
+        f"/api/db/conversations/{conversation['id']}/messages?before=yesterday", headers=headers
+    )
     assert response.status_code == 400
 
 
@@ -114,8 +147,9 @@ async def test_status_filter(client, chat, session):
     from app.services import conversations
 
     first = (await client.get("/api/db/conversations", headers=headers)).json()[0]
-    await conversations.set_status(session, restaurant_id=bot.restaurant.id, conversation_id=first["id"],
-                                   status="closed")
+    await conversations.set_status(
+        session, restaurant_id=bot.restaurant.id, conversation_id=first["id"], status="closed"
+    )
     await session.commit()
     closed = (await client.get("/api/db/conversations?status=closed", headers=headers)).json()
     active = (await client.get("/api/db/conversations?status=active", headers=headers)).json()

@@ -14,21 +14,38 @@ from tests.support import Factory, auth, inbound_params, post_signed
 
 # Copied from shared/spec/dashboard-architecture-fix.md, the examples existing dashboards were built on.
 SPEC_CONVERSATION = {
-    "id": "clxxx123", "restaurantId": "rest_123", "customerPhone": "whatsapp:+966501234567",
-    "customerName": "Ahmed Ali", "status": "active", "lastMessageAt": "2025-10-16T10:30:00.000Z",
-    "unreadCount": 3, "isBotActive": True, "createdAt": "2025-10-15T08:00:00.000Z",
+    "id": "clxxx123",
+    "restaurantId": "rest_123",
+    "customerPhone": "whatsapp:+966501234567",
+    "customerName": "Ahmed Ali",
+    "status": "active",
+    "lastMessageAt": "2025-10-16T10:30:00.000Z",
+    "unreadCount": 3,
+    "isBotActive": True,
+    "createdAt": "2025-10-15T08:00:00.000Z",
     "updatedAt": "2025-10-16T10:30:00.000Z",
 }
 SPEC_MESSAGE = {
-    "id": "msg_001", "conversationId": "clxxx123", "restaurantId": "rest_123", "direction": "IN",
-    "messageType": "text", "content": "مرحبا، أريد طلب طعام", "mediaUrl": None, "waSid": "WAxxxx",
+    "id": "msg_001",
+    "conversationId": "clxxx123",
+    "restaurantId": "rest_123",
+    "direction": "IN",
+    "messageType": "text",
+    "content": "مرحبا، أريد طلب طعام",
+    "mediaUrl": None,
+    "waSid": "WAxxxx",
     "createdAt": "2025-10-16T10:30:00.000Z",
     "metadata": {"fromPhone": "whatsapp:+966501234567", "toPhone": "whatsapp:+966508034010"},
 }
 SPEC_STATS = {"totalConversations": 150, "activeConversations": 42, "totalUnread": 18}
 SPEC_BOT = {
-    "id": "bot_001", "name": "Sufrah Bot", "restaurantName": "Sufrah", "whatsappNumber": "whatsapp:+966508034010",
-    "status": "ACTIVE", "isActive": True, "createdAt": "2025-10-01T00:00:00.000Z",
+    "id": "bot_001",
+    "name": "Sufrah Bot",
+    "restaurantName": "Sufrah",
+    "whatsappNumber": "whatsapp:+966508034010",
+    "status": "ACTIVE",
+    "isActive": True,
+    "createdAt": "2025-10-01T00:00:00.000Z",
     "updatedAt": "2025-10-16T00:00:00.000Z",
 }
 NULLABLE = {"customerName", "mediaUrl", "waSid"}
@@ -45,7 +62,10 @@ def like_spec(actual: Any, example: Any, path: str = "") -> None:
                 continue
             like_spec(actual[key], value, f"{path}.{key}")
     elif isinstance(example, str) and example.endswith("Z") and example[:4].isdigit():
-        assert isinstance(actual, str) and len(actual) == len(example) and actual.endswith("Z"), (path, actual)
+        assert isinstance(actual, str) and len(actual) == len(example) and actual.endswith("Z"), (
+            path,
+            actual,
+        )
         datetime.fromisoformat(actual.replace("Z", "+00:00"))
     elif example is None:
         assert actual is None or isinstance(actual, str), path
@@ -81,11 +101,16 @@ async def test_every_legacy_path_answers_the_spec_shapes(client, shop):
     sent = await client.post(f"/api/conversations/{cid}/send", json={"message": "أهلاً"}, headers=headers)
     assert sent.status_code == 200
     like_spec(sent.json(), SPEC_MESSAGE)
-    media = await client.post(f"/api/conversations/{cid}/send-media", headers=headers,
-                              json={"mediaUrl": "https://cdn.example.com/menu.jpg", "caption": "our menu"})
+    media = await client.post(
+        f"/api/conversations/{cid}/send-media",
+        headers=headers,
+        json={"mediaUrl": "https://cdn.example.com/menu.jpg", "caption": "our menu"},
+    )
     assert media.status_code == 200
     like_spec(media.json(), SPEC_MESSAGE)
-    toggled = await client.post(f"/api/conversations/{cid}/toggle-bot", json={"enabled": False}, headers=headers)
+    toggled = await client.post(
+        f"/api/conversations/{cid}/toggle-bot", json={"enabled": False}, headers=headers
+    )
     assert toggled.status_code == 200
     like_spec(toggled.json(), SPEC_CONVERSATION)
     switch = await client.post("/api/bot/toggle", json={"enabled": False}, headers=headers)
@@ -95,8 +120,9 @@ async def test_every_legacy_path_answers_the_spec_shapes(client, shop):
 
 async def test_staff_reply_is_queued_and_shows_in_the_conversation(client, shop):
     bot, headers, cid = shop
-    response = await client.post(f"/api/conversations/{cid}/send", json={"message": "  on its way  "},
-                                 headers=headers)
+    response = await client.post(
+        f"/api/conversations/{cid}/send", json={"message": "  on its way  "}, headers=headers
+    )
     assert response.status_code == 200
     message = response.json()
     assert message["direction"] == "OUT" and message["content"] == "on its way"
@@ -109,8 +135,11 @@ async def test_staff_reply_is_queued_and_shows_in_the_conversation(client, shop)
 
 async def test_media_reply(client, shop):
     _, headers, cid = shop
-    response = await client.post(f"/api/conversations/{cid}/send-media", headers=headers,
-                                 json={"mediaUrl": "https://cdn.example.com/a.jpg"})
+    response = await client.post(
+        f"/api/conversations/{cid}/send-media",
+        headers=headers,
+        json={"mediaUrl": "https://cdn.example.com/a.jpg"},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["mediaUrl"] == "https://cdn.example.com/a.jpg" and body["content"] == ""
@@ -147,14 +176,15 @@ async def test_a_body_that_is_not_json_is_400(client, shop):
     for content in (b"not json", b"", b"[" * 100_000):
         response = await client.post(f"/api/conversations/{cid}/send", content=content, headers=headers)
         assert response.status_code == 400 and "error" in response.json()
-    response = await client.post("/api/bot/toggle", content=b"{\"enabled\": tru", headers=headers)
+    response = await client.post("/api/bot/toggle", content=b'{"enabled": tru', headers=headers)
     assert response.status_code == 400
 
 
 async def test_reply_outside_the_24_hour_window_is_422(client, shop, session):
     bot, headers, cid = shop
     await session.execute(
-        update(Conversation).where(Conversation.restaurant_id == bot.restaurant.id, Conversation.id == cid)
+        update(Conversation)
+        .where(Conversation.restaurant_id == bot.restaurant.id, Conversation.id == cid)
         .values(last_inbound_at=datetime.now(UTC) - timedelta(hours=25))
     )
     await session.commit()
@@ -186,14 +216,17 @@ async def test_restaurant_bot_switch(client, shop, session):
 async def test_a_bot_id_as_tenant_reaches_only_that_bots_conversations(client, shop, factory: Factory):
     bot, headers, cid = shop
     second = await factory.bot(bot.restaurant)
-    await post_signed(client, "/whatsapp/webhook", inbound_params(second, customer="+966502222222"),
-                      second.auth_token)
+    await post_signed(
+        client, "/whatsapp/webhook", inbound_params(second, customer="+966502222222"), second.auth_token
+    )
     token = headers["Authorization"]
     as_second = {"Authorization": token, "X-Restaurant-Id": second.bot.id}
     [theirs] = (await client.get("/api/db/conversations", headers=as_second)).json()
     assert theirs["id"] != cid
     for path, body in (("send", {"message": "hi"}), ("toggle-bot", {"enabled": False})):
-        assert (await client.post(f"/api/conversations/{cid}/{path}", json=body, headers=as_second)).status_code == 404
+        assert (
+            await client.post(f"/api/conversations/{cid}/{path}", json=body, headers=as_second)
+        ).status_code == 404
         ok = await client.post(f"/api/conversations/{theirs['id']}/{path}", json=body, headers=as_second)
         assert ok.status_code == 200
 
@@ -217,7 +250,9 @@ TENANT_PATHS = [
 async def test_tenant_rules_on_every_path(client, shop, factory: Factory, method, template, body):
     bot, headers, cid = shop
     other = await factory.bot(await factory.restaurant("Other Place"))
-    await post_signed(client, "/whatsapp/webhook", inbound_params(other, customer="+966503333333"), other.auth_token)
+    await post_signed(
+        client, "/whatsapp/webhook", inbound_params(other, customer="+966503333333"), other.auth_token
+    )
     other_token = await factory.token(other.restaurant.id)
     [other_conversation] = (await client.get("/api/db/conversations", headers=auth(other_token))).json()
     admin = await factory.token(admin=True)
@@ -242,5 +277,7 @@ async def test_tenant_rules_on_every_path(client, shop, factory: Factory, method
     assert await call(auth("test-dashboard-pat", bot.bot.id)) == ok  # DASHBOARD_PAT is an admin token
     if "{cid}" in template:  # another restaurant's conversation is simply not found
         assert await call(headers, template.format(cid=other_conversation["id"])) == 404
-        assert await call(auth(admin, bot.restaurant.id), template.format(cid=other_conversation["id"])) == 404
+        assert (
+            await call(auth(admin, bot.restaurant.id), template.format(cid=other_conversation["id"])) == 404
+        )
         assert await call(headers, template.format(cid="cnv_missing")) == 404

@@ -41,14 +41,15 @@ class LegacySocket:
     async def nothing_more(self, timeout: float = 0.5) -> None:
         try:
             message = await asyncio.wait_for(self.ws.recv(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise AssertionError(f"unexpected frame {message}")
 
 
 async def say(client, bot, body: str, customer: str = "+966501234567") -> None:
-    response = await post_signed(client, "/whatsapp/webhook", inbound_params(bot, body=body, customer=customer),
-                                 bot.auth_token)
+    response = await post_signed(
+        client, "/whatsapp/webhook", inbound_params(bot, body=body, customer=customer), bot.auth_token
+    )
     assert response.status_code == 200
 
 
@@ -56,12 +57,18 @@ async def say(client, bot, body: str, customer: str = "+966501234567") -> None:
 async def two_shops(factory: Factory):
     mine = await factory.bot(await factory.restaurant("Mine"))
     theirs = await factory.bot(await factory.restaurant("Theirs"))
-    return (mine, await factory.token(mine.restaurant.id)), (theirs, await factory.token(theirs.restaurant.id))
+    return (mine, await factory.token(mine.restaurant.id)), (
+        theirs,
+        await factory.token(theirs.restaurant.id),
+    )
 
 
 async def test_a_connection_only_hears_its_own_restaurant(client, live_url, two_shops):
     (mine, my_token), (theirs, their_token) = two_shops
-    async with LegacySocket(live_url, token=my_token) as me, LegacySocket(live_url, token=their_token) as them:
+    async with (
+        LegacySocket(live_url, token=my_token) as me,
+        LegacySocket(live_url, token=their_token) as them,
+    ):
         await say(client, theirs, "for them")
         created, updated = await them.frame(), await them.frame()
         assert created["type"] == "message.created" and created["data"]["content"] == "for them"
@@ -85,7 +92,9 @@ async def test_ping_is_answered_pong(live_url, two_shops):
         await ws.ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await asyncio.wait_for(ws.ws.recv(), 5)) == {"type": "pong"}
         await ws.ws.send(b"\x00binary")  # ignored, the socket stays up
-        await ws.ws.send('{"a":' * 50_000)  # JSON nested deeper than Python's parser goes (within 256 KiB): the same
+        await ws.ws.send(
+            '{"a":' * 50_000
+        )  # JSON nested deeper than Python's parser goes (within 256 KiB): the same
         await ws.ws.send("ping")
         assert await asyncio.wait_for(ws.ws.recv(), 5) == "pong"
 
@@ -96,8 +105,9 @@ async def test_a_staff_reply_through_rest_arrives_as_message_created(client, liv
     headers = auth(token)
     [conversation] = (await client.get("/api/db/conversations", headers=headers)).json()
     async with LegacySocket(live_url, token=token) as ws:
-        sent = await client.post(f"/api/conversations/{conversation['id']}/send", json={"message": "on its way"},
-                                 headers=headers)
+        sent = await client.post(
+            f"/api/conversations/{conversation['id']}/send", json={"message": "on its way"}, headers=headers
+        )
         assert sent.status_code == 200
         created = await ws.frame()
         assert created["type"] == "message.created"
@@ -106,8 +116,9 @@ async def test_a_staff_reply_through_rest_arrives_as_message_created(client, liv
         updated = await ws.frame()
         assert updated["type"] == "conversation.updated" and updated["data"]["id"] == conversation["id"]
 
-        toggled = await client.post(f"/api/conversations/{conversation['id']}/toggle-bot", json={"enabled": False},
-                                    headers=headers)
+        toggled = await client.post(
+            f"/api/conversations/{conversation['id']}/toggle-bot", json={"enabled": False}, headers=headers
+        )
         assert toggled.status_code == 200
         frame = await ws.frame()
         assert frame["type"] == "conversation.updated" and frame["data"]["isBotActive"] is False
@@ -177,7 +188,9 @@ async def test_resume_after_a_cursor_misses_nothing(client, live_url, two_shops)
     async with LegacySocket(live_url, token=token, after=cursor) as ws:
         frames = [await ws.frame() for _ in range(5)]  # conversation.updated, then 2 x (created, updated)
         assert [f["data"]["content"] for f in frames if f["type"] == "message.created"] == [
-            "while away 0", "while away 1"]
+            "while away 0",
+            "while away 1",
+        ]
         await ws.nothing_more()
 
 

@@ -57,6 +57,12 @@ async def test_models_match_the_migrated_schema(db):
 async def test_readyz_reports_database_and_migration(client):
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "migration": migrate.head(),
-                               "spooledWebhooks": 0, "deadLetteredWebhooks": 0, "orphanedSpoolFiles": 0}
+    assert response.json() == {
+        "status": "ready",
+        "database": "ok",
+        "migration": migrate.head(),
+        "spooledWebhooks": 0,
+        "deadLetteredWebhooks": 0,
+        "orphanedSpoolFiles": 0,
+    }
     assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -26,23 +26,33 @@ async def next_inbound(ws: Socket) -> dict:
 
 @pytest.fixture
 def server_env(database_url, settings) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "SECRET_KEY": settings.secret_key or "", "LOG_LEVEL": "WARNING",
-            "DASHBOARD_PAT": ""}
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": settings.secret_key or "",
+        "LOG_LEVEL": "WARNING",
+        "DASHBOARD_PAT": "",
+    }
 
 
 async def say(server: ServerProcess, bot, body: str) -> None:
     params = inbound_params(bot, body=body)
     signature = sign(f"{server.url}/whatsapp/webhook", params, bot.auth_token)
     async with httpx.AsyncClient() as c:
-        response = await c.post(f"{server.url}/whatsapp/webhook", data=params,
-                                headers={"X-Twilio-Signature": signature})
+        response = await c.post(
+            f"{server.url}/whatsapp/webhook", data=params, headers={"X-Twilio-Signature": signature}
+        )
     assert response.status_code == 200
 
 
-async def test_a_subscriber_on_one_process_hears_what_another_ingests(db, factory: Factory, server_env, tmp_path):
+async def test_a_subscriber_on_one_process_hears_what_another_ingests(
+    db, factory: Factory, server_env, tmp_path
+):
     bot = await factory.bot()
     token = await factory.token(bot.restaurant.id)
-    with ServerProcess(env=server_env, log_dir=tmp_path) as a, ServerProcess(env=server_env, log_dir=tmp_path) as b:
+    with (
+        ServerProcess(env=server_env, log_dir=tmp_path) as a,
+        ServerProcess(env=server_env, log_dir=tmp_path) as b,
+    ):
         async with Socket(a.url.removeprefix("http://")) as ws:
             await ws.init(token, bot.restaurant.id)
             await ws.subscribe(SUBSCRIPTION)

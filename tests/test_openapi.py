@@ -18,7 +18,9 @@ from app.rest.openapi import DOCUMENT
 from tests.support import Factory, inbound_params, post_signed
 
 METHODS = ("get", "post", "put", "delete", "patch")
-OPERATIONS = [(method, path) for path, item in DOCUMENT["paths"].items() for method in item if method in METHODS]
+OPERATIONS = [
+    (method, path) for path, item in DOCUMENT["paths"].items() for method in item if method in METHODS
+]
 
 
 def resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -38,9 +40,14 @@ def conforms(value: Any, schema: dict[str, Any], where: str = "$") -> None:
     kinds = schema.get("type")
     if kinds is not None:
         kinds = kinds if isinstance(kinds, list) else [kinds]
-        checks = {"string": lambda v: isinstance(v, str), "integer": lambda v: type(v) is int,
-                  "boolean": lambda v: isinstance(v, bool), "null": lambda v: v is None,
-                  "object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list)}
+        checks = {
+            "string": lambda v: isinstance(v, str),
+            "integer": lambda v: type(v) is int,
+            "boolean": lambda v: isinstance(v, bool),
+            "null": lambda v: v is None,
+            "object": lambda v: isinstance(v, dict),
+            "array": lambda v: isinstance(v, list),
+        }
         assert any(checks[k](value) for k in kinds), f"{where}: {value!r} is not {kinds}"
     if "const" in schema:
         assert value == schema["const"], where
@@ -104,13 +111,37 @@ def test_the_document_is_self_consistent():
 
 JUNK_TEXT = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", " ", "0", "-1", "1e3", "9" * 30, "null", "true", "\x00", "a/b", "..", "%00",
-                     "stats", "ـ١٢", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
-                     "2025-10-16T10:30:00.000Z", "whatsapp:+966501234567", "https://cdn.example.com/x.jpg"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0",
+            "-1",
+            "1e3",
+            "9" * 30,
+            "null",
+            "true",
+            "\x00",
+            "a/b",
+            "..",
+            "%00",
+            "stats",
+            "ـ١٢",
+            "0001-01-01T00:00:00+14:00",
+            "9999-12-31T23:59:59-14:00",
+            "2025-10-16T10:30:00.000Z",
+            "whatsapp:+966501234567",
+            "https://cdn.example.com/x.jpg",
+        ]
+    ),
 )
 JSON_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), JUNK_TEXT),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), JUNK_TEXT
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=30)
@@ -175,7 +206,9 @@ def body_of(schema: dict[str, Any]) -> st.SearchStrategy[bytes]:
     return mostly(
         st.one_of(objects(plausible), objects(value_of)).map(lambda o: json.dumps(o).encode()),
         st.one_of(
-            objects(value_of).map(lambda o: json.dumps(o, ensure_ascii=False).encode("utf-8", "surrogatepass")),
+            objects(value_of).map(
+                lambda o: json.dumps(o, ensure_ascii=False).encode("utf-8", "surrogatepass")
+            ),
             JSON_VALUES.map(lambda v: json.dumps(v).encode()),
             st.binary(max_size=40),
         ),
@@ -187,8 +220,9 @@ async def world(client, factory: Factory) -> dict[str, Any]:
     bot = await factory.bot()
     await post_signed(client, "/whatsapp/webhook", inbound_params(bot, body="hi"), bot.auth_token)
     token = await factory.token(bot.restaurant.id)
-    [conversation] = (await client.get("/api/db/conversations",
-                                       headers={"Authorization": f"Bearer {token}"})).json()
+    [conversation] = (
+        await client.get("/api/db/conversations", headers={"Authorization": f"Bearer {token}"})
+    ).json()
     return {
         "ids": [conversation["id"], bot.bot.id, bot.restaurant.id],
         "tenants": [bot.restaurant.id, bot.bot.id],
@@ -206,23 +240,30 @@ async def test_generated_requests_never_get_a_5xx(client, world, method, path, d
         name, where = parameter["name"], parameter["in"]
         if where == "path":
             pattern, reserved = re.compile(parameter["schema"]["pattern"]), parameter["schema"].get("not", {})
-            junk = JUNK_TEXT.filter(lambda v: bool(pattern.fullmatch(v)) and v not in reserved.get("enum", ()))
+            junk = JUNK_TEXT.filter(
+                lambda v: bool(pattern.fullmatch(v)) and v not in reserved.get("enum", ())
+            )
             value = data.draw(mostly(st.sampled_from(world["ids"]), junk), label=name)
             url = url.replace("{" + name + "}", quote(value, safe=""))
         elif where == "query" and data.draw(st.booleans(), label=f"with {name}"):
             value = data.draw(value_of(parameter["schema"]), label=name)
             query[name] = value if isinstance(value, str) else json.dumps(value)
         elif where == "header":
-            value = data.draw(mostly(st.sampled_from(world["tenants"]), st.one_of(st.none(), HEADER_TEXT)),
-                              label=name)
+            value = data.draw(
+                mostly(st.sampled_from(world["tenants"]), st.one_of(st.none(), HEADER_TEXT)), label=name
+            )
             if value is not None:
                 headers[name] = value
-    token = data.draw(mostly(st.sampled_from(world["tokens"]), st.one_of(st.none(), HEADER_TEXT)), label="token")
+    token = data.draw(
+        mostly(st.sampled_from(world["tokens"]), st.one_of(st.none(), HEADER_TEXT)), label="token"
+    )
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     content = None
     if "requestBody" in operation:
-        content = data.draw(body_of(operation["requestBody"]["content"]["application/json"]["schema"]), label="body")
+        content = data.draw(
+            body_of(operation["requestBody"]["content"]["application/json"]["schema"]), label="body"
+        )
         headers["Content-Type"] = "application/json"
 
     response = await client.request(method, url, params=query, headers=headers, content=content)

@@ -26,8 +26,16 @@ pytestmark = pytest.mark.slow
 SECRET = "reliability-secret-" + "x" * 32
 
 
-async def fire(server_url: str, bot, sids: list[str], acknowledged: list[str], *, customers: int, rate: float,
-               seconds: float) -> None:
+async def fire(
+    server_url: str,
+    bot,
+    sids: list[str],
+    acknowledged: list[str],
+    *,
+    customers: int,
+    rate: float,
+    seconds: float,
+) -> None:
     """Signed webhooks at a steady rate from several customers; remembers which Twilio saw answered 200."""
     deadline = time.monotonic() + seconds
     async with httpx.AsyncClient(timeout=5) as c:
@@ -37,8 +45,9 @@ async def fire(server_url: str, bot, sids: list[str], acknowledged: list[str], *
             sids.append(params["MessageSid"])
             signature = sign(f"{server_url}/whatsapp/webhook", params, bot.auth_token)
             try:
-                response = await c.post(f"{server_url}/whatsapp/webhook", data=params,
-                                        headers={"X-Twilio-Signature": signature})
+                response = await c.post(
+                    f"{server_url}/whatsapp/webhook", data=params, headers={"X-Twilio-Signature": signature}
+                )
                 if response.status_code == 200:
                     acknowledged.append(params["MessageSid"])
             except httpx.HTTPError:
@@ -49,22 +58,30 @@ async def fire(server_url: str, bot, sids: list[str], acknowledged: list[str], *
 
 async def stored_sids(db: Database, restaurant_id: str) -> list[str]:
     async with db.session() as s:
-        rows = await s.execute(select(Message.wa_sid).where(Message.restaurant_id == restaurant_id,
-                                                            Message.direction == "IN"))
+        rows = await s.execute(
+            select(Message.wa_sid).where(Message.restaurant_id == restaurant_id, Message.direction == "IN")
+        )
         return [r for (r,) in rows]
 
 
-async def test_kill_9_under_inbound_load_loses_and_repeats_nothing(db, factory: Factory, database_url, settings,
-                                                                   tmp_path):
+async def test_kill_9_under_inbound_load_loses_and_repeats_nothing(
+    db, factory: Factory, database_url, settings, tmp_path
+):
     bot = await factory.bot()
     async with FakeTwilio() as fake:
         fake.add_account(bot.bot.account_sid, bot.auth_token)
-        env = {"DATABASE_URL": database_url, "SECRET_KEY": settings.secret_key or "", "LOG_LEVEL": "WARNING",
-               "TWILIO_API_BASE_URL": fake.base_url}
+        env = {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": settings.secret_key or "",
+            "LOG_LEVEL": "WARNING",
+            "TWILIO_API_BASE_URL": fake.base_url,
+        }
         server = ServerProcess(env=env, log_dir=tmp_path).start()
         sids: list[str] = []
         acknowledged: list[str] = []
-        load = asyncio.create_task(fire(server.url, bot, sids, acknowledged, customers=1000, rate=60, seconds=6))
+        load = asyncio.create_task(
+            fire(server.url, bot, sids, acknowledged, customers=1000, rate=60, seconds=6)
+        )
         await asyncio.sleep(2)
         server.kill()
         await asyncio.sleep(0.3)
@@ -73,19 +90,33 @@ async def test_kill_9_under_inbound_load_loses_and_repeats_nothing(db, factory: 
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 async with db.session() as s:
-                    pending = await s.scalar(select(func.count()).select_from(Message).where(
-                        (Message.bot_turn == "pending") | Message.send_state.in_(["pending", "sending"])))
+                    pending = await s.scalar(
+                        select(func.count())
+                        .select_from(Message)
+                        .where(
+                            (Message.bot_turn == "pending") | Message.send_state.in_(["pending", "sending"])
+                        )
+                    )
                 if pending == 0:
                     break
                 await asyncio.sleep(0.5)
         stored = await stored_sids(db, bot.restaurant.id)
         assert len(stored) == len(set(stored))  # exactly once
         assert set(acknowledged) <= set(stored)  # nothing acknowledged is lost
-        assert len(acknowledged) > 20  # the load really ran across the kill (the count depends on the machine)
+        assert (
+            len(acknowledged) > 20
+        )  # the load really ran across the kill (the count depends on the machine)
         async with db.session() as s:
-            turns = (await s.execute(select(Message.bot_turn, func.count()).where(
-                Message.direction == "IN").group_by(Message.bot_turn))).all()
-            replies = await s.scalar(select(func.count()).select_from(Message).where(Message.direction == "OUT"))
+            turns = (
+                await s.execute(
+                    select(Message.bot_turn, func.count())
+                    .where(Message.direction == "IN")
+                    .group_by(Message.bot_turn)
+                )
+            ).all()
+            replies = await s.scalar(
+                select(func.count()).select_from(Message).where(Message.direction == "OUT")
+            )
         assert dict(turns) == {"done": len(stored)}
         # each customer wrote "hi" once and got exactly one welcome; Twilio got each reply once
         assert replies == len(stored)
@@ -98,8 +129,12 @@ def _restart_embedded(data_dir: Path, socket_dir: str) -> None:
 
     from pgserver._commands import pg_ctl
 
-    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(data_dir / "pgdata" / "log"), "start"],
-           pgdata=data_dir / "pgdata", user="pgserver" if os.geteuid() == 0 else None, timeout=30)
+    pg_ctl(
+        ["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(data_dir / "pgdata" / "log"), "start"],
+        pgdata=data_dir / "pgdata",
+        user="pgserver" if os.geteuid() == 0 else None,
+        timeout=30,
+    )
 
 
 async def _shop_on(url: str, *, name: str, number: str) -> BotHandle:
@@ -109,9 +144,18 @@ async def _shop_on(url: str, *, name: str, number: str) -> BotHandle:
     try:
         async with db.session() as s:
             restaurant = await restaurants.create(s, name=name)
-            bot = await bots.register(s, restaurant_id=restaurant.id, box=SecretBox(SECRET), changes=BotChanges(
-                name="b", restaurant_name=name, whatsapp_number=number,
-                account_sid="AC" + number[-1] * 32, auth_token=auth_token))
+            bot = await bots.register(
+                s,
+                restaurant_id=restaurant.id,
+                box=SecretBox(SECRET),
+                changes=BotChanges(
+                    name="b",
+                    restaurant_name=name,
+                    whatsapp_number=number,
+                    account_sid="AC" + number[-1] * 32,
+                    auth_token=auth_token,
+                ),
+            )
             await s.commit()
     finally:
         await db.dispose()
@@ -132,8 +176,9 @@ async def test_database_stopped_for_20_seconds_under_load_loses_nothing(tmp_path
             sids: list[str] = []
             acknowledged: list[str] = []
             await fire(server.url, handle, sids, acknowledged, customers=50, rate=20, seconds=0.5)
-            load = asyncio.create_task(fire(server.url, handle, sids, acknowledged, customers=50, rate=20,
-                                            seconds=30))
+            load = asyncio.create_task(
+                fire(server.url, handle, sids, acknowledged, customers=50, rate=20, seconds=30)
+            )
             await asyncio.sleep(3)
             await asyncio.to_thread(embedded.stop, data_dir)
             await asyncio.sleep(2)
@@ -174,14 +219,17 @@ async def test_a_process_killed_during_an_outage_has_its_spool_replayed_by_its_s
 
         async def post(c: httpx.AsyncClient, params: dict[str, str]) -> int:
             signature = sign(f"{server.url}/whatsapp/webhook", params, auth_token)
-            response = await c.post(f"{server.url}/whatsapp/webhook", data=params,
-                                    headers={"X-Twilio-Signature": signature})
+            response = await c.post(
+                f"{server.url}/whatsapp/webhook", data=params, headers={"X-Twilio-Signature": signature}
+            )
             return response.status_code
 
         async with httpx.AsyncClient(timeout=10) as c:
             assert await post(c, inbound_params(handle, body="before")) == 200  # the directory learns the bot
             await asyncio.to_thread(embedded.stop, data_dir)
-            during = [inbound_params(handle, customer=f"+96655{i:07d}", body=f"during {i}") for i in range(10)]
+            during = [
+                inbound_params(handle, customer=f"+96655{i:07d}", body=f"during {i}") for i in range(10)
+            ]
             assert [await post(c, p) for p in during] == [200] * 10  # spooled, acknowledged
             ready = (await c.get(f"{server.url}/readyz")).json()
             assert (ready["status"], ready["spooledWebhooks"]) == ("degraded", 10)
@@ -201,8 +249,12 @@ async def test_a_process_killed_during_an_outage_has_its_spool_replayed_by_its_s
             async with httpx.AsyncClient() as c:
                 ready = (await c.get(f"{successor.url}/readyz")).json()
         assert wanted <= set(stored) and len(stored) == len(set(stored)) == 11
-        assert (ready["status"], ready["spooledWebhooks"], ready["orphanedSpoolFiles"],
-                ready["deadLetteredWebhooks"]) == ("ready", 0, 0, 0)
+        assert (
+            ready["status"],
+            ready["spooledWebhooks"],
+            ready["orphanedSpoolFiles"],
+            ready["deadLetteredWebhooks"],
+        ) == ("ready", 0, 0, 0)
         assert list((data_dir / "spool").glob("spool-*.jsonl")) == []
     finally:
         server.kill()

@@ -40,7 +40,7 @@ class Body:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for start in range(0, len(self.data), self.chunk):
-            part = self.data[start:start + self.chunk]
+            part = self.data[start : start + self.chunk]
             self.taken += len(part)
             yield part
 
@@ -84,6 +84,7 @@ async def shop(factory: Factory):
 
 # -- request bodies ---------------------------------------------------------------------------------
 
+
 async def test_a_webhook_at_the_limit_is_taken_and_one_byte_more_is_refused_unread(client, shop):
     bot, _ = shop
     path = "/whatsapp/webhook"
@@ -98,8 +99,10 @@ async def test_a_webhook_at_the_limit_is_taken_and_one_byte_more_is_refused_unre
     async def post(size: int, *, chunked: bool) -> tuple[int, dict[str, object], Body]:
         params, encoded = form(size)
         body = Body(encoded)
-        headers = {"content-type": "application/x-www-form-urlencoded",
-                   "x-twilio-signature": sign(PUBLIC_BASE_URL + path, params, bot.auth_token)}
+        headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": sign(PUBLIC_BASE_URL + path, params, bot.auth_token),
+        }
         if not chunked:
             headers["content-length"] = str(size)
         response = await client.post(path, content=body, headers=headers)
@@ -118,7 +121,9 @@ async def test_a_webhook_at_the_limit_is_taken_and_one_byte_more_is_refused_unre
     assert body.taken <= WEBHOOK_LIMIT + body.chunk
 
 
-async def test_a_graphql_body_at_the_limit_is_answered_and_a_larger_one_is_refused_unread(client, shop, served):
+async def test_a_graphql_body_at_the_limit_is_answered_and_a_larger_one_is_refused_unread(
+    client, shop, served
+):
     bot, token = shop
     headers = {**auth(token, bot.restaurant.id), "content-type": "application/json"}
     exact = graphql_body(STATS, BODY_LIMIT)
@@ -126,23 +131,36 @@ async def test_a_graphql_body_at_the_limit_is_answered_and_a_larger_one_is_refus
         body = Body(exact)
         extra = {} if chunked else {"content-length": str(len(exact))}
         response = await client.post("/graphql", content=body, headers={**headers, **extra})
-        assert response.status_code == 200 and response.json() == {"data": {"stats": {"totalConversations": 0}}}
+        assert response.status_code == 200 and response.json() == {
+            "data": {"stats": {"totalConversations": 0}}
+        }
 
     anonymous_query = "{ stats { totalConversations } }" + " " * 100
     anonymous = graphql_body(anonymous_query, 3 * 1024 * KiB)  # and no token at all
-    for data, extra in ((graphql_body(STATS, BODY_LIMIT + 1), {"content-length": str(BODY_LIMIT + 1)}),
-                        (anonymous, {"content-length": str(len(anonymous))}),
-                        (anonymous, {})):
+    for data, extra in (
+        (graphql_body(STATS, BODY_LIMIT + 1), {"content-length": str(BODY_LIMIT + 1)}),
+        (anonymous, {"content-length": str(len(anonymous))}),
+        (anonymous, {}),
+    ):
         body = Body(data)
-        response = await client.post("/graphql", content=body, headers={"content-type": "application/json", **extra})
+        response = await client.post(
+            "/graphql", content=body, headers={"content-type": "application/json", **extra}
+        )
         assert response.status_code == 413
-        assert response.json() == {"errors": [{
-            "message": f"the request body is larger than {BODY_LIMIT:,} bytes",
-            "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": BODY_LIMIT}}]}
+        assert response.json() == {
+            "errors": [
+                {
+                    "message": f"the request body is larger than {BODY_LIMIT:,} bytes",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": BODY_LIMIT},
+                }
+            ]
+        }
         assert body.taken == (0 if extra else BODY_LIMIT + body.chunk)
     from app.graphql.documents import key_of
 
-    assert key_of(anonymous_query)[0] not in graphql_schema(served[0]).documents.keys()  # never parsed, nor kept
+    assert (
+        key_of(anonymous_query)[0] not in graphql_schema(served[0]).documents.keys()
+    )  # never parsed, nor kept
 
 
 async def test_a_rest_body_over_the_limit_is_refused_unread(client, shop):
@@ -156,12 +174,15 @@ async def test_a_rest_body_over_the_limit_is_refused_unread(client, shop):
     assert body.taken == BODY_LIMIT  # read, and answered by the route
     assert response.status_code == 400 and "longer than" in response.json()["error"]
     body = Body(exact + b" ")
-    response = await client.post(path, content=body, headers={**headers, "content-length": str(BODY_LIMIT + 1)})
+    response = await client.post(
+        path, content=body, headers={**headers, "content-length": str(BODY_LIMIT + 1)}
+    )
     assert response.status_code == 413 and body.taken == 0
     assert response.json() == {"error": f"the request body is larger than {BODY_LIMIT:,} bytes"}
 
 
 # -- GraphQL query texts and the caches ----------------------------------------------------------------
+
 
 async def test_a_query_text_over_32_kib_is_refused_before_parsing(client, shop, monkeypatch):
     bot, token = shop
@@ -175,9 +196,19 @@ async def test_a_query_text_over_32_kib_is_refused_before_parsing(client, shop, 
             if status == 200:
                 assert response.json() == {"data": {"stats": {"totalConversations": 0}}}
             else:
-                assert response.json() == {"data": None, "errors": [{
-                    "message": f"the query text is {QUERY_LIMIT + 1:,} bytes; at most {QUERY_LIMIT:,} are accepted",
-                    "extensions": {"code": "QUERY_TOO_LARGE", "size": QUERY_LIMIT + 1, "limit": QUERY_LIMIT}}]}
+                assert response.json() == {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": f"the query text is {QUERY_LIMIT + 1:,} bytes; at most {QUERY_LIMIT:,} are accepted",
+                            "extensions": {
+                                "code": "QUERY_TOO_LARGE",
+                                "size": QUERY_LIMIT + 1,
+                                "limit": QUERY_LIMIT,
+                            },
+                        }
+                    ],
+                }
 
     from app.graphql import documents as module
 
@@ -197,7 +228,9 @@ async def test_caches_key_on_digests_and_hold_no_large_query_text(client, shop, 
     schema = graphql_schema(served[0])
     plans = served[2].plans
     headers = auth(token, bot.restaurant.id)
-    big = padded_query('query Big { conversations(first: 20) { nodes { id } } }', QUERY_LIMIT)  # compiled: planned
+    big = padded_query(
+        "query Big { conversations(first: 20) { nodes { id } } }", QUERY_LIMIT
+    )  # compiled: planned
     for _ in range(3):  # learned, then answered from its plan
         response = await client.post("/graphql", json={"query": big}, headers=headers)
         assert response.json() == {"data": {"conversations": {"nodes": []}}}
@@ -205,8 +238,12 @@ async def test_caches_key_on_digests_and_hold_no_large_query_text(client, shop, 
     assert digest in schema.documents.keys() and schema.documents.size <= schema.documents.budget
     assert (digest, "Big") in schema.costs.keys()
     assert digest in RefuseNulCharacters._documents
-    for key in [*schema.documents.keys(), *RefuseNulCharacters._documents, *(k[0] for k in schema.costs.keys()),
-                *(k[0] for k in plans._plans)]:
+    for key in [
+        *schema.documents.keys(),
+        *RefuseNulCharacters._documents,
+        *(k[0] for k in schema.costs.keys()),
+        *(k[0] for k in plans._plans),
+    ]:
         assert type(key) is bytes and len(key) == 16
     assert any(len(k) == 2 for k in plans._plans)  # (digest, has a bot): the text isn't part of it
 
@@ -232,6 +269,7 @@ def test_the_document_cache_keeps_to_its_budget():
 
 # -- WebSocket messages ----------------------------------------------------------------------------------
 
+
 async def test_a_graphql_socket_message_over_256_kib_closes_the_socket_with_1009(live_url, shop):
     bot, token = shop
     async with Socket(live_url) as ws:
@@ -240,8 +278,18 @@ async def test_a_graphql_socket_message_over_256_kib_closes_the_socket_with_1009
         assert len(json.dumps(init)) == FRAME_LIMIT
         await ws.ws.send(json.dumps(init))  # exactly at the limit: taken
         assert (await ws.receive())["type"] == "connection_ack"
-        await ws.ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
-            "query": "subscription { messageCreated { id } }", "extensions": {"padding": "x" * FRAME_LIMIT}}}))
+        await ws.ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription { messageCreated { id } }",
+                        "extensions": {"padding": "x" * FRAME_LIMIT},
+                    },
+                }
+            )
+        )
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.receive()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

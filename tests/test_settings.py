@@ -14,10 +14,16 @@ from app.settings import load_settings
 
 def test_production_requires_real_secrets():
     with pytest.raises(ValidationError, match="SECRET_KEY"):
-        load_settings(env="production", database_url="postgresql+asyncpg://x/y", public_base_url="https://a.b")
+        load_settings(
+            env="production", database_url="postgresql+asyncpg://x/y", public_base_url="https://a.b"
+        )
     with pytest.raises(ValidationError, match="at least 32"):
-        load_settings(env="production", database_url="postgresql+asyncpg://x/y", public_base_url="https://a.b",
-                      secret_key="short")
+        load_settings(
+            env="production",
+            database_url="postgresql+asyncpg://x/y",
+            public_base_url="https://a.b",
+            secret_key="short",
+        )
 
 
 def test_development_generates_and_keeps_a_secret_key(tmp_path):
@@ -36,8 +42,12 @@ def test_secrets_are_encrypted_and_bound_to_the_key():
 
 
 def test_production_refuses_a_short_dashboard_pat():
-    production = dict(env="production", database_url="postgresql+asyncpg://x/y", public_base_url="https://a.b",
-                      secret_key="k" * 40)
+    production = dict(
+        env="production",
+        database_url="postgresql+asyncpg://x/y",
+        public_base_url="https://a.b",
+        secret_key="k" * 40,
+    )
     with pytest.raises(ValidationError, match="DASHBOARD_PAT must be at least 32"):
         load_settings(**production, dashboard_pat="admin-pat-2024")
     assert load_settings(**production, dashboard_pat="p" * 32).dashboard_pat == "p" * 32
@@ -45,7 +55,9 @@ def test_production_refuses_a_short_dashboard_pat():
     assert load_settings(env="development", dashboard_pat="short").dashboard_pat == "short"
 
 
-def test_the_development_secret_key_is_created_private_and_an_older_loose_one_tightened(tmp_path, monkeypatch):
+def test_the_development_secret_key_is_created_private_and_an_older_loose_one_tightened(
+    tmp_path, monkeypatch
+):
     old_umask = os.umask(0o022)
     try:
         with monkeypatch.context() as patched:  # created 0600: never readable by others, even for an instant
@@ -57,7 +69,9 @@ def test_the_development_secret_key_is_created_private_and_an_older_loose_one_ti
         older.mkdir()
         (older / "secret_key").write_text("k" * 48)
         (older / "secret_key").chmod(0o644)
-        assert load_settings(env="development", data_dir=older, secret_key=None).effective_secret_key == "k" * 48
+        assert (
+            load_settings(env="development", data_dir=older, secret_key=None).effective_secret_key == "k" * 48
+        )
         assert (older / "secret_key").stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(old_umask)

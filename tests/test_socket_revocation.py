@@ -35,12 +35,20 @@ async def cursor_now(client: httpx.AsyncClient, token: str, restaurant: str) -> 
 
 async def poke(client: httpx.AsyncClient, token: str, restaurant: str, enabled: bool) -> None:
     """A change every socket of the restaurant hears (restaurant.updated)."""
-    response = await client.post("/api/bot/toggle", json={"enabled": enabled}, headers=auth(token, restaurant))
+    response = await client.post(
+        "/api/bot/toggle", json={"enabled": enabled}, headers=auth(token, restaurant)
+    )
     assert response.status_code == 200, response.text
 
 
-async def graphql_socket(stack: contextlib.AsyncExitStack, live_url: str, token: str, restaurant: str,
-                         after: str, protocol: str = "graphql-transport-ws") -> Socket:
+async def graphql_socket(
+    stack: contextlib.AsyncExitStack,
+    live_url: str,
+    token: str,
+    restaurant: str,
+    after: str,
+    protocol: str = "graphql-transport-ws",
+) -> Socket:
     ws = await stack.enter_async_context(Socket(live_url, protocol=protocol))
     assert (await ws.init(token, restaurant))["type"] == "connection_ack"
     await ws.subscribe(EVENTS, {"after": after})
@@ -84,13 +92,19 @@ async def conversation_of(db, bot) -> str:
     message = parse_inbound(inbound_params(bot, body="hello"))
     await inbound.ingest_now(db, restaurant_id=bot.restaurant.id, bot_id=bot.bot.id, inbound=message)
     async with db.session() as s:
-        row = (await s.execute(select(Message).where(Message.restaurant_id == bot.restaurant.id))).scalars().first()
+        row = (
+            (await s.execute(select(Message).where(Message.restaurant_id == bot.restaurant.id)))
+            .scalars()
+            .first()
+        )
         return row.conversation_id
 
 
 async def staff_messages(db, restaurant_id: str, body: str) -> int:
     async with db.session() as s:
-        rows = await s.execute(select(Message).where(Message.restaurant_id == restaurant_id, Message.content == body))
+        rows = await s.execute(
+            select(Message).where(Message.restaurant_id == restaurant_id, Message.content == body)
+        )
         return len(rows.scalars().all())
 
 
@@ -118,8 +132,13 @@ async def test_a_revoked_token_closes_its_sockets_and_runs_nothing_more(
             await asyncio.sleep(0.01)
         with contextlib.suppress(websockets.ConnectionClosed):
             kind = "subscribe" if protocol == "graphql-transport-ws" else "start"
-            await gws.send({"id": "late", "type": kind,
-                            "payload": {"query": SEND, "variables": {"c": conversation, "b": "after revocation"}}})
+            await gws.send(
+                {
+                    "id": "late",
+                    "type": kind,
+                    "payload": {"query": SEND, "variables": {"c": conversation, "b": "after revocation"}},
+                }
+            )
 
         assert await close_code(gws.ws) == 4403
         assert await close_code(lws) == 4401
@@ -145,16 +164,19 @@ async def test_a_deleted_restaurant_closes_its_sockets(client, db, live_url, sho
         assert await close_code(lws) == 4404
 
 
-async def test_a_token_rescoped_away_from_a_restaurant_loses_its_sockets_there_only(client, db, live_url,
-                                                                                     factory: Factory):
+async def test_a_token_rescoped_away_from_a_restaurant_loses_its_sockets_there_only(
+    client, db, live_url, factory: Factory
+):
     lost, kept = await factory.restaurant("Lost"), await factory.restaurant("Kept")
     token = await factory.token(lost.id, kept.id)
     async with contextlib.AsyncExitStack() as stack:
         sockets = {}
         for shop in (lost, kept):
             after = await cursor_now(client, token, shop.id)
-            sockets[shop.id] = (await graphql_socket(stack, live_url, token, shop.id, after),
-                                await legacy_socket(stack, live_url, token=token, restaurantId=shop.id, after=after))
+            sockets[shop.id] = (
+                await graphql_socket(stack, live_url, token, shop.id, after),
+                await legacy_socket(stack, live_url, token=token, restaurantId=shop.id, after=after),
+            )
             await poke(client, token, shop.id, False)
             await sockets[shop.id][0].next_data()
             await legacy_frame(sockets[shop.id][1])
@@ -172,16 +194,22 @@ async def test_a_token_rescoped_away_from_a_restaurant_loses_its_sockets_there_o
         assert (await legacy_frame(lws))["data"]["botEnabled"] is True
 
 
-async def test_a_deleted_bot_closes_the_sockets_opened_with_its_id(client, db, live_url, shop, factory: Factory):
+async def test_a_deleted_bot_closes_the_sockets_opened_with_its_id(
+    client, db, live_url, shop, factory: Factory
+):
     bot, token = shop
     restaurant = bot.restaurant.id
     admin = await factory.token(admin=True)
     after = await cursor_now(client, token, restaurant)
     async with contextlib.AsyncExitStack() as stack:
-        by_bot = (await graphql_socket(stack, live_url, token, bot.bot.id, after),
-                  await legacy_socket(stack, live_url, token=token, restaurantId=bot.bot.id, after=after))
-        by_restaurant = (await graphql_socket(stack, live_url, token, restaurant, after),
-                         await legacy_socket(stack, live_url, token=token, restaurantId=restaurant, after=after))
+        by_bot = (
+            await graphql_socket(stack, live_url, token, bot.bot.id, after),
+            await legacy_socket(stack, live_url, token=token, restaurantId=bot.bot.id, after=after),
+        )
+        by_restaurant = (
+            await graphql_socket(stack, live_url, token, restaurant, after),
+            await legacy_socket(stack, live_url, token=token, restaurantId=restaurant, after=after),
+        )
         await poke(client, token, restaurant, False)
         for gws, lws in (by_bot, by_restaurant):
             await gws.next_data()
@@ -197,7 +225,9 @@ async def test_a_deleted_bot_closes_the_sockets_opened_with_its_id(client, db, l
 
 
 @pytest.mark.parametrize("catch_up", ["listen-reconnected", "timer"])
-async def test_a_change_whose_notification_was_lost_is_caught_up(client, db, app_and_db, live_url, shop, catch_up):
+async def test_a_change_whose_notification_was_lost_is_caught_up(
+    client, db, app_and_db, live_url, shop, catch_up
+):
     """A change whose notification never arrived (the LISTEN connection was down) is caught when the
     LISTEN connection comes back, and by the periodic re-check anyway."""
     bot, token = shop
@@ -224,11 +254,18 @@ async def test_a_change_whose_notification_was_lost_is_caught_up(client, db, app
 
 
 @pytest.mark.slow
-async def test_revocation_closes_sockets_on_every_process(db, factory: Factory, database_url, settings, tmp_path):
+async def test_revocation_closes_sockets_on_every_process(
+    db, factory: Factory, database_url, settings, tmp_path
+):
     bot = await factory.bot()
     token = await factory.token(bot.restaurant.id)
-    env = {"DATABASE_URL": database_url, "SECRET_KEY": settings.secret_key or "", "LOG_LEVEL": "WARNING",
-           "DASHBOARD_PAT": "", "RUN_WORKERS": "false"}
+    env = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": settings.secret_key or "",
+        "LOG_LEVEL": "WARNING",
+        "DASHBOARD_PAT": "",
+        "RUN_WORKERS": "false",
+    }
     with ServerProcess(env=env, log_dir=tmp_path) as a, ServerProcess(env=env, log_dir=tmp_path) as b:
         async with httpx.AsyncClient(base_url=a.url) as http:
             after = await cursor_now(http, token, bot.restaurant.id)

@@ -27,9 +27,20 @@ from tests.support import PUBLIC_BASE_URL, Factory, inbound_params
 
 
 def entry(sid: str, *, restaurant_id: str = "rst_1", bot_id: str = "bot_1") -> Spooled:
-    params = {"MessageSid": sid, "From": "whatsapp:+966501234567", "To": "whatsapp:+966500000001", "Body": "hi"}
-    return Spooled(kind="inbound", restaurant_id=restaurant_id, bot_id=bot_id, params=params, query={},
-                   received_at=time.time())
+    params = {
+        "MessageSid": sid,
+        "From": "whatsapp:+966501234567",
+        "To": "whatsapp:+966500000001",
+        "Body": "hi",
+    }
+    return Spooled(
+        kind="inbound",
+        restaurant_id=restaurant_id,
+        bot_id=bot_id,
+        params=params,
+        query={},
+        received_at=time.time(),
+    )
 
 
 class Recorder:
@@ -52,8 +63,12 @@ def dead_letters(directory: Path) -> list[dict]:
 
 
 def spooled_sids(spool: Spool) -> list[str]:
-    return [json.loads(line)["params"]["MessageSid"] for path in spool.files()
-            for line in path.read_text().splitlines() if line.strip()]
+    return [
+        json.loads(line)["params"]["MessageSid"]
+        for path in spool.files()
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.fixture
@@ -117,7 +132,9 @@ async def test_an_unreachable_database_stops_replay_and_keeps_the_rest_for_later
     assert spooled_sids(spool) == [] and spool.pending == 0
 
 
-async def test_a_crash_while_keeping_progress_loses_nothing_and_dead_letters_once(spools, tmp_path, monkeypatch):
+async def test_a_crash_while_keeping_progress_loses_nothing_and_dead_letters_once(
+    spools, tmp_path, monkeypatch
+):
     spool = spools(tmp_path)
     for sid in ("SM1", "SM2", "SM3"):
         await spool.append(entry(sid))
@@ -150,7 +167,9 @@ async def test_unreadable_lines_are_dead_lettered_not_dropped(spools, tmp_path):
     assert await spools(tmp_path).replay(apply) == 1
     assert apply.applied == ["SM1"]
     [dead] = dead_letters(tmp_path)
-    assert dead["unreadable"] == '{"kind": "inbound", "truncated by a cra' and "JSONDecodeError" in dead["error"]
+    assert (
+        dead["unreadable"] == '{"kind": "inbound", "truncated by a cra' and "JSONDecodeError" in dead["error"]
+    )
     assert not path.exists()
 
 
@@ -174,8 +193,9 @@ async def test_orphaned_files_are_counted_and_adopted_and_held_ones_left_alone(s
     assert apply.applied == ["SM1", "SM2"] and me.files() == []
 
 
-async def test_spool_files_dead_letters_and_the_directory_snapshot_are_private(spools, tmp_path, umask_022,
-                                                                               monkeypatch):
+async def test_spool_files_dead_letters_and_the_directory_snapshot_are_private(
+    spools, tmp_path, umask_022, monkeypatch
+):
     # created 0600 from the start, not tightened after the fact (so never readable by others)
     def no_chmod(*args: object, **kwargs: object) -> None:
         raise AssertionError("created readable by others, then tightened")
@@ -190,7 +210,12 @@ async def test_spool_files_dead_letters_and_the_directory_snapshot_are_private(s
         directory = BotDirectory(tmp_path / "spool" / "bots.json")
 
         class Row:  # what remember() reads from a bot
-            restaurant_id, id, auth_token_encrypted, whatsapp_number = "rst_1", "bot_1", "sealed", "+966500000001"
+            restaurant_id, id, auth_token_encrypted, whatsapp_number = (
+                "rst_1",
+                "bot_1",
+                "sealed",
+                "+966500000001",
+            )
 
         directory.remember(Row(), generation=directory.generation)  # type: ignore[arg-type]
     written = [*spool.files(), tmp_path / "spool" / DEAD_LETTERS, tmp_path / "spool" / "bots.json"]
@@ -233,8 +258,16 @@ async def test_a_restarted_process_adopts_the_dead_ones_spool_past_a_bot_deleted
     for_gone, for_live = inbound_params(gone, body="too late"), inbound_params(live, body="kept for me")
     dead_process = spools(tmp_path / "spool")
     for handle, params in ((gone, for_gone), (live, for_live)):
-        await dead_process.append(Spooled(kind="inbound", restaurant_id=handle.restaurant.id, bot_id=handle.bot.id,
-                                          params=params, query={}, received_at=time.time()))
+        await dead_process.append(
+            Spooled(
+                kind="inbound",
+                restaurant_id=handle.restaurant.id,
+                bot_id=handle.bot.id,
+                params=params,
+                query={},
+                received_at=time.time(),
+            )
+        )
     dead_process.close()
 
     app = create_app(settings.model_copy(update={"data_dir": tmp_path}))
@@ -250,10 +283,13 @@ async def test_a_restarted_process_adopts_the_dead_ones_spool_past_a_bot_deleted
         conversation = await s.get(Conversation, (live.restaurant.id, message.conversation_id))
     assert conversation is not None and conversation.bot_id == live.bot.id
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
-    assert {k: ready.json()[k] for k in ("spooledWebhooks", "deadLetteredWebhooks", "orphanedSpoolFiles")} == {
-        "spooledWebhooks": 0, "deadLetteredWebhooks": 1, "orphanedSpoolFiles": 0}
+    assert {
+        k: ready.json()[k] for k in ("spooledWebhooks", "deadLetteredWebhooks", "orphanedSpoolFiles")
+    } == {"spooledWebhooks": 0, "deadLetteredWebhooks": 1, "orphanedSpoolFiles": 0}
     [dead] = dead_letters(tmp_path / "spool")
-    assert dead["entry"]["params"]["MessageSid"] == for_gone["MessageSid"] and dead["error"].startswith("NotFound")
+    assert dead["entry"]["params"]["MessageSid"] == for_gone["MessageSid"] and dead["error"].startswith(
+        "NotFound"
+    )
     assert len([r for r in caplog.records if r.name == "sufrah.spool" and r.levelno == logging.ERROR]) == 1
     assert list((tmp_path / "spool").glob("spool-*.jsonl")) == []
 

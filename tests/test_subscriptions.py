@@ -26,8 +26,9 @@ EVENTS = """subscription($after: String) { events(after: $after) {
 
 
 async def say(client, bot, body: str, customer: str = "+966501234567") -> None:
-    response = await post_signed(client, "/whatsapp/webhook", inbound_params(bot, body=body, customer=customer),
-                                 bot.auth_token)
+    response = await post_signed(
+        client, "/whatsapp/webhook", inbound_params(bot, body=body, customer=customer), bot.auth_token
+    )
     assert response.status_code == 200
 
 
@@ -56,8 +57,12 @@ async def test_bad_credentials_close_the_socket_with_4403(live_url, shop, factor
     other = await factory.restaurant("Other")
     for bad_token, restaurant in (("nope", bot.restaurant.id), (token, other.id)):
         async with Socket(live_url) as ws:
-            await ws.send({"type": "connection_init", "payload": {"authorization": f"Bearer {bad_token}",
-                                                                   "restaurantId": restaurant}})
+            await ws.send(
+                {
+                    "type": "connection_init",
+                    "payload": {"authorization": f"Bearer {bad_token}", "restaurantId": restaurant},
+                }
+            )
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await ws.receive()
             assert closed.value.rcvd.code == 4403
@@ -67,7 +72,8 @@ async def test_stock_gql_client_end_to_end(client, live_url, shop):
     bot, token = shop
     for protocol in (WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL, WebsocketsTransport.APOLLO_SUBPROTOCOL):
         transport = WebsocketsTransport(
-            url=f"ws://{live_url}/graphql", subprotocols=[protocol],
+            url=f"ws://{live_url}/graphql",
+            subprotocols=[protocol],
             init_payload={"authorization": f"Bearer {token}", "restaurantId": bot.restaurant.id},
         )
         async with Client(transport=transport) as session:
@@ -140,7 +146,9 @@ async def test_events_stream_carries_messages_and_conversations_in_order(client,
         await gql(client, query, {"id": conversation_id}, token=token, restaurant=bot.restaurant.id)
         third = (await ws.next_data())["events"]
         assert (third["__typename"], third["unreadCount"]) == ("Conversation", 0)
-        seqs = [events.decode_cursor(e["cursor"], restaurant_id=bot.restaurant.id) for e in (first, second, third)]
+        seqs = [
+            events.decode_cursor(e["cursor"], restaurant_id=bot.restaurant.id) for e in (first, second, third)
+        ]
         assert seqs == sorted(seqs) and len(set(seqs)) == 3
 
 
@@ -156,12 +164,15 @@ async def test_writers_of_one_restaurant_commit_in_event_order(db, shop):
     async with db.session() as reader:
         start = await events.last_seq(reader, restaurant_id=restaurant_id)
     slow = db.sessionmaker()
-    await inbound.ingest(slow, restaurant_id=restaurant_id, bot_id=bot.bot.id, inbound=message("slow", "+966500000001"))
+    await inbound.ingest(
+        slow, restaurant_id=restaurant_id, bot_id=bot.bot.id, inbound=message("slow", "+966500000001")
+    )
 
     async def fast_writer() -> None:
         async with db.session() as fast:
-            await inbound.ingest(fast, restaurant_id=restaurant_id, bot_id=bot.bot.id,
-                                 inbound=message("fast", "+966500000002"))
+            await inbound.ingest(
+                fast, restaurant_id=restaurant_id, bot_id=bot.bot.id, inbound=message("fast", "+966500000002")
+            )
             await fast.commit()
 
     fast = asyncio.create_task(fast_writer())
@@ -182,11 +193,19 @@ async def test_writers_of_one_restaurant_commit_in_event_order(db, shop):
 async def test_other_restaurants_do_not_wait_for_each_other(db, factory):
     a, b = await factory.bot(), await factory.bot(await factory.restaurant("B"))
     held = db.sessionmaker()
-    await inbound.ingest(held, restaurant_id=a.restaurant.id, bot_id=a.bot.id, inbound=parse_inbound(inbound_params(a)))
+    await inbound.ingest(
+        held, restaurant_id=a.restaurant.id, bot_id=a.bot.id, inbound=parse_inbound(inbound_params(a))
+    )
     async with db.session() as other:
         await asyncio.wait_for(
-            inbound.ingest(other, restaurant_id=b.restaurant.id, bot_id=b.bot.id,
-                           inbound=parse_inbound(inbound_params(b))), 2)
+            inbound.ingest(
+                other,
+                restaurant_id=b.restaurant.id,
+                bot_id=b.bot.id,
+                inbound=parse_inbound(inbound_params(b)),
+            ),
+            2,
+        )
         await other.commit()
     await held.rollback()
     await held.close()
@@ -225,7 +244,9 @@ async def test_a_slow_subscriber_is_cut_off_without_delaying_others(client, db, 
 
 async def test_event_cursor_closes_the_gap_between_reading_and_subscribing(client, live_url, shop):
     bot, token = shop
-    cursor = (await gql(client, "{ eventCursor }", token=token, restaurant=bot.restaurant.id))["data"]["eventCursor"]
+    cursor = (await gql(client, "{ eventCursor }", token=token, restaurant=bot.restaurant.id))["data"][
+        "eventCursor"
+    ]
     await say(client, bot, "between the read and the subscribe")
     async with Socket(live_url) as ws:
         await ws.init(token, bot.restaurant.id)
@@ -254,9 +275,15 @@ async def test_sockets_sharing_a_selection_get_the_same_bytes_and_the_others_the
     that asked for it; a different selection or a different conversation filter is its own."""
     bot, token = shop
     await say(client, bot, "from the other customer", customer="+966500000002")
-    listed = await gql(client, "{ conversations(first: 5) { nodes { id customerPhone } } }",
-                       token=token, restaurant=bot.restaurant.id)
-    other = next(n["id"] for n in listed["data"]["conversations"]["nodes"] if n["customerPhone"].endswith("0002"))
+    listed = await gql(
+        client,
+        "{ conversations(first: 5) { nodes { id customerPhone } } }",
+        token=token,
+        restaurant=bot.restaurant.id,
+    )
+    other = next(
+        n["id"] for n in listed["data"]["conversations"]["nodes"] if n["customerPhone"].endswith("0002")
+    )
     narrow = "subscription { messageCreated { id direction } }"
     async with Socket(live_url) as a, Socket(live_url) as b, Socket(live_url) as c, Socket(live_url) as d:
         for ws in (a, b, c, d):
@@ -288,7 +315,9 @@ async def test_a_burst_arrives_in_order_exactly_once(client, live_url, shop, pro
             await socket.subscribe(MESSAGES)
         await asyncio.sleep(0.2)
         sent = [f"burst {i}" for i in range(25)]
-        await asyncio.gather(*(say(client, bot, body, customer=f"+96650000{i % 3:04d}") for i, body in enumerate(sent)))
+        await asyncio.gather(
+            *(say(client, bot, body, customer=f"+96650000{i % 3:04d}") for i, body in enumerate(sent))
+        )
         for socket in (ws, twin):
             got = [(await socket.next_data())["messageCreated"] for _ in sent]
             assert sorted(m["content"] for m in got) == sorted(sent)

@@ -21,7 +21,9 @@ async def two_tenants(client, factory: Factory):
     a2 = await factory.bot(a1.restaurant)
     b = await factory.bot(await factory.restaurant("Kudu"))
     for bot, customer in ((a1, "+966500000001"), (a2, "+966500000002"), (b, "+966500000003")):
-        response = await post_signed(client, "/whatsapp/webhook", inbound_params(bot, customer=customer), bot.auth_token)
+        response = await post_signed(
+            client, "/whatsapp/webhook", inbound_params(bot, customer=customer), bot.auth_token
+        )
         assert response.status_code == 200
     return a1, a2, b
 
@@ -64,19 +66,24 @@ async def test_admin_token_and_dashboard_pat_reach_every_restaurant(client, fact
 
 async def test_missing_bad_and_revoked_tokens_are_401(client, factory, session, two_tenants):
     a1, _, _ = two_tenants
-    assert (await client.get("/api/db/conversations", headers={"X-Restaurant-Id": a1.restaurant.id})).status_code == 401
+    assert (
+        await client.get("/api/db/conversations", headers={"X-Restaurant-Id": a1.restaurant.id})
+    ).status_code == 401
     assert (await conversations_of(client, auth("sfr_not-a-real-token", a1.restaurant.id))).status_code == 401
     basic = {"Authorization": "Basic abc", "X-Restaurant-Id": a1.restaurant.id}
     assert (await client.get("/api/db/conversations", headers=basic)).status_code == 401
     token = await factory.token(a1.restaurant.id)
     assert (await conversations_of(client, auth(token, a1.restaurant.id))).status_code == 200
-    row = (await session.execute(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(token)))).scalar_one()
+    row = (
+        await session.execute(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(token)))
+    ).scalar_one()
     await tokens.revoke(session, token_id=row.id)
     await session.commit()
     # Another session revoked it: the server hears of it by NOTIFY (the token was just used, so
     # this process remembers it).
-    response = await eventually(lambda: conversations_of(client, auth(token, a1.restaurant.id)),
-                                lambda r: r.status_code == 401)
+    response = await eventually(
+        lambda: conversations_of(client, auth(token, a1.restaurant.id)), lambda r: r.status_code == 401
+    )
     assert response.status_code == 401 and response.json() == {"error": "invalid or revoked token"}
 
 
@@ -105,7 +112,9 @@ async def test_another_tenants_conversation_looks_missing(client, factory, two_t
     nonexistent = await client.get("/api/db/conversations/cnv_nope", headers=auth(token_a, a1.restaurant.id))
     assert theirs.status_code == nonexistent.status_code == 404
     assert theirs.json() == nonexistent.json()
-    messages = await client.get(f"/api/db/conversations/{own}/messages", headers=auth(token_a, a1.restaurant.id))
+    messages = await client.get(
+        f"/api/db/conversations/{own}/messages", headers=auth(token_a, a1.restaurant.id)
+    )
     assert messages.status_code == 404
 
 

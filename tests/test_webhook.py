@@ -47,11 +47,15 @@ async def test_wrong_or_missing_signature_is_refused_and_nothing_stored(client, 
     bot = await factory.bot()
     params = inbound_params(bot)
     wrong = sign(PUBLIC_BASE_URL + "/whatsapp/webhook", params, "not-the-token")
-    assert (await client.post("/whatsapp/webhook", data=params, headers={"X-Twilio-Signature": wrong})).status_code == 403
+    assert (
+        await client.post("/whatsapp/webhook", data=params, headers={"X-Twilio-Signature": wrong})
+    ).status_code == 403
     assert (await client.post("/whatsapp/webhook", data=params)).status_code == 403
     tampered = dict(params, Body="changed after signing")
     good_for_original = sign(PUBLIC_BASE_URL + "/whatsapp/webhook", params, bot.auth_token)
-    response = await client.post("/whatsapp/webhook", data=tampered, headers={"X-Twilio-Signature": good_for_original})
+    response = await client.post(
+        "/whatsapp/webhook", data=tampered, headers={"X-Twilio-Signature": good_for_original}
+    )
     assert response.status_code == 403
     assert await stored(db, Message) == [] and await stored(db, Conversation) == []
 
@@ -63,12 +67,15 @@ async def test_signature_is_checked_against_the_public_url_not_the_proxy_one(cli
     internal = httpx.AsyncClient(transport=client._transport, base_url="http://10.0.0.7:8000")
     async with internal:
         signed_public = sign(PUBLIC_BASE_URL + "/whatsapp/webhook?src=tw", params, bot.auth_token)
-        ok = await internal.post("/whatsapp/webhook?src=tw", data=params, headers={"X-Twilio-Signature": signed_public})
+        ok = await internal.post(
+            "/whatsapp/webhook?src=tw", data=params, headers={"X-Twilio-Signature": signed_public}
+        )
         signed_internal = sign("http://10.0.0.7:8000/whatsapp/webhook?src=tw", params, bot.auth_token)
         params2 = inbound_params(bot)
         signed_internal = sign("http://10.0.0.7:8000/whatsapp/webhook?src=tw", params2, bot.auth_token)
-        refused = await internal.post("/whatsapp/webhook?src=tw", data=params2,
-                                      headers={"X-Twilio-Signature": signed_internal})
+        refused = await internal.post(
+            "/whatsapp/webhook?src=tw", data=params2, headers={"X-Twilio-Signature": signed_internal}
+        )
     assert ok.status_code == 200
     assert refused.status_code == 403
     assert [m.wa_sid for m in await stored(db, Message)] == [params["MessageSid"]]
@@ -95,8 +102,9 @@ async def test_form_encoding_is_read_exactly_and_a_flood_of_fields_is_400(client
     [message] = await stored(db, Message)
     assert message.content == body  # and the signature over the decoded form matched Twilio's
     flood = "&".join(f"F{i}=x" for i in range(1001))
-    response = await client.post("/whatsapp/webhook", content=flood,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = await client.post(
+        "/whatsapp/webhook", content=flood, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 400 and "form fields" in response.json()["error"]
 
 
@@ -138,8 +146,12 @@ async def test_first_messages_racing_make_one_conversation(client, db, factory: 
 async def test_each_sender_keeps_its_own_conversations(client, db, factory: Factory):
     first = await factory.bot()
     second = await factory.bot(first.restaurant)
-    await post_signed(client, "/whatsapp/webhook", inbound_params(first, customer="+966500000009"), first.auth_token)
-    await post_signed(client, "/whatsapp/webhook", inbound_params(second, customer="+966500000009"), second.auth_token)
+    await post_signed(
+        client, "/whatsapp/webhook", inbound_params(first, customer="+966500000009"), first.auth_token
+    )
+    await post_signed(
+        client, "/whatsapp/webhook", inbound_params(second, customer="+966500000009"), second.auth_token
+    )
     conversations = await stored(db, Conversation)
     assert sorted(c.bot_id for c in conversations) == sorted([first.bot.id, second.bot.id])
 
@@ -151,8 +163,9 @@ async def test_closed_conversation_reopens_and_counts_unread(client, db, factory
     async with db.session() as s:
         from app.services import conversations
 
-        await conversations.set_status(s, restaurant_id=bot.restaurant.id, conversation_id=conversation.id,
-                                       status="closed")
+        await conversations.set_status(
+            s, restaurant_id=bot.restaurant.id, conversation_id=conversation.id, status="closed"
+        )
         await conversations.mark_read(s, restaurant_id=bot.restaurant.id, conversation_id=conversation.id)
         await s.commit()
     await post_signed(client, "/whatsapp/webhook", inbound_params(bot, body="again"), bot.auth_token)
@@ -164,12 +177,23 @@ async def test_closed_conversation_reopens_and_counts_unread(client, db, factory
 async def test_every_message_type_is_classified_and_kept(client, db, factory: Factory):
     bot = await factory.bot()
     cases = {
-        "image": dict(NumMedia="2", MediaUrl0="https://api.twilio.com/m/1", MediaContentType0="image/jpeg",
-                      MediaUrl1="https://api.twilio.com/m/2", MediaContentType1="image/png", Body=""),
-        "audio": dict(NumMedia="1", MediaUrl0="https://api.twilio.com/m/3", MediaContentType0="audio/ogg", Body=""),
-        "document": dict(NumMedia="1", MediaUrl0="https://api.twilio.com/m/4",
-                         MediaContentType0="application/pdf", Body=""),
-        "location": dict(Latitude="24.7136", Longitude="46.6753", Address="King Fahd Rd", Label="Home", Body=""),
+        "image": dict(
+            NumMedia="2",
+            MediaUrl0="https://api.twilio.com/m/1",
+            MediaContentType0="image/jpeg",
+            MediaUrl1="https://api.twilio.com/m/2",
+            MediaContentType1="image/png",
+            Body="",
+        ),
+        "audio": dict(
+            NumMedia="1", MediaUrl0="https://api.twilio.com/m/3", MediaContentType0="audio/ogg", Body=""
+        ),
+        "document": dict(
+            NumMedia="1", MediaUrl0="https://api.twilio.com/m/4", MediaContentType0="application/pdf", Body=""
+        ),
+        "location": dict(
+            Latitude="24.7136", Longitude="46.6753", Address="King Fahd Rd", Label="Home", Body=""
+        ),
         "button": dict(ButtonPayload="delivery", ButtonText="Delivery", Body="Delivery"),
         "list_reply": dict(ListId="item_7", ListTitle="Shawarma", Body="Shawarma"),
         "text": dict(Body="plain words", SomeFutureTwilioField="kept"),
@@ -184,7 +208,11 @@ async def test_every_message_type_is_classified_and_kept(client, db, factory: Fa
     assert by_kind["image"].media_urls == ["https://api.twilio.com/m/1", "https://api.twilio.com/m/2"]
     assert by_kind["image"].meta["media"][1]["contentType"] == "image/png"
     assert by_kind["location"].meta["location"] == {
-        "latitude": 24.7136, "longitude": 46.6753, "address": "King Fahd Rd", "label": "Home"}
+        "latitude": 24.7136,
+        "longitude": 46.6753,
+        "address": "King Fahd Rd",
+        "label": "Home",
+    }
     assert by_kind["button"].meta["button"] == {"payload": "delivery", "text": "Delivery"}
     assert by_kind["list_reply"].meta["listReply"] == {"id": "item_7", "title": "Shawarma"}
     assert by_kind["text"].meta["twilio"]["SomeFutureTwilioField"] == "kept"
@@ -196,24 +224,47 @@ async def _outbound(db: Database, bot, wa_sid: str) -> None:
 
     async with db.session() as s:
         conversation_id = new_id("cnv")
-        s.add(Conversation(restaurant_id=bot.restaurant.id, id=conversation_id, bot_id=bot.bot.id,
-                           customer_phone="+966501234567"))
+        s.add(
+            Conversation(
+                restaurant_id=bot.restaurant.id,
+                id=conversation_id,
+                bot_id=bot.bot.id,
+                customer_phone="+966501234567",
+            )
+        )
         await s.flush()
-        s.add(Message(restaurant_id=bot.restaurant.id, id=new_id("msg"), conversation_id=conversation_id,
-                      direction="OUT", content="your order is ready", wa_sid=wa_sid, delivery_status="queued"))
+        s.add(
+            Message(
+                restaurant_id=bot.restaurant.id,
+                id=new_id("msg"),
+                conversation_id=conversation_id,
+                direction="OUT",
+                content="your order is ready",
+                wa_sid=wa_sid,
+                delivery_status="queued",
+            )
+        )
         await s.commit()
 
 
 def status_params(bot, sid: str, status: str, **extra: str) -> dict[str, str]:
-    return {"MessageSid": sid, "MessageStatus": status, "AccountSid": bot.bot.account_sid,
-            "From": f"whatsapp:{bot.number}", "To": "whatsapp:+966501234567", **extra}
+    return {
+        "MessageSid": sid,
+        "MessageStatus": status,
+        "AccountSid": bot.bot.account_sid,
+        "From": f"whatsapp:{bot.number}",
+        "To": "whatsapp:+966501234567",
+        **extra,
+    }
 
 
 async def test_status_callbacks_never_move_a_message_backwards(client, db, factory: Factory):
     bot = await factory.bot()
     await _outbound(db, bot, "SMout1")
     for status in ["sent", "read", "delivered", "sent", "read", "queued"]:
-        response = await post_signed(client, "/whatsapp/status", status_params(bot, "SMout1", status), bot.auth_token)
+        response = await post_signed(
+            client, "/whatsapp/status", status_params(bot, "SMout1", status), bot.auth_token
+        )
         assert response.status_code in (200, 204)
     [message] = await stored(db, Message, wa_sid="SMout1")
     assert message.delivery_status == "read"
@@ -222,20 +273,26 @@ async def test_status_callbacks_never_move_a_message_backwards(client, db, facto
 async def test_failed_status_keeps_its_error_through_late_callbacks(client, db, factory: Factory):
     bot = await factory.bot()
     await _outbound(db, bot, "SMout2")
-    failed = status_params(bot, "SMout2", "undelivered", ErrorCode="63016",
-                           ErrorMessage="outside the allowed window")
+    failed = status_params(
+        bot, "SMout2", "undelivered", ErrorCode="63016", ErrorMessage="outside the allowed window"
+    )
     await post_signed(client, "/whatsapp/status", failed, bot.auth_token)
     await post_signed(client, "/whatsapp/status", status_params(bot, "SMout2", "sent"), bot.auth_token)
     await post_signed(client, "/whatsapp/status", failed, bot.auth_token)
     [message] = await stored(db, Message, wa_sid="SMout2")
     assert (message.delivery_status, message.error_code, message.error_message) == (
-        "undelivered", "63016", "outside the allowed window")
+        "undelivered",
+        "63016",
+        "outside the allowed window",
+    )
 
 
 async def test_status_callback_needs_a_valid_signature(client, db, factory: Factory):
     bot = await factory.bot()
     await _outbound(db, bot, "SMout3")
-    response = await post_signed(client, "/whatsapp/status", status_params(bot, "SMout3", "read"), "wrong-token")
+    response = await post_signed(
+        client, "/whatsapp/status", status_params(bot, "SMout3", "read"), "wrong-token"
+    )
     assert response.status_code == 403
     [message] = await stored(db, Message, wa_sid="SMout3")
     assert message.delivery_status == "queued"
@@ -244,7 +301,9 @@ async def test_status_callback_needs_a_valid_signature(client, db, factory: Fact
 async def test_message_count_matches_after_a_burst(client, db, factory: Factory):
     bot = await factory.bot()
     batch = [inbound_params(bot, customer=f"+96650000{i:04d}") for i in range(40)]
-    await asyncio.gather(*(post_signed(client, "/whatsapp/webhook", p, bot.auth_token) for p in batch + batch))
+    await asyncio.gather(
+        *(post_signed(client, "/whatsapp/webhook", p, bot.auth_token) for p in batch + batch)
+    )
     async with db.session() as s:
         assert await s.scalar(select(func.count()).select_from(Message)) == 40
         assert await s.scalar(select(func.count()).select_from(Conversation)) == 40

@@ -20,8 +20,9 @@ def fresh_allowance(monkeypatch):
     monkeypatch.setattr(webhooks, "_log", Throttled(webhooks.log))
 
 
-async def test_refused_webhooks_log_escaped_values_a_few_times_a_minute(client, db, factory: Factory, caplog,
-                                                                         fresh_allowance):
+async def test_refused_webhooks_log_escaped_values_a_few_times_a_minute(
+    client, db, factory: Factory, caplog, fresh_allowance
+):
     bot = await factory.bot()
     with caplog.at_level(logging.INFO, logger="sufrah.webhooks"):
         for i in range(25):
@@ -39,7 +40,9 @@ def test_untrusted_values_are_shown_escaped_and_cut():
     assert str(untrusted("SM1\r\nERROR x\x1b[31m")) == "'SM1\\r\\nERROR x\\x1b[31m'"
     assert str(untrusted("مرحبا")) == "'مرحبا'"  # printable text stays readable
     long = str(untrusted("A" * 10_000))
-    assert long.startswith("'" + "A" * MAX_SHOWN + "'") and long.endswith(f"(+{10_000 - MAX_SHOWN} characters)")
+    assert long.startswith("'" + "A" * MAX_SHOWN + "'") and long.endswith(
+        f"(+{10_000 - MAX_SHOWN} characters)"
+    )
     assert str(untrusted(None)) == "'None'"
 
 
@@ -57,6 +60,12 @@ def test_throttled_lines_resume_with_a_count_of_those_held_back(caplog):
         throttled.warning("refused %s", "and again")
     messages = [r.getMessage() for r in caplog.records if r.name == "test.throttled"]
     assert messages == [
-        "refused 0", "other kind 0", "refused 1", "other kind 1", "refused 2", "other kind 2",
-        "refused a minute later (8 more like this were not logged)", "refused and again",
+        "refused 0",
+        "other kind 0",
+        "refused 1",
+        "other kind 1",
+        "refused 2",
+        "other kind 2",
+        "refused a minute later (8 more like this were not logged)",
+        "refused and again",
     ]

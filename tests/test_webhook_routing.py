@@ -26,9 +26,17 @@ from tests.support import PUBLIC_BASE_URL, BotHandle, Factory, inbound_params, p
 
 async def stored_for(db: Database, sid: str) -> tuple[Message, Conversation] | None:
     async with db.session() as s:
-        row = (await s.execute(select(Message, Conversation).join(
-            Conversation, (Conversation.restaurant_id == Message.restaurant_id)
-            & (Conversation.id == Message.conversation_id)).where(Message.wa_sid == sid))).one_or_none()
+        row = (
+            await s.execute(
+                select(Message, Conversation)
+                .join(
+                    Conversation,
+                    (Conversation.restaurant_id == Message.restaurant_id)
+                    & (Conversation.id == Message.conversation_id),
+                )
+                .where(Message.wa_sid == sid)
+            )
+        ).one_or_none()
     return None if row is None else (row[0], row[1])
 
 
@@ -46,10 +54,18 @@ async def move_number(db: Database, settings: Settings, factory: Factory, old: B
     restaurant = await factory.restaurant("Next Owner")
     async with db.session() as s:
         await bots.delete(s, restaurant_id=old.restaurant.id, bot_id=old.bot.id)
-        new = await bots.register(s, restaurant_id=restaurant.id, box=SecretBox(settings.effective_secret_key),
-                                  changes=BotChanges(name="New", restaurant_name=restaurant.name,
-                                                     whatsapp_number=old.number, account_sid=old.bot.account_sid,
-                                                     auth_token=old.auth_token))
+        new = await bots.register(
+            s,
+            restaurant_id=restaurant.id,
+            box=SecretBox(settings.effective_secret_key),
+            changes=BotChanges(
+                name="New",
+                restaurant_name=restaurant.name,
+                whatsapp_number=old.number,
+                account_sid=old.bot.account_sid,
+                auth_token=old.auth_token,
+            ),
+        )
         await s.commit()
     return new.id
 
@@ -75,7 +91,9 @@ async def test_a_cached_route_to_a_deleted_bot_is_routed_again_not_answered_404(
     heard that its bot was deleted and the number registered again."""
     ctx: AppContext = app_and_db[2]
     old = await factory.bot()
-    assert (await post_signed(client, "/whatsapp/webhook", inbound_params(old), old.auth_token)).status_code == 200
+    assert (
+        await post_signed(client, "/whatsapp/webhook", inbound_params(old), old.auth_token)
+    ).status_code == 200
     seen = ctx.auth.generation
     new_bot_id = await move_number(db, settings, factory, old)
     await notified(ctx, seen)
@@ -95,12 +113,19 @@ async def test_a_rotated_auth_token_is_refused_at_once_and_the_new_one_accepted(
 ):
     ctx: AppContext = app_and_db[2]
     bot = await factory.bot()
-    assert (await post_signed(client, "/whatsapp/webhook", inbound_params(bot), bot.auth_token)).status_code == 200
+    assert (
+        await post_signed(client, "/whatsapp/webhook", inbound_params(bot), bot.auth_token)
+    ).status_code == 200
     seen = ctx.auth.generation
     rotated = secrets.token_hex(16)
     async with db.session() as s:
-        await bots.update_bot(s, restaurant_id=bot.restaurant.id, bot_id=bot.bot.id,
-                              changes=BotChanges(auth_token=rotated), box=SecretBox(settings.effective_secret_key))
+        await bots.update_bot(
+            s,
+            restaurant_id=bot.restaurant.id,
+            bot_id=bot.bot.id,
+            changes=BotChanges(auth_token=rotated),
+            box=SecretBox(settings.effective_secret_key),
+        )
         await s.commit()
     await notified(ctx, seen)
 
@@ -129,7 +154,10 @@ async def test_twilio_routes_read_only_form_encoded_bodies(client: httpx.AsyncCl
     assert all("application/x-www-form-urlencoded" in r.json()["error"] for r in refused)
     assert await stored_for(db, params["MessageSid"]) is None
 
-    accepted = await client.post("/whatsapp/webhook", content=urlencode(params), headers={
-        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **signature})
+    accepted = await client.post(
+        "/whatsapp/webhook",
+        content=urlencode(params),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **signature},
+    )
     assert accepted.status_code == 200
     assert await stored_for(db, params["MessageSid"]) is not None

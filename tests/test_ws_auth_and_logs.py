@@ -123,21 +123,31 @@ async def test_no_token_reaches_uvicorns_log_lines(live_url, shop):
             await http.get("/healthz", params={"access_token": token, "ticket": token})
             await http.get("/api/db/conversations", params={"token": token})
     written = "\n".join(lines)
-    assert "/ws?token=[redacted]" in written and "/healthz?access_token=[redacted]&ticket=[redacted]" in written
+    assert (
+        "/ws?token=[redacted]" in written and "/healthz?access_token=[redacted]&ticket=[redacted]" in written
+    )
     assert token not in written
 
 
 def test_redaction_keeps_what_is_not_a_secret():
-    assert redact("/ws?restaurantId=rst_1&token=sfr_x&after=ZXY") == "/ws?restaurantId=rst_1&token=[redacted]&after=ZXY"
-    assert redact('GET /api/x?API_KEY=k&page=2 HTTP/1.1') == "GET /api/x?API_KEY=[redacted]&page=2 HTTP/1.1"
+    assert (
+        redact("/ws?restaurantId=rst_1&token=sfr_x&after=ZXY")
+        == "/ws?restaurantId=rst_1&token=[redacted]&after=ZXY"
+    )
+    assert redact("GET /api/x?API_KEY=k&page=2 HTTP/1.1") == "GET /api/x?API_KEY=[redacted]&page=2 HTTP/1.1"
     assert redact("/graphql?query=%7Bstats%7D") == "/graphql?query=%7Bstats%7D"
 
 
 @pytest.mark.slow
 async def test_sufrah_serve_writes_no_token_to_its_log(db, shop, database_url, settings, tmp_path):
     _, token = shop
-    env = {"DATABASE_URL": database_url, "SECRET_KEY": settings.secret_key or "", "LOG_LEVEL": "INFO",
-           "DASHBOARD_PAT": "", "RUN_WORKERS": "false"}
+    env = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": settings.secret_key or "",
+        "LOG_LEVEL": "INFO",
+        "DASHBOARD_PAT": "",
+        "RUN_WORKERS": "false",
+    }
     with ServerProcess(env=env, log_dir=tmp_path) as server:
         host = server.url.removeprefix("http://")
         async with websockets.connect(f"ws://{host}/ws?token={token}") as ws:

@@ -163,12 +163,16 @@ async def refusals(session: AsyncSession, tenants: Iterable[Tenant]) -> dict[Ten
     live: dict[str, tuple[bool, list[str]]] = {}
     if token_ids:
         rows = await session.execute(
-            text("SELECT id, is_admin, restaurant_ids FROM api_token"
-                 " WHERE id = ANY(:ids) AND revoked_at IS NULL"),
+            text(
+                "SELECT id, is_admin, restaurant_ids FROM api_token"
+                " WHERE id = ANY(:ids) AND revoked_at IS NULL"
+            ),
             {"ids": token_ids},
         )
         live = {row.id: (row.is_admin, row.restaurant_ids) for row in rows}
-    rows = await session.execute(text("SELECT id FROM restaurant WHERE id = ANY(:ids)"), {"ids": restaurant_ids})
+    rows = await session.execute(
+        text("SELECT id FROM restaurant WHERE id = ANY(:ids)"), {"ids": restaurant_ids}
+    )
     existing = set(rows.scalars())
     bot_owners: dict[str, str] = {}
     if bot_ids:

@@ -152,10 +152,19 @@ class State:
 
 
 _STATE_TYPES: dict[str, tuple[type, ...]] = {
-    "step": (str,), "lang": (str,), "order_type": (str,), "branch_id": (str,), "delivery_address": (str,),
-    "delivery_latitude": (float, int), "delivery_longitude": (float, int), "category_id": (str,),
-    "pending_item_id": (str,), "payment_method": (str,), "placed_total": (int,),
-    "rating_order_id": (str,), "rating": (int,),
+    "step": (str,),
+    "lang": (str,),
+    "order_type": (str,),
+    "branch_id": (str,),
+    "delivery_address": (str,),
+    "delivery_latitude": (float, int),
+    "delivery_longitude": (float, int),
+    "category_id": (str,),
+    "pending_item_id": (str,),
+    "payment_method": (str,),
+    "placed_total": (int,),
+    "rating_order_id": (str,),
+    "rating": (int,),
 }
 
 
@@ -242,8 +251,23 @@ def _words(*words: str) -> frozenset[str]:
 
 _STAFF = _words("staff", "agent", "human", "موظف", "الموظف", "خدمة العملاء")
 _TRACK = _words("track", "track order", "track my order", "تتبع", "تتبع طلبي")
-_HOME = _words("0", "menu", "main menu", "hi", "hello", "hey", "start", "مرحبا", "السلام عليكم", "سلام",
-              "اهلا", "هلا", "هاي", "القائمة", "القائمة الرئيسية")
+_HOME = _words(
+    "0",
+    "menu",
+    "main menu",
+    "hi",
+    "hello",
+    "hey",
+    "start",
+    "مرحبا",
+    "السلام عليكم",
+    "سلام",
+    "اهلا",
+    "هلا",
+    "هاي",
+    "القائمة",
+    "القائمة الرئيسية",
+)
 _CANCEL = _words("cancel", "cancel order", "الغاء", "الغاء الطلب")
 _CART = _words("cart", "view cart", "basket", "السلة", "سلة", "عرض السلة")
 _CHECKOUT = _words("checkout", "check out", "اتمام الطلب", "الدفع")
@@ -429,12 +453,25 @@ def _fixed(key: str) -> Callable[[State, Context], str]:
 
 
 _PROMPTS: dict[str, Callable[[State, Context], str]] = {
-    "start": _welcome_text, "welcome": _welcome_text, "done": _welcome_text, "placing": _welcome_text,
-    "handoff": _welcome_text, "order_type": _fixed("order_type"), "location": _fixed("ask_location"),
-    "out_of_range": _fixed("out_of_range"), "branch": _branches_text, "category": _categories_text,
-    "item": _items_text, "quantity": _quantity_text, "after_item": _fixed("after_item"), "cart": _cart_text,
-    "remove": lambda s, c: t("ask_remove", s.lang, lines=_cart_lines(s, c)), "payment": _payment_text,
-    "confirm": _confirm_text, "rating": _fixed("ask_rating"), "rating_comment": _fixed("ask_comment"),
+    "start": _welcome_text,
+    "welcome": _welcome_text,
+    "done": _welcome_text,
+    "placing": _welcome_text,
+    "handoff": _welcome_text,
+    "order_type": _fixed("order_type"),
+    "location": _fixed("ask_location"),
+    "out_of_range": _fixed("out_of_range"),
+    "branch": _branches_text,
+    "category": _categories_text,
+    "item": _items_text,
+    "quantity": _quantity_text,
+    "after_item": _fixed("after_item"),
+    "cart": _cart_text,
+    "remove": lambda s, c: t("ask_remove", s.lang, lines=_cart_lines(s, c)),
+    "payment": _payment_text,
+    "confirm": _confirm_text,
+    "rating": _fixed("ask_rating"),
+    "rating_comment": _fixed("ask_comment"),
 }
 
 
@@ -451,8 +488,9 @@ def _reprompt(state: State, ctx: Context) -> Turn:
 # ── moves shared by several steps ───────────────────────────────────────────────────────────────
 def _welcome(state: State, ctx: Context, *, note: str | None = None) -> Turn:
     """The main menu. The cart survives (a greeting mid-order must not lose it); a pending rating doesn't."""
-    state = replace(state, step="welcome", category_id=None, pending_item_id=None, rating_order_id=None,
-                    rating=None)
+    state = replace(
+        state, step="welcome", category_id=None, pending_item_id=None, rating_order_id=None, rating=None
+    )
     return _say(state, note, _welcome_text(state, ctx))
 
 
@@ -544,10 +582,17 @@ def _place(state: State, ctx: Context) -> Turn:
         return _checkout(state, ctx)  # the minimum changed since the summary
     subtotal = _subtotal(state.cart)
     order = PlaceOrder(
-        order_type=state.order_type, branch_id=state.branch_id, lines=state.cart, subtotal=subtotal,
-        total=subtotal, currency=ctx.currency, payment_method=state.payment_method,
-        delivery_address=state.delivery_address, delivery_latitude=state.delivery_latitude,
-        delivery_longitude=state.delivery_longitude, lang=state.lang,
+        order_type=state.order_type,
+        branch_id=state.branch_id,
+        lines=state.cart,
+        subtotal=subtotal,
+        total=subtotal,
+        currency=ctx.currency,
+        payment_method=state.payment_method,
+        delivery_address=state.delivery_address,
+        delivery_latitude=state.delivery_latitude,
+        delivery_longitude=state.delivery_longitude,
+        lang=state.lang,
     )
     # The confirmation Reply comes from order_placed, once the runner knows the reference.
     return State(step="placing", lang=state.lang, order_type=state.order_type, placed_total=subtotal), [order]
@@ -560,8 +605,14 @@ def _delivery_location(state: State, inbound: Inbound, ctx: Context) -> Turn:
     if branch is None:
         return _say(replace(state, step="out_of_range"), t("out_of_range", state.lang))
     address = ", ".join(part for part in (inbound.label, inbound.address) if part) or None
-    state = replace(state, order_type="delivery", branch_id=branch.id, delivery_address=address,
-                    delivery_latitude=lat, delivery_longitude=lon)
+    state = replace(
+        state,
+        order_type="delivery",
+        branch_id=branch.id,
+        delivery_address=address,
+        delivery_latitude=lat,
+        delivery_longitude=lon,
+    )
     return _show_categories(state, ctx, note=t("delivery_ok", state.lang, branch=_name(branch, state.lang)))
 
 
@@ -579,11 +630,24 @@ def _on_start(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
 
 
 def _on_welcome(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
-    choice = _choose(inbound, [_Option("order", _words("order", "new order", "طلب", "طلب جديد")),
-                               _Option("track", _TRACK), _Option("staff", _STAFF)])
+    choice = _choose(
+        inbound,
+        [
+            _Option("order", _words("order", "new order", "طلب", "طلب جديد")),
+            _Option("track", _TRACK),
+            _Option("staff", _STAFF),
+        ],
+    )
     if choice == "order":  # the cart is kept; where it goes is asked again
-        state = replace(state, order_type=None, branch_id=None, delivery_address=None, delivery_latitude=None,
-                        delivery_longitude=None, payment_method=None)
+        state = replace(
+            state,
+            order_type=None,
+            branch_id=None,
+            delivery_address=None,
+            delivery_latitude=None,
+            delivery_longitude=None,
+            payment_method=None,
+        )
         return _say(replace(state, step="order_type"), t("order_type", state.lang))
     if choice == "track":
         return _track(state, ctx)
@@ -617,8 +681,14 @@ def _on_location(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     # A typed address has no coordinates, so no radius check: staff confirm it with the customer. With a
     # single branch that branch delivers; otherwise branch_id stays None for staff to assign.
     branch_id = ctx.branches[0].id if len(ctx.branches) == 1 else None
-    state = replace(state, order_type="delivery", branch_id=branch_id, delivery_address=address,
-                    delivery_latitude=None, delivery_longitude=None)
+    state = replace(
+        state,
+        order_type="delivery",
+        branch_id=branch_id,
+        delivery_address=address,
+        delivery_latitude=None,
+        delivery_longitude=None,
+    )
     return _show_categories(state, ctx, note=t("address_ok", state.lang, address=address))
 
 
@@ -635,8 +705,14 @@ def _on_branch(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     branch = _find(ctx.branches, _choose(inbound, _options(ctx.branches)))
     if branch is None:
         return None
-    state = replace(state, order_type="pickup", branch_id=branch.id, delivery_address=None,
-                    delivery_latitude=None, delivery_longitude=None)
+    state = replace(
+        state,
+        order_type="pickup",
+        branch_id=branch.id,
+        delivery_address=None,
+        delivery_latitude=None,
+        delivery_longitude=None,
+    )
     return _show_categories(state, ctx, note=t("branch_chosen", state.lang, branch=_name(branch, state.lang)))
 
 
@@ -664,13 +740,19 @@ def _on_quantity(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
         return None
     if quantity > limit:
         return _say(state, t("quantity_over", state.lang, item=_name(item, state.lang), limit=limit))
-    merged = [replace(ln, quantity=ln.quantity + quantity) if ln.item_id == item.id else ln
-              for ln in state.cart]
+    merged = [
+        replace(ln, quantity=ln.quantity + quantity) if ln.item_id == item.id else ln for ln in state.cart
+    ]
     if not any(ln.item_id == item.id for ln in state.cart):
         merged.append(OrderLine(item.id, item.name_ar, item.name_en, item.price, quantity))
     state = replace(state, step="after_item", cart=tuple(merged), pending_item_id=None)
-    added = t("added", state.lang, quantity=quantity, item=_name(item, state.lang),
-              price=_price(item.price * quantity, state, ctx))
+    added = t(
+        "added",
+        state.lang,
+        quantity=quantity,
+        item=_name(item, state.lang),
+        price=_price(item.price * quantity, state, ctx),
+    )
     return _say(state, added, t("after_item", state.lang))
 
 
@@ -716,8 +798,13 @@ def _on_payment(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
 
 
 def _on_confirm(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
-    choice = _choose(inbound, [_Option("confirm", _words("confirm", "yes", "ok", "نعم", "تاكيد", "اكد")),
-                               _Option("edit", _words("edit", "back", "تعديل", "رجوع"))])
+    choice = _choose(
+        inbound,
+        [
+            _Option("confirm", _words("confirm", "yes", "ok", "نعم", "تاكيد", "اكد")),
+            _Option("edit", _words("edit", "back", "تعديل", "رجوع")),
+        ],
+    )
     if choice == "edit":
         return _show_cart(state, ctx)
     return _place(state, ctx) if choice == "confirm" else None
@@ -749,11 +836,25 @@ def _finish_rating(state: State, *, comment: str | None, note: str | None) -> Tu
 
 
 _HANDLERS: dict[str, Callable[[State, Inbound, Context], Turn | None]] = {
-    "start": _on_start, "handoff": _on_start, "welcome": _on_welcome, "done": _on_done, "placing": _on_done,
-    "order_type": _on_order_type, "location": _on_location, "out_of_range": _on_out_of_range,
-    "branch": _on_branch, "category": _on_category, "item": _on_item, "quantity": _on_quantity,
-    "after_item": _on_after_item, "cart": _on_cart, "remove": _on_remove, "payment": _on_payment,
-    "confirm": _on_confirm, "rating": _on_rating, "rating_comment": _on_rating_comment,
+    "start": _on_start,
+    "handoff": _on_start,
+    "welcome": _on_welcome,
+    "done": _on_done,
+    "placing": _on_done,
+    "order_type": _on_order_type,
+    "location": _on_location,
+    "out_of_range": _on_out_of_range,
+    "branch": _on_branch,
+    "category": _on_category,
+    "item": _on_item,
+    "quantity": _on_quantity,
+    "after_item": _on_after_item,
+    "cart": _on_cart,
+    "remove": _on_remove,
+    "payment": _on_payment,
+    "confirm": _on_confirm,
+    "rating": _on_rating,
+    "rating_comment": _on_rating_comment,
 }
 
 
@@ -817,8 +918,11 @@ def order_placed(state: State, *, reference: str, payment_method: str, ctx: Cont
     online = payment_method == "online" and ctx.payment_link
     link = t("pay_link", state.lang, link=ctx.payment_link) if online else None
     placed = t("placed", state.lang, reference=reference, total=total, payment=payment)
-    return _say(State(step="done", lang=state.lang), "\n".join(filter(None, (placed, link))),
-                t("placed_tail", state.lang))
+    return _say(
+        State(step="done", lang=state.lang),
+        "\n".join(filter(None, (placed, link))),
+        t("placed_tail", state.lang),
+    )
 
 
 def order_status_changed(state: State, *, order: LatestOrder, ctx: Context) -> Turn:

@@ -45,5 +45,8 @@ def stop(data_dir: Path) -> None:
     from pgserver._commands import pg_ctl
 
     if is_running(data_dir):
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir / "pgdata",
-               user="pgserver" if os.geteuid() == 0 else None)
+        pg_ctl(
+            ["-w", "-m", "fast", "stop"],
+            pgdata=data_dir / "pgdata",
+            user="pgserver" if os.geteuid() == 0 else None,
+        )

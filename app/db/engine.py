@@ -50,8 +50,12 @@ def resolve_url(settings: Settings) -> str:
 CommitListener = Callable[[set[str]], None]
 T = TypeVar("T")
 
-CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-                   asyncpg.exceptions.OperatorInterventionError, OSError)
+CONNECTION_LOST = (
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    OSError,
+)
 # SQLSTATE query_canceled: statement_timeout (the only cause here, bar an operator's pg_cancel_backend,
 # which deserves the same answer). The message text is not checked: it follows the server's lc_messages.
 QUERY_CANCELED = "57014"
@@ -67,8 +71,10 @@ log = logging.getLogger("sufrah.db")
 
 def _statement_timeout() -> StatementTimeout:
     log.warning("a statement ran past statement_timeout and was cancelled")  # one line, no traceback
-    return StatementTimeout("the database took too long to answer this request and cancelled it: "
-                            "ask for less (smaller pages), or try again later")
+    return StatementTimeout(
+        "the database took too long to answer this request and cancelled it: "
+        "ask for less (smaller pages), or try again later"
+    )
 
 
 def _translate(context: ExceptionContext) -> BaseException | None:
@@ -123,12 +129,21 @@ class Database:
         session.info.pop(TOUCHED, None)
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, statement_timeout: float = 0,
-                idle_in_transaction_timeout: float = 0) -> Database:
+    def connect(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        statement_timeout: float = 0,
+        idle_in_transaction_timeout: float = 0,
+    ) -> Database:
         """The engine and its pool. Timeouts in seconds (0: none), set on each connection as it opens."""
         server_settings = {"application_name": "sufrah"}
-        for name, seconds in (("statement_timeout", statement_timeout),
-                              ("idle_in_transaction_session_timeout", idle_in_transaction_timeout)):
+        for name, seconds in (
+            ("statement_timeout", statement_timeout),
+            ("idle_in_transaction_session_timeout", idle_in_transaction_timeout),
+        ):
             if seconds:
                 server_settings[name] = str(max(1, round(seconds * 1000)))  # milliseconds
         engine = create_async_engine(

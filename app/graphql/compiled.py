@@ -100,9 +100,12 @@ class Compiled:
 
 # -- SQL for values, written the way the resolvers serialize them ----------------------------------
 
+
 def _iso(e: str) -> str:
     """`datetime.isoformat()` of a timestamptz read as UTC (no fraction when it is zero)."""
-    return f"""replace(to_char({e} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), '.000000+', '+')"""
+    return (
+        f"""replace(to_char({e} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), '.000000+', '+')"""
+    )
 
 
 def _int(value: int) -> str:
@@ -136,6 +139,7 @@ def _expr(template: str) -> Builder:
 
 # -- the compiler --------------------------------------------------------------------------------
 
+
 class _Compiler:
     def __init__(self, executor: Any) -> None:
         self.x = executor
@@ -151,10 +155,18 @@ class _Compiler:
         self._aliases += 1
         return f"{prefix}{self._aliases}"
 
-    def selections(self, type_name: str, details: list[FieldDetails]) -> list[tuple[str, str, list[FieldDetails]]]:
+    def selections(
+        self, type_name: str, details: list[FieldDetails]
+    ) -> list[tuple[str, str, list[FieldDetails]]]:
         """(response key, field name, its nodes) of a selection, as graphql-core collects them."""
-        collected = collect_subfields(self.x.schema, self.x.fragments, self.x.variable_values, self.x.operation,
-                                      self._type(type_name), details)
+        collected = collect_subfields(
+            self.x.schema,
+            self.x.fragments,
+            self.x.variable_values,
+            self.x.operation,
+            self._type(type_name),
+            details,
+        )
         if collected.new_defer_usages or collected.forbidden_directive_instances:
             raise Unsupported("@defer")
         fields = []
@@ -177,7 +189,12 @@ class _Compiler:
     def arguments(self, field: GraphQLField, group: list[FieldDetails]) -> dict[str, Any]:
         return get_argument_values(field, group[0].node, self.x.variable_values)
 
-    def build(self, type_name: str, details: list[FieldDetails], parts: dict[str, Callable[[list[FieldDetails]], str]]) -> str:
+    def build(
+        self,
+        type_name: str,
+        details: list[FieldDetails],
+        parts: dict[str, Callable[[list[FieldDetails]], str]],
+    ) -> str:
         """json_build_object of a selection whose fields are given by `parts` (name -> SQL)."""
         pairs = []
         for key, name, group in self.selections(type_name, details):
@@ -193,16 +210,25 @@ class _Compiler:
     def row(self, type_name: str, details: list[FieldDetails], row: str) -> str:
         """A Conversation, Message or Bot from a row of its table."""
         table = ROWS[type_name]
-        return self.build(type_name, details, {
-            name: (lambda group, build=build, name=name: build(self, row, group, self.field(type_name, name)))
-            for name, build in table.items()
-        })
+        return self.build(
+            type_name,
+            details,
+            {
+                name: (
+                    lambda group, build=build, name=name: build(self, row, group, self.field(type_name, name))
+                )
+                for name, build in table.items()
+            },
+        )
 
     def page_info(self, details: list[FieldDetails], values: dict[str, str]) -> str:
-        return self.build("PageInfo", details, {name: (lambda _g, sql=sql: sql) for name, sql in values.items()})
+        return self.build(
+            "PageInfo", details, {name: (lambda _g, sql=sql: sql) for name, sql in values.items()}
+        )
 
 
 # -- nested fields -------------------------------------------------------------------------------
+
 
 def _messages(c: _Compiler, row: str, group: list[FieldDetails], field: GraphQLField) -> str:
     """Conversation.messages (and Query.messages): the newest `last` before `before`, oldest first."""
@@ -219,40 +245,56 @@ def _messages(c: _Compiler, row: str, group: list[FieldDetails], field: GraphQLF
         keyset = f" AND (created_at, id) < ({c.param(at, 'timestamptz')}, {c.param(row_id, 'text')})"
     n = _int(last)
     m = c.alias("m")
-    rows = (f"(SELECT row_number() OVER (ORDER BY created_at DESC, id DESC) AS k, * FROM ("
-            f"SELECT * FROM message WHERE restaurant_id = {row}.restaurant_id AND conversation_id = {row}.id{keyset}"
-            f" ORDER BY created_at DESC, id DESC LIMIT {_int(last + 1)}) newest) {m}")
+    rows = (
+        f"(SELECT row_number() OVER (ORDER BY created_at DESC, id DESC) AS k, * FROM ("
+        f"SELECT * FROM message WHERE restaurant_id = {row}.restaurant_id AND conversation_id = {row}.id{keyset}"
+        f" ORDER BY created_at DESC, id DESC LIMIT {_int(last + 1)}) newest) {m}"
+    )
     cursor = _cursor(f"{m}.created_at", f"{m}.id")
 
     def edges(details: list[FieldDetails]) -> str:
-        edge = c.build("MessageEdge", details, {
-            "cursor": lambda _g: cursor, "node": lambda g: c.row("Message", g, m)})
+        edge = c.build(
+            "MessageEdge", details, {"cursor": lambda _g: cursor, "node": lambda g: c.row("Message", g, m)}
+        )
         return f"coalesce(json_agg({edge} ORDER BY {m}.k DESC) FILTER (WHERE {m}.k <= {n}), '[]')"
 
-    connection = c.build("MessageConnection", group, {
-        "nodes": lambda g: f"coalesce(json_agg({c.row('Message', g, m)} ORDER BY {m}.k DESC)"
-                           f" FILTER (WHERE {m}.k <= {n}), '[]')",
-        "edges": edges,
-        "pageInfo": lambda g: c.page_info(g, {
-            "hasNextPage": "false",
-            "hasPreviousPage": f"(count(*) > {n})",
-            "startCursor": f"(array_agg({cursor} ORDER BY {m}.k DESC) FILTER (WHERE {m}.k <= {n}))[1]",
-            "endCursor": f"(array_agg({cursor}) FILTER (WHERE {m}.k = 1))[1]",
-        }),
-    })
+    connection = c.build(
+        "MessageConnection",
+        group,
+        {
+            "nodes": lambda g: (
+                f"coalesce(json_agg({c.row('Message', g, m)} ORDER BY {m}.k DESC)"
+                f" FILTER (WHERE {m}.k <= {n}), '[]')"
+            ),
+            "edges": edges,
+            "pageInfo": lambda g: c.page_info(
+                g,
+                {
+                    "hasNextPage": "false",
+                    "hasPreviousPage": f"(count(*) > {n})",
+                    "startCursor": f"(array_agg({cursor} ORDER BY {m}.k DESC) FILTER (WHERE {m}.k <= {n}))[1]",
+                    "endCursor": f"(array_agg({cursor}) FILTER (WHERE {m}.k = 1))[1]",
+                },
+            ),
+        },
+    )
     return f"(SELECT {connection} FROM {rows})"
 
 
 def _last_message(c: _Compiler, row: str, group: list[FieldDetails], _field: GraphQLField) -> str:
     m = c.alias("m")
-    return (f"(SELECT {c.row('Message', group, m)} FROM message {m} WHERE {m}.restaurant_id = {row}.restaurant_id"
-            f" AND {m}.conversation_id = {row}.id ORDER BY {m}.created_at DESC, {m}.id DESC LIMIT 1)")
+    return (
+        f"(SELECT {c.row('Message', group, m)} FROM message {m} WHERE {m}.restaurant_id = {row}.restaurant_id"
+        f" AND {m}.conversation_id = {row}.id ORDER BY {m}.created_at DESC, {m}.id DESC LIMIT 1)"
+    )
 
 
 def _bot(c: _Compiler, row: str, group: list[FieldDetails], _field: GraphQLField) -> str:
     b = c.alias("b")
-    return (f"(SELECT {c.row('Bot', group, b)} FROM bot {b} WHERE {b}.restaurant_id = {row}.restaurant_id"
-            f" AND {b}.id = {row}.bot_id)")
+    return (
+        f"(SELECT {c.row('Bot', group, b)} FROM bot {b} WHERE {b}.restaurant_id = {row}.restaurant_id"
+        f" AND {b}.id = {row}.bot_id)"
+    )
 
 
 _NULL: Builder = lambda *_: "NULL"
@@ -272,8 +314,10 @@ ROWS: dict[str, dict[str, Builder]] = {
         "createdAt": _column("created_at", _iso),
         "updatedAt": _column("updated_at", _iso),
         "cursor": _NULL,
-        "waitingForStaff": _expr("({r}.status = 'active' AND NOT {r}.is_bot_active"
-                                 " AND {r}.last_inbound_at IS NOT NULL AND {r}.last_inbound_at >= {r}.last_message_at)"),
+        "waitingForStaff": _expr(
+            "({r}.status = 'active' AND NOT {r}.is_bot_active"
+            " AND {r}.last_inbound_at IS NOT NULL AND {r}.last_inbound_at >= {r}.last_message_at)"
+        ),
         "bot": _bot,
         "lastMessage": _last_message,
         "messages": _messages,
@@ -318,6 +362,7 @@ ROWS: dict[str, dict[str, Builder]] = {
 
 # -- the root fields -----------------------------------------------------------------------------
 
+
 def _root(info: Any) -> tuple[_Compiler, list[FieldDetails]] | None:
     from app.graphql.shared import ROOT_EXECUTOR
 
@@ -343,7 +388,9 @@ def _tenant_filter(c: _Compiler, restaurant_id: str, bot_id: str | None, row: st
 Statement = Callable[[_Compiler, list[FieldDetails], str], str]
 
 
-def _compile(info: Any, restaurant_id: str, bot_id: str | None, statement: Statement, row: str = "") -> Compiled | None:
+def _compile(
+    info: Any, restaurant_id: str, bot_id: str | None, statement: Statement, row: str = ""
+) -> Compiled | None:
     """A root field's statement: `statement(compiler, selection, the caller's filter on `row`)`; None
     when it must be resolved field by field."""
     root = _root(info)
@@ -356,12 +403,23 @@ def _compile(info: Any, restaurant_id: str, bot_id: str | None, statement: State
         return None
     assert c.tenant is not None
     raw = info._raw_info
-    return Compiled(sql, tuple(c.params), key=raw.path.key, nullable=not isinstance(raw.return_type, GraphQLNonNull),
-                    tenant=c.tenant)
+    return Compiled(
+        sql,
+        tuple(c.params),
+        key=raw.path.key,
+        nullable=not isinstance(raw.return_type, GraphQLNonNull),
+        tenant=c.tenant,
+    )
 
 
 def conversations(
-    info: Any, *, restaurant_id: str, bot_id: str | None, status: str | None, first: int, offset: int,
+    info: Any,
+    *,
+    restaurant_id: str,
+    bot_id: str | None,
+    status: str | None,
+    first: int,
+    offset: int,
     after: tuple[datetime, str] | None,
 ) -> Compiled | None:
     """Query.conversations (newest activity first), or None when it must be resolved field by field."""
@@ -369,31 +427,48 @@ def conversations(
     def statement(c: _Compiler, details: list[FieldDetails], filters: str) -> str:
         if status is not None:
             filters += f" AND status = {c.param(status, 'text')}"
-        keyset = (f" AND (last_message_at, id) < ({c.param(after[0], 'timestamptz')}, {c.param(after[1], 'text')})"
-                  if after else "")
+        keyset = (
+            f" AND (last_message_at, id) < ({c.param(after[0], 'timestamptz')}, {c.param(after[1], 'text')})"
+            if after
+            else ""
+        )
         order = "last_message_at DESC, id DESC"
-        page = (f"SELECT * FROM conversation WHERE {filters}{keyset}"
-                f" ORDER BY {order} OFFSET {_int(offset)} LIMIT {_int(first + 1)}")
+        page = (
+            f"SELECT * FROM conversation WHERE {filters}{keyset}"
+            f" ORDER BY {order} OFFSET {_int(offset)} LIMIT {_int(first + 1)}"
+        )
         cursor = _cursor("c.last_message_at", "c.id")
         listed = f"FROM (SELECT * FROM page ORDER BY {order} LIMIT {_int(first)}) c"
         newest_first = "ORDER BY c.last_message_at DESC, c.id DESC"
 
         def edges(group: list[FieldDetails]) -> str:
-            edge = c.build("ConversationEdge", group, {
-                "cursor": lambda _g: cursor, "node": lambda g: c.row("Conversation", g, "c")})
+            edge = c.build(
+                "ConversationEdge",
+                group,
+                {"cursor": lambda _g: cursor, "node": lambda g: c.row("Conversation", g, "c")},
+            )
             return f"(SELECT coalesce(json_agg({edge} {newest_first}), '[]') {listed})"
 
-        connection = c.build("ConversationConnection", details, {
-            "nodes": lambda g: f"(SELECT coalesce(json_agg({c.row('Conversation', g, 'c')} {newest_first}), '[]') {listed})",
-            "edges": edges,
-            "totalCount": lambda _g: f"(SELECT count(*) FROM conversation WHERE {filters})",
-            "pageInfo": lambda g: c.page_info(g, {
-                "hasNextPage": f"((SELECT count(*) FROM page) > {_int(first)})",
-                "hasPreviousPage": "true" if after is not None or offset > 0 else "false",
-                "startCursor": f"(SELECT {cursor} FROM page c {newest_first} LIMIT 1)",
-                "endCursor": f"(SELECT {cursor} {listed} ORDER BY c.last_message_at, c.id LIMIT 1)",
-            }),
-        })
+        connection = c.build(
+            "ConversationConnection",
+            details,
+            {
+                "nodes": lambda g: (
+                    f"(SELECT coalesce(json_agg({c.row('Conversation', g, 'c')} {newest_first}), '[]') {listed})"
+                ),
+                "edges": edges,
+                "totalCount": lambda _g: f"(SELECT count(*) FROM conversation WHERE {filters})",
+                "pageInfo": lambda g: c.page_info(
+                    g,
+                    {
+                        "hasNextPage": f"((SELECT count(*) FROM page) > {_int(first)})",
+                        "hasPreviousPage": "true" if after is not None or offset > 0 else "false",
+                        "startCursor": f"(SELECT {cursor} FROM page c {newest_first} LIMIT 1)",
+                        "endCursor": f"(SELECT {cursor} {listed} ORDER BY c.last_message_at, c.id LIMIT 1)",
+                    },
+                ),
+            },
+        )
         return f"WITH page AS ({page}) SELECT {connection}::text"
 
     return _compile(info, restaurant_id, bot_id, statement)
@@ -411,42 +486,65 @@ def stats(info: Any, *, restaurant_id: str, bot_id: str | None) -> Compiled | No
 
         waiting = ROWS["Conversation"]["waitingForStaff"](c, "conversation", [], None)  # type: ignore[arg-type]
         median = activity(MEDIAN_FIRST_RESPONSE)
-        value = c.build("Stats", details, {
-            "totalConversations": lambda _g: "k.total",
-            "activeConversations": lambda _g: "k.active",
-            "totalUnread": lambda _g: "k.unread",
-            "waitingForStaff": lambda _g: "k.waiting",
-            "messagesToday": lambda _g: activity(MESSAGES_TODAY),
-            # float(median) as Python writes it: 120.0, not PostgreSQL's 120. (OFFSET 0 keeps the
-            # median a subquery of its own: pulled up, it was computed once per use of `v`.)
-            "medianFirstResponseSeconds": lambda _g: (
-                f"(SELECT CASE WHEN v = trunc(v) AND abs(v) < 1e15 THEN to_json(v)::text || '.0'"
-                f" ELSE to_json(v)::text END FROM (SELECT {median}::float8 AS v OFFSET 0) median)::json"),
-        })
-        counts = (f"SELECT count(*) AS total, count(*) FILTER (WHERE status = 'active') AS active,"
-                  f" coalesce(sum(unread_count), 0) AS unread, count(*) FILTER (WHERE {waiting}) AS waiting"
-                  f" FROM conversation WHERE {where}")
+        value = c.build(
+            "Stats",
+            details,
+            {
+                "totalConversations": lambda _g: "k.total",
+                "activeConversations": lambda _g: "k.active",
+                "totalUnread": lambda _g: "k.unread",
+                "waitingForStaff": lambda _g: "k.waiting",
+                "messagesToday": lambda _g: activity(MESSAGES_TODAY),
+                # float(median) as Python writes it: 120.0, not PostgreSQL's 120. (OFFSET 0 keeps the
+                # median a subquery of its own: pulled up, it was computed once per use of `v`.)
+                "medianFirstResponseSeconds": lambda _g: (
+                    f"(SELECT CASE WHEN v = trunc(v) AND abs(v) < 1e15 THEN to_json(v)::text || '.0'"
+                    f" ELSE to_json(v)::text END FROM (SELECT {median}::float8 AS v OFFSET 0) median)::json"
+                ),
+            },
+        )
+        counts = (
+            f"SELECT count(*) AS total, count(*) FILTER (WHERE status = 'active') AS active,"
+            f" coalesce(sum(unread_count), 0) AS unread, count(*) FILTER (WHERE {waiting}) AS waiting"
+            f" FROM conversation WHERE {where}"
+        )
         return f"SELECT {value}::text FROM ({counts}) k"
 
     return _compile(info, restaurant_id, bot_id, statement)
 
 
-def conversation(info: Any, *, restaurant_id: str, bot_id: str | None, conversation_id: str) -> Compiled | None:
+def conversation(
+    info: Any, *, restaurant_id: str, bot_id: str | None, conversation_id: str
+) -> Compiled | None:
     """Query.conversation(id): null when missing, another restaurant's or another bot's."""
-    return _of_conversation(info, restaurant_id, bot_id, conversation_id,
-                            lambda c, details: c.row("Conversation", details, "c"))
+    return _of_conversation(
+        info, restaurant_id, bot_id, conversation_id, lambda c, details: c.row("Conversation", details, "c")
+    )
 
 
 def messages(info: Any, *, restaurant_id: str, bot_id: str | None, conversation_id: str) -> Compiled | None:
     """Query.messages(conversationId): the conversation's page, null when the conversation isn't the caller's."""
     field = info._raw_info.parent_type.fields[info._raw_info.field_name]
-    return _of_conversation(info, restaurant_id, bot_id, conversation_id,
-                            lambda c, details: _messages(c, "c", details, field))
+    return _of_conversation(
+        info, restaurant_id, bot_id, conversation_id, lambda c, details: _messages(c, "c", details, field)
+    )
 
 
-def _of_conversation(info: Any, restaurant_id: str, bot_id: str | None, conversation_id: str,
-                     value: Callable[[_Compiler, list[FieldDetails]], str]) -> Compiled | None:
+def _of_conversation(
+    info: Any,
+    restaurant_id: str,
+    bot_id: str | None,
+    conversation_id: str,
+    value: Callable[[_Compiler, list[FieldDetails]], str],
+) -> Compiled | None:
     """A root field's value computed from one conversation row of the caller's (none: null)."""
-    return _compile(info, restaurant_id, bot_id, lambda c, details, where: (
-        f"SELECT {value(c, details)}::text FROM conversation c WHERE {where}"
-        f" AND c.id = {c.param(conversation_id, 'text')}"), row="c.")
+    return _compile(
+        info,
+        restaurant_id,
+        bot_id,
+        lambda c, details, where: (
+            f"SELECT {value(c, details)}::text FROM conversation c WHERE {where}"
+            f" AND c.id = {c.param(conversation_id, 'text')}"
+        ),
+        row="c.",
+    )

@@ -25,8 +25,12 @@ from app.errors import Forbidden, NotFound, SufrahError, Unauthenticated, Valida
 
 T = TypeVar("T")
 
-ERROR_CODES = {Unauthenticated: "UNAUTHENTICATED", Forbidden: "FORBIDDEN", NotFound: "NOT_FOUND",
-               ValidationFailed: "BAD_USER_INPUT"}
+ERROR_CODES = {
+    Unauthenticated: "UNAUTHENTICATED",
+    Forbidden: "FORBIDDEN",
+    NotFound: "NOT_FOUND",
+    ValidationFailed: "BAD_USER_INPUT",
+}
 
 
 def graphql_error(exc: SufrahError) -> GraphQLError:
@@ -96,14 +100,28 @@ class Context:
     def fork(self) -> Context:
         """The same caller with a session and loaders of its own (for work done on its behalf in
         another task)."""
-        return Context(app=self.app, connection=self.connection, token=self.token, tenant_ref=self.tenant_ref,
-                       connection_params=self.connection_params, _tenant=self._tenant, _principal=self._principal)
+        return Context(
+            app=self.app,
+            connection=self.connection,
+            token=self.token,
+            tenant_ref=self.tenant_ref,
+            connection_params=self.connection_params,
+            _tenant=self._tenant,
+            _principal=self._principal,
+        )
 
     def operation(self) -> Context:
         """A context for one operation started on a socket: the socket's credentials, with a
         session, loaders and a check of the caller of its own (nothing remembered is inherited)."""
-        return Context(app=self.app, connection=self.connection, token=self.token, tenant_ref=self.tenant_ref,
-                       connection_params=self.connection_params, request=self.request, response=self.response)
+        return Context(
+            app=self.app,
+            connection=self.connection,
+            token=self.token,
+            tenant_ref=self.tenant_ref,
+            connection_params=self.connection_params,
+            request=self.request,
+            response=self.response,
+        )
 
     async def reset(self) -> None:
         """Between two events of a subscription: close the session nested fields opened, and start

@@ -72,7 +72,9 @@ from strawberry.types.graphql import OperationType
 
 from app.graphql.documents import key_of
 
-MAX_PAGE = 200  # every paged field refuses first/last outside 1..200 (schema.MAX_PAGE, types.MAX_MESSAGES_PAGE)
+MAX_PAGE = (
+    200  # every paged field refuses first/last outside 1..200 (schema.MAX_PAGE, types.MAX_MESSAGES_PAGE)
+)
 UNPAGED = 20  # what a list without a page argument counts
 PAGE_ARGUMENTS = ("first", "last")
 MAX_TERMS = 100  # more distinct products of variables than this: count each variable as MAX_PAGE
@@ -143,9 +145,13 @@ class Estimate:
 class _Analysis:
     """One operation's estimate, from its document and the schema."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+    ) -> None:
         self.schema = schema
-        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
         self.defaults = {v.variable.name.value: v.default_value for v in operation.variable_definitions or ()}
         self.spreads: dict[tuple[str, Size | None], Estimate] = {}  # each fragment worked out once per page
 

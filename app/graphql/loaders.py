@@ -50,8 +50,12 @@ class Loaders:
     async def _restaurant(self) -> str:
         return (await self._ctx.authenticate()).restaurant_id
 
-    async def _by_id(self, fetch: Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Any]]],
-                     ids: list[str], missing: Any = None) -> list[Any]:
+    async def _by_id(
+        self,
+        fetch: Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Any]]],
+        ids: list[str],
+        missing: Any = None,
+    ) -> list[Any]:
         """One query for a batch of keys of the caller's restaurant, answered in key order."""
         restaurant_id = await self._restaurant()
         found = await self._ctx.run(lambda session: fetch(session, restaurant_id, list(ids)))
@@ -64,17 +68,25 @@ class Loaders:
         return await self._by_id(lambda s, r, keys: conversations.get_many(s, restaurant_id=r, ids=keys), ids)
 
     async def _order_lines(self, order_ids: list[str]) -> list[list[OrderLine]]:
-        return await self._by_id(lambda s, r, keys: orders.lines_of(s, restaurant_id=r, order_ids=keys),
-                                 order_ids, missing=[])
+        return await self._by_id(
+            lambda s, r, keys: orders.lines_of(s, restaurant_id=r, order_ids=keys), order_ids, missing=[]
+        )
 
-    async def _latest(self, conversation_ids: list[str], n: int, before: tuple[datetime, str] | None) -> dict[str, list[Message]]:
+    async def _latest(
+        self, conversation_ids: list[str], n: int, before: tuple[datetime, str] | None
+    ) -> dict[str, list[Message]]:
         restaurant_id = await self._restaurant()
 
         async def load(session: AsyncSession) -> dict[str, list[Message]]:
             rows = await session.execute(
                 select(Message).from_statement(_LATEST),
-                {"ids": conversation_ids, "r": restaurant_id, "n": n,
-                 "before_at": before[0] if before else None, "before_id": before[1] if before else None},
+                {
+                    "ids": conversation_ids,
+                    "r": restaurant_id,
+                    "n": n,
+                    "before_at": before[0] if before else None,
+                    "before_id": before[1] if before else None,
+                },
             )
             grouped: dict[str, list[Message]] = defaultdict(list)
             for row in rows.scalars():

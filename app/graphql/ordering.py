@@ -50,9 +50,17 @@ class Branch:
 
     @classmethod
     def from_row(cls, row: models.Branch) -> Branch:
-        return cls(id=strawberry.ID(row.id), name_ar=row.name_ar, name_en=row.name_en, address=row.address,
-                   latitude=row.latitude, longitude=row.longitude, delivery_radius_km=row.delivery_radius_km,
-                   is_active=row.is_active, sort_order=row.sort_order)
+        return cls(
+            id=strawberry.ID(row.id),
+            name_ar=row.name_ar,
+            name_en=row.name_en,
+            address=row.address,
+            latitude=row.latitude,
+            longitude=row.longitude,
+            delivery_radius_km=row.delivery_radius_km,
+            is_active=row.is_active,
+            sort_order=row.sort_order,
+        )
 
 
 @strawberry.type
@@ -69,9 +77,17 @@ class MenuItem:
 
     @classmethod
     def from_row(cls, row: models.MenuItem) -> MenuItem:
-        return cls(id=strawberry.ID(row.id), category_id=strawberry.ID(row.category_id), name_ar=row.name_ar,
-                   name_en=row.name_en, price=row.price, currency=row.currency, available=row.available,
-                   max_quantity=row.max_quantity, sort_order=row.sort_order)
+        return cls(
+            id=strawberry.ID(row.id),
+            category_id=strawberry.ID(row.category_id),
+            name_ar=row.name_ar,
+            name_en=row.name_en,
+            price=row.price,
+            currency=row.currency,
+            available=row.available,
+            max_quantity=row.max_quantity,
+            sort_order=row.sort_order,
+        )
 
 
 @strawberry.type
@@ -85,8 +101,14 @@ class MenuCategory:
 
     @classmethod
     def from_row(cls, row: models.MenuCategory, items: list[models.MenuItem]) -> MenuCategory:
-        return cls(id=strawberry.ID(row.id), name_ar=row.name_ar, name_en=row.name_en, is_active=row.is_active,
-                   sort_order=row.sort_order, items=[MenuItem.from_row(i) for i in items if i.category_id == row.id])
+        return cls(
+            id=strawberry.ID(row.id),
+            name_ar=row.name_ar,
+            name_en=row.name_en,
+            is_active=row.is_active,
+            sort_order=row.sort_order,
+            items=[MenuItem.from_row(i) for i in items if i.category_id == row.id],
+        )
 
 
 @strawberry.type
@@ -139,8 +161,17 @@ class Order:
     @strawberry.field
     async def lines(self, info: strawberry.Info[Context]) -> list[OrderLine]:
         rows = await info.context.loaders.order_lines.load(str(self.id))
-        return [OrderLine(line_no=r.line_no, item_id=strawberry.ID(r.item_id), name_ar=r.name_ar, name_en=r.name_en,
-                          unit_price=r.unit_price, quantity=r.quantity) for r in rows]
+        return [
+            OrderLine(
+                line_no=r.line_no,
+                item_id=strawberry.ID(r.item_id),
+                name_ar=r.name_ar,
+                name_en=r.name_en,
+                unit_price=r.unit_price,
+                quantity=r.quantity,
+            )
+            for r in rows
+        ]
 
     @strawberry.field(description="The statuses staff may move this order to next.")
     def next_statuses(self) -> list[OrderStatus]:
@@ -153,15 +184,28 @@ class Order:
     @classmethod
     def from_row(cls, row: models.Order, cursor: str | None = None) -> Order:
         return cls(
-            id=strawberry.ID(row.id), reference=row.reference, number=row.number,
-            conversation_id=strawberry.ID(row.conversation_id), bot_id=strawberry.ID(row.bot_id),
-            customer_phone=row.customer_phone, customer_name=row.customer_name,
-            order_type=OrderType(row.order_type), branch_id=strawberry.ID(row.branch_id) if row.branch_id else None,
-            delivery_address=row.delivery_address, delivery_latitude=row.delivery_latitude,
-            delivery_longitude=row.delivery_longitude, payment_method=PaymentMethod(row.payment_method),
-            subtotal=row.subtotal, total=row.total, currency=row.currency, status=OrderStatus(row.status),
-            rating=row.rating, rating_comment=row.rating_comment, created_at=row.created_at,
-            updated_at=row.updated_at, cursor=cursor,
+            id=strawberry.ID(row.id),
+            reference=row.reference,
+            number=row.number,
+            conversation_id=strawberry.ID(row.conversation_id),
+            bot_id=strawberry.ID(row.bot_id),
+            customer_phone=row.customer_phone,
+            customer_name=row.customer_name,
+            order_type=OrderType(row.order_type),
+            branch_id=strawberry.ID(row.branch_id) if row.branch_id else None,
+            delivery_address=row.delivery_address,
+            delivery_latitude=row.delivery_latitude,
+            delivery_longitude=row.delivery_longitude,
+            payment_method=PaymentMethod(row.payment_method),
+            subtotal=row.subtotal,
+            total=row.total,
+            currency=row.currency,
+            status=OrderStatus(row.status),
+            rating=row.rating,
+            rating_comment=row.rating_comment,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            cursor=cursor,
         )
 
 
@@ -233,4 +277,6 @@ BranchResult = Annotated[Branch | NotFoundError | ValidationError, strawberry.un
 CategoryResult = Annotated[MenuCategory | NotFoundError | ValidationError, strawberry.union("CategoryResult")]
 MenuItemResult = Annotated[MenuItem | NotFoundError | ValidationError, strawberry.union("MenuItemResult")]
 DeleteResult = Annotated[Deleted | NotFoundError, strawberry.union("DeleteResult")]
-OrderResult = Annotated[Order | NotFoundError | ForbiddenError | ValidationError, strawberry.union("OrderResult")]
+OrderResult = Annotated[
+    Order | NotFoundError | ForbiddenError | ValidationError, strawberry.union("OrderResult")
+]

@@ -109,7 +109,11 @@ def _parse(body: bytes) -> Wanted | None:
     if type(data) is not dict or data.keys() - {"query", "operationName", "variables", "extensions"}:
         return None
     query, name, variables = data.get("query"), data.get("operationName"), data.get("variables")
-    if type(query) is not str or not (name is None or type(name) is str) or data.get("extensions") is not None:
+    if (
+        type(query) is not str
+        or not (name is None or type(name) is str)
+        or data.get("extensions") is not None
+    ):
         return None
     if variables is None or variables == {}:
         encoded = ""
@@ -171,5 +175,5 @@ class Plans:
                 text = await compiled.run(connection, compiled.bind(restaurant_id, bot_id))
                 if text is None and not compiled.nullable:
                     return None
-                parts.append(f"\"{compiled.key}\":{'null' if text is None else text}")
+                parts.append(f'"{compiled.key}":{"null" if text is None else text}')
         return '{"data":{' + ",".join(parts) + "}}"

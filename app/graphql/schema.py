@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import GraphQLError, StringValueNode, Visitor, visit
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -18,7 +19,6 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
-from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.nodes import SelectedField
 
@@ -28,7 +28,7 @@ from app.graphql import compiled, cursors
 from app.graphql import ordering as o
 from app.graphql.context import Context, graphql_error
 from app.graphql.cost import CostLimit, Costs
-from app.graphql.documents import KiB, CachedDocuments, DocumentCache, key_of
+from app.graphql.documents import CachedDocuments, DocumentCache, KiB, key_of
 from app.graphql.shared import SharedEventExecutor, event_object_of, fast_path
 from app.graphql.types import (
     Bot,
@@ -90,7 +90,9 @@ async def _read(info: Info, fn: Callable[[AsyncSession, str, str | None], Awaita
         raise graphql_error(exc) from None
 
 
-async def _mutate(info: Info, fn: Callable[[AsyncSession, str], Awaitable[Any]], wrap: Callable[[Any], Any]) -> Any:
+async def _mutate(
+    info: Info, fn: Callable[[AsyncSession, str], Awaitable[Any]], wrap: Callable[[Any], Any]
+) -> Any:
     tenant = await info.context.authenticate()
     try:
         row = await info.context.run(lambda s: fn(s, tenant.restaurant_id))
@@ -125,17 +127,30 @@ class Query:
 
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> ConversationConnection:
             position = cursors.decode(after, field="after") if after else None
-            filters = dict(restaurant_id=restaurant_id, bot_id=bot_id,
-                           status=status.value if status else None, search=search or None)
+            filters = dict(
+                restaurant_id=restaurant_id,
+                bot_id=bot_id,
+                status=status.value if status else None,
+                search=search or None,
+            )
             if _compiles(info) and not filters["search"]:
-                one = compiled.conversations(info, restaurant_id=restaurant_id, bot_id=bot_id,
-                                             status=filters["status"], first=first, offset=offset, after=position)
+                one = compiled.conversations(
+                    info,
+                    restaurant_id=restaurant_id,
+                    bot_id=bot_id,
+                    status=filters["status"],
+                    first=first,
+                    offset=offset,
+                    after=position,
+                )
                 if one is not None:
                     return await one.fetch(s)  # type: ignore[return-value]  # the JSON, see app.graphql.compiled
             rows = await conversations.list_page(s, **filters, limit=first + 1, offset=offset, after=position)
             total = await conversations.count(s, **filters) if wants_total else 0
             edges = [
-                ConversationEdge(cursor=cursors.encode(c.last_message_at, c.id), node=Conversation.from_row(c))
+                ConversationEdge(
+                    cursor=cursors.encode(c.last_message_at, c.id), node=Conversation.from_row(c)
+                )
                 for c in rows[:first]
             ]
             return ConversationConnection(
@@ -155,7 +170,9 @@ class Query:
     async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Conversation | None:
             if _compiles(info):
-                one = compiled.conversation(info, restaurant_id=restaurant_id, bot_id=bot_id, conversation_id=str(id))
+                one = compiled.conversation(
+                    info, restaurant_id=restaurant_id, bot_id=bot_id, conversation_id=str(id)
+                )
                 if one is not None:
                     return await one.fetch(s)  # type: ignore[return-value]
             try:
@@ -171,9 +188,11 @@ class Query:
         self, info: Info, conversation_id: strawberry.ID, last: int = 50, before: str | None = None
     ) -> MessageConnection | None:
         if _compiles(info):
+
             async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Any:
-                one = compiled.messages(info, restaurant_id=restaurant_id, bot_id=bot_id,
-                                        conversation_id=str(conversation_id))
+                one = compiled.messages(
+                    info, restaurant_id=restaurant_id, bot_id=bot_id, conversation_id=str(conversation_id)
+                )
                 return await one.fetch(s) if one is not None else _RESOLVE
 
             page = await _read(info, load)
@@ -204,8 +223,12 @@ class Query:
 
         return await _read(info, load)
 
-    @strawberry.field(description="Bots of the current restaurant; an admin may name another or pass all=true.")
-    async def bots(self, info: Info, restaurant_id: strawberry.ID | None = None, all: bool = False) -> list[Bot]:
+    @strawberry.field(
+        description="Bots of the current restaurant; an admin may name another or pass all=true."
+    )
+    async def bots(
+        self, info: Info, restaurant_id: strawberry.ID | None = None, all: bool = False
+    ) -> list[Bot]:
         principal = await info.context.principal()
         if all or restaurant_id is not None:
             if not principal.is_admin and (all or not principal.can_access(str(restaurant_id))):
@@ -239,12 +262,20 @@ class Query:
 
         async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.OrderConnection:
             position = cursors.decode(after, field="after") if after else None
-            rows = await orders.list_page(s, restaurant_id=restaurant_id, statuses=[x.value for x in status or []],
-                                          limit=first + 1, after=position)
-            edges = [o.OrderEdge(cursor=cursors.encode(r.created_at, r.id), node=o.Order.from_row(r))
-                     for r in rows[:first]]
-            return o.OrderConnection(edges=edges, has_next_page=len(rows) > first,
-                                     end_cursor=edges[-1].cursor if edges else None)
+            rows = await orders.list_page(
+                s,
+                restaurant_id=restaurant_id,
+                statuses=[x.value for x in status or []],
+                limit=first + 1,
+                after=position,
+            )
+            edges = [
+                o.OrderEdge(cursor=cursors.encode(r.created_at, r.id), node=o.Order.from_row(r))
+                for r in rows[:first]
+            ]
+            return o.OrderConnection(
+                edges=edges, has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
+            )
 
         return await _read(info, load)
 
@@ -258,9 +289,12 @@ class Query:
 
         return await _read(info, load)
 
-    @strawberry.field(description=(
-        "The restaurant's current event position. Read it with your first queries, then subscribe with "
-        "after: eventCursor, and nothing committed in between is missed."))
+    @strawberry.field(
+        description=(
+            "The restaurant's current event position. Read it with your first queries, then subscribe with "
+            "after: eventCursor, and nothing committed in between is missed."
+        )
+    )
     async def event_cursor(self, info: Info) -> str:
         async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> str:
             return events.encode_cursor(restaurant_id, await events.last_seq(s, restaurant_id=restaurant_id))
@@ -298,40 +332,55 @@ class Mutation:
     @strawberry.mutation
     async def mark_conversation_read(self, info: Info, id: strawberry.ID) -> ConversationResult:
         return await _mutate(
-            info, lambda s, r: conversations.mark_read(s, restaurant_id=r, conversation_id=str(id)),
+            info,
+            lambda s, r: conversations.mark_read(s, restaurant_id=r, conversation_id=str(id)),
             Conversation.from_row,
         )
 
     @strawberry.mutation
     async def close_conversation(self, info: Info, id: strawberry.ID) -> ConversationResult:
         return await _mutate(
-            info, lambda s, r: conversations.set_status(s, restaurant_id=r, conversation_id=str(id), status="closed"),
+            info,
+            lambda s, r: conversations.set_status(
+                s, restaurant_id=r, conversation_id=str(id), status="closed"
+            ),
             Conversation.from_row,
         )
 
     @strawberry.mutation
     async def reopen_conversation(self, info: Info, id: strawberry.ID) -> ConversationResult:
         return await _mutate(
-            info, lambda s, r: conversations.set_status(s, restaurant_id=r, conversation_id=str(id), status="active"),
+            info,
+            lambda s, r: conversations.set_status(
+                s, restaurant_id=r, conversation_id=str(id), status="active"
+            ),
             Conversation.from_row,
         )
 
     @strawberry.mutation(description="Bot on/off for one conversation (off: staff answer by hand).")
-    async def set_conversation_bot_active(self, info: Info, id: strawberry.ID, active: bool) -> ConversationResult:
+    async def set_conversation_bot_active(
+        self, info: Info, id: strawberry.ID, active: bool
+    ) -> ConversationResult:
         return await _mutate(
             info,
-            lambda s, r: conversations.set_bot_active(s, restaurant_id=r, conversation_id=str(id), active=active),
+            lambda s, r: conversations.set_bot_active(
+                s, restaurant_id=r, conversation_id=str(id), active=active
+            ),
             Conversation.from_row,
         )
 
     @strawberry.mutation(description="The restaurant-wide bot switch.")
     async def set_restaurant_bot_enabled(self, info: Info, enabled: bool) -> RestaurantResult:
         return await _mutate(
-            info, lambda s, r: restaurants.set_bot_enabled(s, restaurant_id=r, enabled=enabled), Restaurant.from_row
+            info,
+            lambda s, r: restaurants.set_bot_enabled(s, restaurant_id=r, enabled=enabled),
+            Restaurant.from_row,
         )
 
     @strawberry.mutation(description="Move an order to its next status; the customer is told by WhatsApp.")
-    async def update_order_status(self, info: Info, id: strawberry.ID, status: o.OrderStatus) -> o.OrderResult:
+    async def update_order_status(
+        self, info: Info, id: strawberry.ID, status: o.OrderStatus
+    ) -> o.OrderResult:
         async def change(s: AsyncSession, r: str) -> object:
             order = await orders.set_status(s, restaurant_id=r, order_id=str(id), status=status.value)
             await notify_order_status(s, order=order)
@@ -340,9 +389,12 @@ class Mutation:
         return await _mutate(info, change, o.Order.from_row)
 
     @strawberry.mutation(description="Create a branch (no id) or change one.")
-    async def save_branch(self, info: Info, input: o.BranchInput, id: strawberry.ID | None = None) -> o.BranchResult:
+    async def save_branch(
+        self, info: Info, input: o.BranchInput, id: strawberry.ID | None = None
+    ) -> o.BranchResult:
         return await _mutate(
-            info, lambda s, r: catalog.save_branch(s, restaurant_id=r, branch_id=_opt(id), **_values(input)),
+            info,
+            lambda s, r: catalog.save_branch(s, restaurant_id=r, branch_id=_opt(id), **_values(input)),
             o.Branch.from_row,
         )
 
@@ -351,7 +403,8 @@ class Mutation:
         self, info: Info, input: o.CategoryInput, id: strawberry.ID | None = None
     ) -> o.CategoryResult:
         return await _mutate(
-            info, lambda s, r: catalog.save_category(s, restaurant_id=r, category_id=_opt(id), **_values(input)),
+            info,
+            lambda s, r: catalog.save_category(s, restaurant_id=r, category_id=_opt(id), **_values(input)),
             lambda row: o.MenuCategory.from_row(row, []),
         )
 
@@ -360,7 +413,8 @@ class Mutation:
         self, info: Info, input: o.MenuItemInput, id: strawberry.ID | None = None
     ) -> o.MenuItemResult:
         return await _mutate(
-            info, lambda s, r: catalog.save_item(s, restaurant_id=r, item_id=_opt(id), **_values(input)),
+            info,
+            lambda s, r: catalog.save_item(s, restaurant_id=r, item_id=_opt(id), **_values(input)),
             o.MenuItem.from_row,
         )
 
@@ -372,10 +426,16 @@ class Mutation:
 
         return await _mutate(info, remove, lambda row_id: o.Deleted(id=strawberry.ID(row_id)))
 
-    @strawberry.mutation(description="Restaurant settings: name, currency, time zone, delivery minimum, bot switch.")
-    async def update_restaurant_settings(self, info: Info, input: o.RestaurantSettingsInput) -> RestaurantResult:
+    @strawberry.mutation(
+        description="Restaurant settings: name, currency, time zone, delivery minimum, bot switch."
+    )
+    async def update_restaurant_settings(
+        self, info: Info, input: o.RestaurantSettingsInput
+    ) -> RestaurantResult:
         return await _mutate(
-            info, lambda s, r: catalog.update_settings(s, restaurant_id=r, **_values(input)), Restaurant.from_row
+            info,
+            lambda s, r: catalog.update_settings(s, restaurant_id=r, **_values(input)),
+            Restaurant.from_row,
         )
 
     @strawberry.mutation(description="A staff reply: stored as an outgoing message and queued for WhatsApp.")
@@ -384,8 +444,14 @@ class Mutation:
     ) -> SendMessageResult:
         return await _mutate(
             info,
-            lambda s, r: outbound.queue(s, restaurant_id=r, conversation_id=str(conversation_id), body=body,
-                                        media_url=media_url, author="staff"),
+            lambda s, r: outbound.queue(
+                s,
+                restaurant_id=r,
+                conversation_id=str(conversation_id),
+                body=body,
+                media_url=media_url,
+                author="staff",
+            ),
             Message.from_row,
         )
 
@@ -406,7 +472,9 @@ async def _stream(
     hub = info.context.app.hub
     fast = fast_path(_event_object, info.context.fork)  # once caught up, frames skip the per-socket work
     try:
-        async for item in hub.subscribe(restaurant_id=tenant.restaurant_id, after=position, accept=accept, fast=fast):
+        async for item in hub.subscribe(
+            restaurant_id=tenant.restaurant_id, after=position, accept=accept, fast=fast
+        ):
             obj = event_object_of(item, _event_object)
             if obj is not None:
                 yield obj
@@ -429,7 +497,8 @@ class Subscription:
     ) -> AsyncGenerator[Message, None]:
         wanted = str(conversation_id) if conversation_id else None
         async for obj in _stream(
-            info, after,
+            info,
+            after,
             lambda d: d.kind == events.MESSAGE_CREATED and wanted in (None, d.conversation_id),
         ):
             yield obj
@@ -440,7 +509,8 @@ class Subscription:
     ) -> AsyncGenerator[Message, None]:
         wanted = str(conversation_id) if conversation_id else None
         async for obj in _stream(
-            info, after,
+            info,
+            after,
             lambda d: d.kind == events.MESSAGE_UPDATED and wanted in (None, d.conversation_id),
         ):
             yield obj
@@ -451,7 +521,8 @@ class Subscription:
     ) -> AsyncGenerator[Conversation, None]:
         wanted = str(conversation_id) if conversation_id else None
         async for obj in _stream(
-            info, after,
+            info,
+            after,
             lambda d: d.kind == events.CONVERSATION_UPDATED and wanted in (None, d.conversation_id),
         ):
             yield obj
@@ -461,7 +532,9 @@ class Subscription:
         async for obj in _stream(info, after, lambda d: d.kind == events.ORDER_UPDATED):
             yield obj
 
-    @strawberry.subscription(description="Every change of the restaurant, in order: the one stream to follow.")
+    @strawberry.subscription(
+        description="Every change of the restaurant, in order: the one stream to follow."
+    )
     async def events(self, info: Info, after: str | None = None) -> AsyncGenerator[Event, None]:
         async for obj in _stream(info, after, lambda d: True):
             yield obj
@@ -495,13 +568,16 @@ class RefuseNulCharacters(SchemaExtension):
     """PostgreSQL text can't hold U+0000: refuse it up front with a clear error instead of failing
     deep inside a query."""
 
-    _documents: dict[bytes, bool] = {}  # digest of a query text (app.graphql.documents) -> a literal holds NUL
+    _documents: dict[
+        bytes, bool
+    ] = {}  # digest of a query text (app.graphql.documents) -> a literal holds NUL
 
     def on_validate(self):  # type: ignore[no-untyped-def]
         ctx = self.execution_context
         if _has_nul(ctx.variables or {}) or self._literals_have_nul(ctx.query, ctx.graphql_document):
-            raise GraphQLError("strings must not contain NUL (U+0000) characters",
-                               extensions={"code": "BAD_USER_INPUT"})
+            raise GraphQLError(
+                "strings must not contain NUL (U+0000) characters", extensions={"code": "BAD_USER_INPUT"}
+            )
         yield
 
     @classmethod
@@ -556,8 +632,10 @@ class Schema(strawberry.Schema):
         """Log only what is a bug: a GraphQLError we raised on purpose (it has a `code`) or a client's
         invalid query is the caller's business, not an error in the server's log."""
         unexpected = [
-            e for e in errors
-            if e.original_error is not None and not (e.extensions or {}).get("code")
+            e
+            for e in errors
+            if e.original_error is not None
+            and not (e.extensions or {}).get("code")
             and not isinstance(e.original_error, GraphQLError | _REQUEST_ERRORS)
         ]
         if unexpected:
@@ -600,8 +678,13 @@ def build_schema(
     ]
     if production:
         extensions += [DisableIntrospection, HideSuggestions]
-    built = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
-                   execution_context_class=SharedEventExecutor)
+    built = Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=SharedEventExecutor,
+    )
     built.documents, built.costs = documents, costs
     return built
 

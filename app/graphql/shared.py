@@ -102,8 +102,15 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             ROOT_EXECUTOR.set(self)  # for a subscription's source stream and compiled queries
         return super().build_resolve_info(field_def, field_nodes, parent_type, path)
 
-    def complete_value(self, return_type: Any, field_details_list: Any, info: Any, path: Any, result: Any,
-                       position_context: Any) -> Any:
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
         if type(result) is RawJSON:
             return result  # complete already: the database wrote the value
         return super().complete_value(return_type, field_details_list, info, path, result, position_context)
@@ -314,8 +321,14 @@ class FastFrames:
     subscriber sharing the key) and puts the frame straight into the socket's outbox. A result with
     errors is not sent from here: each subscriber goes the usual way with it (masking, logging)."""
 
-    def __init__(self, executor: SharedEventExecutor, key: tuple[Any, ...], sink: Sink,
-                 build: Callable[[Delivered], Any], fork_context: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        executor: SharedEventExecutor,
+        key: tuple[Any, ...],
+        sink: Sink,
+        build: Callable[[Delivered], Any],
+        fork_context: Callable[[], Any],
+    ) -> None:
         self.executor = executor
         self.key = key
         self.sink = sink

@@ -117,7 +117,9 @@ class MessageConnection:
         """`rows` newest first, possibly one more than `last` (then there is an older page)."""
         has_older = len(rows) > last
         page = list(reversed(rows[:last]))
-        edges = [MessageEdge(cursor=cursors.encode(m.created_at, m.id), node=Message.from_row(m)) for m in page]
+        edges = [
+            MessageEdge(cursor=cursors.encode(m.created_at, m.id), node=Message.from_row(m)) for m in page
+        ]
         return cls(
             edges=edges,
             page_info=PageInfo(
@@ -178,8 +180,15 @@ class Restaurant:
 
     @classmethod
     def from_row(cls, row: models.Restaurant, cursor: str | None = None) -> Restaurant:
-        return cls(id=strawberry.ID(row.id), name=row.name, currency=row.currency, timezone=row.timezone,
-                   bot_enabled=row.bot_enabled, created_at=row.created_at, cursor=cursor)
+        return cls(
+            id=strawberry.ID(row.id),
+            name=row.name,
+            currency=row.currency,
+            timezone=row.timezone,
+            bot_enabled=row.bot_enabled,
+            created_at=row.created_at,
+            cursor=cursor,
+        )
 
 
 @strawberry.type
@@ -221,8 +230,8 @@ class Conversation:
     async def messages(
         self, info: strawberry.Info[Context], last: int = 50, before: str | None = None
     ) -> MessageConnection:
-        from app.graphql.context import graphql_error
         from app.errors import ValidationFailed
+        from app.graphql.context import graphql_error
 
         if not 1 <= last <= MAX_MESSAGES_PAGE:
             raise graphql_error(ValidationFailed(f"last must be from 1 to {MAX_MESSAGES_PAGE}", field="last"))
@@ -313,6 +322,8 @@ SendMessageResult = Annotated[
     Message | NotFoundError | ForbiddenError | ValidationError | OutsideCustomerWindowError,
     strawberry.union("SendMessageResult"),
 ]
+
+
 def _event_union() -> object:
     from app.graphql.ordering import Order
 

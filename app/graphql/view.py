@@ -195,8 +195,11 @@ class GraphQLApp(GraphQL):
 
         production = settings.env == "production"
         super().__init__(
-            build_schema(production=production, max_query_bytes=settings.graphql_max_query_bytes,
-                         max_cost=settings.graphql_max_cost),
+            build_schema(
+                production=production,
+                max_query_bytes=settings.graphql_max_query_bytes,
+                max_cost=settings.graphql_max_cost,
+            ),
             graphql_ide=None if production else "graphiql",
             allow_queries_via_get=True,
             keep_alive=True,  # graphql-ws "ka" frames; graphql-transport-ws clients ping on their own
@@ -249,7 +252,11 @@ class GraphQLApp(GraphQL):
         encoded as usual."""
         if type(data) is dict and data.get("type") in ("next", "data"):
             payload = data.get("payload")
-            if type(payload) is dict and len(payload) == 1 and isinstance(shared := payload.get("data"), SharedData):
+            if (
+                type(payload) is dict
+                and len(payload) == 1
+                and isinstance(shared := payload.get("data"), SharedData)
+            ):
                 return f"{frame_head(data['id'], data['type'])}{shared.encoded}}}}}"
         if _holds_shared(data, 3):
             return splice(data, 3)
@@ -291,7 +298,9 @@ class GraphQLApp(GraphQL):
         authorization = lowered.get("authorization") or lowered.get("token")
         if isinstance(authorization, str) and authorization:
             scheme, _, value = authorization.partition(" ")
-            context.token = value.strip() if scheme.lower() == "bearer" and value.strip() else authorization.strip()
+            context.token = (
+                value.strip() if scheme.lower() == "bearer" and value.strip() else authorization.strip()
+            )
         tenant = lowered.get("restaurantid") or lowered.get("x-restaurant-id")
         if isinstance(tenant, str) and tenant:
             context.tenant_ref = tenant
@@ -305,8 +314,12 @@ class GraphQLApp(GraphQL):
             await context.close()
         # Closed (4403) as soon as the credentials stop holding: token revoked or re-scoped,
         # restaurant or bot deleted (app/auth/sockets.py).
-        sockets.add(context.connection, authenticated, close=partial(_refuse, context.connection),
-                    generation=generation)
+        sockets.add(
+            context.connection,
+            authenticated,
+            close=partial(_refuse, context.connection),
+            generation=generation,
+        )
         return None
 
 

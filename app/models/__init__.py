@@ -148,8 +148,13 @@ class Message(SQLModel, table=True):
         Index("message_by_conversation_time", "restaurant_id", "conversation_id", "created_at", "id"),
         Index("message_by_restaurant_time", "restaurant_id", "created_at"),  # stats: today's messages
         # Stats: staff replies and the previous one in their conversation (response times).
-        Index("message_staff_reply", "restaurant_id", "conversation_id", "created_at",
-              postgresql_where=text("author = 'staff'")),
+        Index(
+            "message_staff_reply",
+            "restaurant_id",
+            "conversation_id",
+            "created_at",
+            postgresql_where=text("author = 'staff'"),
+        ),
         # The bot's work queue: inbound messages awaiting their turn.
         Index("message_bot_pending", "created_at", postgresql_where=text("bot_turn = 'pending'")),
         # The outbox: outgoing messages due for a send attempt.
@@ -159,7 +164,13 @@ class Message(SQLModel, table=True):
             postgresql_where=text("send_state IN ('pending', 'sending', 'unknown')"),
         ),
         # Per-sender rate limits count what was sent in the last minute and day.
-        Index("message_sent_by_bot", "restaurant_id", "bot_id", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
+        Index(
+            "message_sent_by_bot",
+            "restaurant_id",
+            "bot_id",
+            "sent_at",
+            postgresql_where=text("sent_at IS NOT NULL"),
+        ),
     )
 
     restaurant_id: str = Field(primary_key=True)
@@ -209,8 +220,6 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _ts()
     last_used_at: datetime | None = _ts(nullable=True, default_now=False)
     revoked_at: datetime | None = _ts(nullable=True, default_now=False)
-
-
 
 
 class EventCounter(SQLModel, table=True):
@@ -323,7 +332,13 @@ class Order(SQLModel, table=True):
         CheckConstraint(f"status IN {ORDER_STATUSES}", name="customer_order_status_valid"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="customer_order_rating_valid"),
         Index("customer_order_by_time", "restaurant_id", text("created_at DESC"), text("id DESC")),
-        Index("customer_order_by_status_time", "restaurant_id", "status", text("created_at DESC"), text("id DESC")),
+        Index(
+            "customer_order_by_status_time",
+            "restaurant_id",
+            "status",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
         Index("customer_order_by_conversation", "restaurant_id", "conversation_id", text("created_at DESC")),
     )
 
@@ -359,7 +374,9 @@ class OrderLine(SQLModel, table=True):
     __tablename__ = "order_line"
     __table_args__ = (
         ForeignKeyConstraint(
-            ["restaurant_id", "order_id"], ["customer_order.restaurant_id", "customer_order.id"], ondelete="CASCADE"
+            ["restaurant_id", "order_id"],
+            ["customer_order.restaurant_id", "customer_order.id"],
+            ondelete="CASCADE",
         ),
         CheckConstraint("quantity >= 1", name="order_line_quantity_positive"),
     )

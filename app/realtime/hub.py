@@ -194,7 +194,9 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._watchers: list[tuple[str, Callable[[str], None], Callable[[bool], None]]] = []
 
-    def watch(self, channel: str, *, notified: Callable[[str], None], listening: Callable[[bool], None]) -> None:
+    def watch(
+        self, channel: str, *, notified: Callable[[str], None], listening: Callable[[bool], None]
+    ) -> None:
         """Also LISTEN on `channel` (before `start`): `notified(payload)` for each notification, and
         `listening(True/False)` whenever the connection starts or stops listening (what was sent
         while it was not listening is lost)."""
@@ -268,12 +270,16 @@ class Hub:
         delay = 0.2
         while True:
             try:
-                conn = await asyncpg.connect(self.db.asyncpg_dsn, server_settings={"application_name": "sufrah-listen"})
+                conn = await asyncpg.connect(
+                    self.db.asyncpg_dsn, server_settings={"application_name": "sufrah-listen"}
+                )
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda _c, closed=closed: closed.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 for channel, notified, listening in self._watchers:
-                    await conn.add_listener(channel, lambda _c, _p, _ch, payload, notified=notified: notified(payload))
+                    await conn.add_listener(
+                        channel, lambda _c, _p, _ch, payload, notified=notified: notified(payload)
+                    )
                     listening(True)
                 self._conn = conn
                 delay = 0.2
@@ -283,7 +289,7 @@ class Hub:
                 log.warning("LISTEN connection lost; reconnecting")
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.info("LISTEN connection failed; retrying in %.1fs", delay)
             self._conn = None
             self._not_listening()
@@ -302,7 +308,9 @@ class Hub:
             try:
                 async with self.db.session() as session:
                     rows = await session.execute(
-                        text("SELECT restaurant_id, last_seq FROM event_counter WHERE restaurant_id = ANY(:ids)"),
+                        text(
+                            "SELECT restaurant_id, last_seq FROM event_counter WHERE restaurant_id = ANY(:ids)"
+                        ),
                         {"ids": list(self._feeds)},
                     )
                     for restaurant_id, last in rows:
@@ -317,7 +325,9 @@ class Hub:
     async def read(self, restaurant_id: str, *, after: int, limit: int | None = None) -> list[Delivered]:
         """Events after a position with the rows they name, loaded once per batch and kind."""
         async with self.db.session() as session:
-            rows = await events.read(session, restaurant_id=restaurant_id, after=after, limit=limit or self.batch_size)
+            rows = await events.read(
+                session, restaurant_id=restaurant_id, after=after, limit=limit or self.batch_size
+            )
             payloads: dict[tuple[str, str], Any] = {}
             by_kind: dict[str, list[str]] = {}
             for row in rows:
@@ -377,7 +387,9 @@ class Hub:
                 # The log is gapless: a first event past after + 1 means the ones between were pruned.
                 expired = batch[0].seq > after + 1 if batch else await self._pruned(restaurant_id, after)
                 if expired:
-                    raise CursorExpired("this cursor is older than the retained events: reload, subscribe afresh")
+                    raise CursorExpired(
+                        "this cursor is older than the retained events: reload, subscribe afresh"
+                    )
                 while True:
                     for item in batch:
                         position = item.seq
@@ -398,7 +410,9 @@ class Hub:
                 if item.seq <= position:
                     continue  # already replayed
                 if item.seq > position + 1:  # defensive: fill any hole from the table
-                    for missing in await self.read(restaurant_id, after=position, limit=item.seq - position - 1):
+                    for missing in await self.read(
+                        restaurant_id, after=position, limit=item.seq - position - 1
+                    ):
                         position = missing.seq
                         if accept(missing):
                             yield missing

@@ -89,7 +89,9 @@ async def create_bot(request: Request) -> JSONResponse:
         restaurant_name = (changes.restaurant_name or "").strip()
         if not restaurant_name:
             raise ValidationFailed("restaurantName must not be empty", field="restaurantName")
-        restaurant = await restaurants.create(session, name=restaurant_name, restaurant_id=_restaurant_id(body))
+        restaurant = await restaurants.create(
+            session, name=restaurant_name, restaurant_id=_restaurant_id(body)
+        )
         bot = await bots.register(session, restaurant_id=restaurant.id, changes=changes, box=ctx.box)
         await session.commit()
     return JSONResponse(admin_bot_json(bot), status_code=201)

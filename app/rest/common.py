@@ -75,7 +75,9 @@ async def tenant_of(request: Request, session: AsyncSession) -> Tenant:
     """Authenticate the bearer token and resolve X-Restaurant-Id; raises 401/403/404/400 domain errors."""
     tenant_ref = request.headers.get("x-restaurant-id")
     return await app_context(request).auth.tenant(
-        session, token=bearer(request), tenant_ref=clean(tenant_ref, "X-Restaurant-Id") if tenant_ref else None
+        session,
+        token=bearer(request),
+        tenant_ref=clean(tenant_ref, "X-Restaurant-Id") if tenant_ref else None,
     )
 
 

@@ -118,7 +118,9 @@ def bot_switch_json(r: Restaurant) -> dict[str, Any]:
 
 async def _conversation(session: AsyncSession, tenant: Tenant, conversation_id: str) -> Conversation:
     """The tenant's conversation; a caller that named one bot sees only that bot's conversations."""
-    row = await conversations.get(session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id)
+    row = await conversations.get(
+        session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id
+    )
     if tenant.bot_id is not None and row.bot_id != tenant.bot_id:
         raise NotFound("conversation not found")
     return row
@@ -227,11 +229,14 @@ async def send_media(request: Request) -> JSONResponse:
         return await _staff_reply(session, tenant, conversation_id, body=caption, media_url=media_url)
 
 
-async def _staff_reply(session: AsyncSession, tenant: Tenant, conversation_id: str, **reply: Any) -> JSONResponse:
+async def _staff_reply(
+    session: AsyncSession, tenant: Tenant, conversation_id: str, **reply: Any
+) -> JSONResponse:
     """Queue a staff reply in the tenant's conversation and commit; 200: the message."""
     conversation = await _conversation(session, tenant, conversation_id)
-    message = await outbound.queue(session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id,
-                                   author="staff", **reply)
+    message = await outbound.queue(
+        session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, author="staff", **reply
+    )
     bot_number = await _bot_number(session, conversation)
     await session.commit()
     return JSONResponse(message_json(message, bot_number=bot_number))

@@ -54,8 +54,13 @@ def _refusal(path: str, limit: int) -> bytes:
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -72,8 +77,15 @@ def _content_length(scope: Scope) -> int | None:
 class Limits:
     """The middleware (limits in bytes; see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp, *, body: int = 256 * KiB, webhook_body: int = 64 * KiB,
-                 ws_message: int = 256 * KiB, graphql_response: int = 4096 * KiB) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        body: int = 256 * KiB,
+        webhook_body: int = 64 * KiB,
+        ws_message: int = 256 * KiB,
+        graphql_response: int = 4096 * KiB,
+    ) -> None:
         self.app = app
         self.body = body
         self.webhook_body = webhook_body
@@ -143,10 +155,26 @@ class Limits:
                 length = next((int(v) for k, v in message.get("headers", ()) if k == b"content-length"), None)
                 if length is not None and length > limit:
                     replaced = True
-                    await _answer(send, 200, json.dumps({"data": None, "errors": [{
-                        "message": f"the response would be {length:,} bytes; at most {limit:,} are sent: "
-                                   "ask for smaller pages (first/last) or fewer fields",
-                        "extensions": {"code": "RESPONSE_TOO_LARGE", "size": length, "limit": limit}}]}).encode())
+                    await _answer(
+                        send,
+                        200,
+                        json.dumps(
+                            {
+                                "data": None,
+                                "errors": [
+                                    {
+                                        "message": f"the response would be {length:,} bytes; at most {limit:,} are sent: "
+                                        "ask for smaller pages (first/last) or fewer fields",
+                                        "extensions": {
+                                            "code": "RESPONSE_TOO_LARGE",
+                                            "size": length,
+                                            "limit": limit,
+                                        },
+                                    }
+                                ],
+                            }
+                        ).encode(),
+                    )
                     return
             await send(message)
 
@@ -173,8 +201,13 @@ class Limits:
                     size = len(data or b"")
                 if size > limit:
                     closed = {"type": "websocket.disconnect", "code": MESSAGE_TOO_BIG}
-                    await send({"type": "websocket.close", "code": MESSAGE_TOO_BIG,
-                                "reason": f"message too big (over {limit} bytes)"})
+                    await send(
+                        {
+                            "type": "websocket.close",
+                            "code": MESSAGE_TOO_BIG,
+                            "reason": f"message too big (over {limit} bytes)",
+                        }
+                    )
                     return closed
             return message
 

@@ -40,13 +40,23 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _path(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+    }
 
 
 def _query_int(name: str, default: int, low: int, high: int, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": {"type": "integer", "default": default, "minimum": low, "maximum": high}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "integer", "default": default, "minimum": low, "maximum": high},
+    }
 
 
 TENANT = {"$ref": "#/components/parameters/RestaurantId"}
@@ -55,7 +65,12 @@ CONVERSATION_ID["schema"]["not"] = {"enum": ["stats"]}  # /api/db/conversations/
 BOT_ID = _path("id", "a bot id")
 LIST_CONVERSATIONS_PARAMS = [
     TENANT,
-    {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": ["active", "closed"]}},
+    {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["active", "closed"]},
+    },
     _query_int("limit", 50, 1, MAX_LIMIT, "page size"),
     _query_int("offset", 0, 0, MAX_OFFSET, "rows to skip"),
 ]
@@ -79,17 +94,23 @@ def _bot_fields(*, required: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for name, (_, kind) in WRITABLE.items():
         properties[name] = {"type": _JSON_TYPE[kind]}
-    properties["whatsappNumber"] |= {"description": "E.164, optionally prefixed: whatsapp:+966501234567",
-                                     "examples": ["whatsapp:+966501234567", "+966501234567"]}
+    properties["whatsappNumber"] |= {
+        "description": "E.164, optionally prefixed: whatsapp:+966501234567",
+        "examples": ["whatsapp:+966501234567", "+966501234567"],
+    }
     properties["accountSid"] |= {"examples": ["AC" + "0" * 32]}
-    properties["authToken"] |= {"writeOnly": True, "description": "Twilio auth token; stored encrypted, never returned"}
+    properties["authToken"] |= {
+        "writeOnly": True,
+        "description": "Twilio auth token; stored encrypted, never returned",
+    }
     properties["status"] |= {"enum": list(BOT_STATUSES), **({"default": "PENDING"} if required else {})}
     for name, default in (("maxMessagesPerMin", 60), ("maxMessagesPerDay", 1000)):
         properties[name] |= {"minimum": 1, "maximum": 1_000_000, **({"default": default} if required else {})}
     properties["restaurantId"] = {
         "type": "string",
         "description": "the bot's restaurant; created (named restaurantName) if it does not exist"
-        if required else "must be the bot's own restaurant (a bot can't move)",
+        if required
+        else "must be the bot's own restaurant (a bot can't move)",
     }
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": True}
     if required:
@@ -103,8 +124,18 @@ SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
     "Conversation": {
         "type": "object",
-        "required": ["id", "restaurantId", "customerPhone", "customerName", "status", "lastMessageAt",
-                     "unreadCount", "isBotActive", "createdAt", "updatedAt"],
+        "required": [
+            "id",
+            "restaurantId",
+            "customerPhone",
+            "customerName",
+            "status",
+            "lastMessageAt",
+            "unreadCount",
+            "isBotActive",
+            "createdAt",
+            "updatedAt",
+        ],
         "properties": {
             "id": {"type": "string"},
             "restaurantId": {"type": "string"},
@@ -121,8 +152,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "Message": {
         "type": "object",
-        "required": ["id", "conversationId", "restaurantId", "direction", "messageType", "content", "mediaUrl",
-                     "waSid", "createdAt", "metadata"],
+        "required": [
+            "id",
+            "conversationId",
+            "restaurantId",
+            "direction",
+            "messageType",
+            "content",
+            "mediaUrl",
+            "waSid",
+            "createdAt",
+            "metadata",
+        ],
         "properties": {
             "id": {"type": "string"},
             "conversationId": {"type": "string"},
@@ -156,8 +197,16 @@ SCHEMAS: dict[str, Any] = {
     "Bot": {
         "type": "object",
         "description": "Never carries a Twilio secret.",
-        "required": ["id", "name", "restaurantName", "whatsappNumber", "status", "isActive", "createdAt",
-                     "updatedAt"],
+        "required": [
+            "id",
+            "name",
+            "restaurantName",
+            "whatsappNumber",
+            "status",
+            "isActive",
+            "createdAt",
+            "updatedAt",
+        ],
         "properties": {
             "id": {"type": "string"},
             "name": {"type": "string"},
@@ -244,7 +293,10 @@ PATHS: dict[str, Any] = {
             "summary": "One conversation",
             "tags": ["conversations"],
             "parameters": [TENANT, CONVERSATION_ID],
-            "responses": {"200": _json(_ref("Conversation"), "the conversation"), **_errors(400, 401, 403, 404)},
+            "responses": {
+                "200": _json(_ref("Conversation"), "the conversation"),
+                **_errors(400, 401, 403, 404),
+            },
         }
     },
     "/api/db/conversations/{id}/messages": {
@@ -256,13 +308,19 @@ PATHS: dict[str, Any] = {
                 CONVERSATION_ID,
                 _query_int("limit", 100, 1, MAX_MESSAGES_LIMIT, "page size"),
                 _query_int("offset", 0, 0, MAX_OFFSET, "messages to skip, counting back from the newest"),
-                {"name": "before", "in": "query", "required": False,
-                 "description": "only messages created before this ISO 8601 time",
-                 "schema": {"type": "string", "format": "date-time"}},
+                {
+                    "name": "before",
+                    "in": "query",
+                    "required": False,
+                    "description": "only messages created before this ISO 8601 time",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
             ],
             "responses": {
-                "200": _json({"type": "array", "items": _ref("Message")},
-                             "the newest `limit` messages before `before`, oldest first"),
+                "200": _json(
+                    {"type": "array", "items": _ref("Message")},
+                    "the newest `limit` messages before `before`, oldest first",
+                ),
                 **_errors(400, 401, 403, 404),
             },
         }
@@ -281,19 +339,31 @@ PATHS: dict[str, Any] = {
     "/api/conversations": _list_conversations("The old path of GET /api/db/conversations: the same data"),
     "/api/conversations/{id}/send": _conversation_action(
         "A staff reply, queued for WhatsApp",
-        {"type": "object", "required": ["message"], "properties": {"message": {"type": "string", "minLength": 1,
-                                                                               "maxLength": 4096}},
-         "additionalProperties": True},
+        {
+            "type": "object",
+            "required": ["message"],
+            "properties": {"message": {"type": "string", "minLength": 1, "maxLength": 4096}},
+            "additionalProperties": True,
+        },
         _json(_ref("Message"), "the queued message (direction OUT)"),
         422,
     ),
     "/api/conversations/{id}/send-media": _conversation_action(
         "A staff media reply, queued for WhatsApp",
-        {"type": "object", "required": ["mediaUrl"],
-         "properties": {"mediaUrl": {"type": "string", "format": "uri", "description": "http(s) URL",
-                                     "examples": ["https://cdn.example.com/menu.jpg"]},
-                        "caption": {"type": ["string", "null"]}},
-         "additionalProperties": True},
+        {
+            "type": "object",
+            "required": ["mediaUrl"],
+            "properties": {
+                "mediaUrl": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "http(s) URL",
+                    "examples": ["https://cdn.example.com/menu.jpg"],
+                },
+                "caption": {"type": ["string", "null"]},
+            },
+            "additionalProperties": True,
+        },
         _json(_ref("Message"), "the queued message (direction OUT)"),
         422,
     ),
@@ -316,8 +386,15 @@ PATHS: dict[str, Any] = {
             "summary": "Every live bot (admin token only)",
             "tags": ["admin"],
             "security": ADMIN,
-            "parameters": [{"name": "restaurantId", "in": "query", "required": False,
-                            "description": "only this restaurant's bots", "schema": {"type": "string"}}],
+            "parameters": [
+                {
+                    "name": "restaurantId",
+                    "in": "query",
+                    "required": False,
+                    "description": "only this restaurant's bots",
+                    "schema": {"type": "string"},
+                }
+            ],
             "responses": {
                 "200": _json({"type": "array", "items": _ref("AdminBot")}, "oldest first"),
                 **_errors(400, 401, 403),
@@ -353,9 +430,14 @@ PATHS: dict[str, Any] = {
             "security": ADMIN,
             "parameters": [BOT_ID],
             "responses": {
-                "200": _json({"type": "object", "required": ["id", "deleted"],
-                              "properties": {"id": {"type": "string"}, "deleted": {"const": True}}},
-                             "retired"),
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["id", "deleted"],
+                        "properties": {"id": {"type": "string"}, "deleted": {"const": True}},
+                    },
+                    "retired",
+                ),
                 **_errors(400, 401, 403, 404),
             },
         },
@@ -371,8 +453,8 @@ DOCUMENT: dict[str, Any] = {
             "The HTTP contract existing dashboards call, on the same services as GraphQL (/graphql). "
             "Every call carries `Authorization: Bearer <token>`; tenant endpoints also `X-Restaurant-Id` "
             "(a restaurant id or one of its bot ids; optional for a token scoped to one restaurant). "
-            "Errors are `{\"error\": \"...\"}`. Live updates: the WebSocket `GET /ws?token=...&restaurantId=...` "
-            "sends `{\"type\", \"data\", \"cursor\"}` frames (message.created, message.updated, "
+            'Errors are `{"error": "..."}`. Live updates: the WebSocket `GET /ws?token=...&restaurantId=...` '
+            'sends `{"type", "data", "cursor"}` frames (message.created, message.updated, '
             "conversation.updated, bot.status.updated, order.updated) and answers `ping` with `pong`."
         ),
     },
@@ -386,7 +468,7 @@ DOCUMENT: dict[str, Any] = {
                 "in": "header",
                 "required": False,
                 "description": "the tenant: a restaurant id or one of its bot ids (a bot id narrows lists to "
-                               "that sender); optional for a token scoped to exactly one restaurant",
+                "that sender); optional for a token scoped to exactly one restaurant",
                 "schema": {"type": "string"},
             }
         },

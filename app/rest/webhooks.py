@@ -60,8 +60,9 @@ def _signed(ctx: AppContext, request: Request, auth_token_encrypted: str, params
         _log.error("a bot's auth token is unreadable under this SECRET_KEY")
         return False
     url = public_url(ctx.settings.base_url, request.url.path, request.url.query)
-    return is_valid(url=url, params=params, signature=request.headers.get("x-twilio-signature"),
-                    auth_token=auth_token)
+    return is_valid(
+        url=url, params=params, signature=request.headers.get("x-twilio-signature"), auth_token=auth_token
+    )
 
 
 async def inbound_message(request: Request) -> Response:
@@ -77,8 +78,9 @@ async def inbound_message(request: Request) -> Response:
         route = directory.get(message.to_phone)  # current: no database round trip
         if route is not None and _signed(ctx, request, route.auth_token_encrypted, params):
             try:
-                result = await inbound.ingest_now(ctx.db, restaurant_id=route.restaurant_id, bot_id=route.bot_id,
-                                                  inbound=message)
+                result = await inbound.ingest_now(
+                    ctx.db, restaurant_id=route.restaurant_id, bot_id=route.bot_id, inbound=message
+                )
             except NotFound:
                 pass  # the bot is gone since it was read: the database knows where its number went
         if result is None:
@@ -87,15 +89,19 @@ async def inbound_message(request: Request) -> Response:
                 bot = await bots.find_by_number(session, whatsapp_number=message.to_phone)
             if bot is None:
                 directory.forget(message.to_phone)
-                _log.warning("inbound message for unknown number %s (MessageSid %s)", untrusted(message.to_phone),
-                             untrusted(message.message_sid))
+                _log.warning(
+                    "inbound message for unknown number %s (MessageSid %s)",
+                    untrusted(message.to_phone),
+                    untrusted(message.message_sid),
+                )
                 return error(404, "no bot is registered for this number")
             if not _signed(ctx, request, bot.auth_token_encrypted, params):
                 _log.warning("bad signature on inbound message for bot %s", bot.id)
                 return error(403, "invalid Twilio signature")
             route = directory.remember(bot, generation=generation)
-            result = await inbound.ingest_now(ctx.db, restaurant_id=route.restaurant_id, bot_id=route.bot_id,
-                                              inbound=message)
+            result = await inbound.ingest_now(
+                ctx.db, restaurant_id=route.restaurant_id, bot_id=route.bot_id, inbound=message
+            )
     except NotFound:  # deleted between the lookup and the insert
         directory.forget(message.to_phone)
         return error(404, "no bot is registered for this number")
@@ -108,16 +114,28 @@ async def inbound_message(request: Request) -> Response:
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-async def _spool(ctx: AppContext, request: Request, params: dict[str, str], *, kind: str, number: str) -> Response:
+async def _spool(
+    ctx: AppContext, request: Request, params: dict[str, str], *, kind: str, number: str
+) -> Response:
     """The database is away: keep a correctly signed webhook on local disk and acknowledge it."""
     route = ctx.directory.snapshot(number)
     if route is None:
-        _log.error("database unavailable and %s is not in the local bot directory: answering 503", untrusted(number))
+        _log.error(
+            "database unavailable and %s is not in the local bot directory: answering 503", untrusted(number)
+        )
         return error(503, "the database is unavailable; try again")
     if not _signed(ctx, request, route.auth_token_encrypted, params):
         return error(403, "invalid Twilio signature")
-    await ctx.spool.append(Spooled(kind=kind, restaurant_id=route.restaurant_id, bot_id=route.bot_id,
-                                   params=params, query=dict(request.query_params), received_at=time.time()))
+    await ctx.spool.append(
+        Spooled(
+            kind=kind,
+            restaurant_id=route.restaurant_id,
+            bot_id=route.bot_id,
+            params=params,
+            query=dict(request.query_params),
+            received_at=time.time(),
+        )
+    )
     _log.warning("database unavailable: %s webhook %s spooled", kind, untrusted(params.get("MessageSid")))
     return Response(EMPTY_TWIML, media_type="text/xml") if kind == "inbound" else Response(status_code=204)
 
@@ -137,12 +155,17 @@ async def delivery_status(request: Request) -> Response:
                 if number and bot is None:
                     bot = await bots.find_by_number(session, whatsapp_number=number)
             if bot is None:
-                _log.warning("status callback for unknown numbers (MessageSid %s)", untrusted(callback.message_sid))
+                _log.warning(
+                    "status callback for unknown numbers (MessageSid %s)", untrusted(callback.message_sid)
+                )
                 return error(404, "no bot is registered for this number")
             if not _signed(ctx, request, bot.auth_token_encrypted, params):
                 return error(403, "invalid Twilio signature")
             updated = await inbound.apply_status(
-                session, restaurant_id=bot.restaurant_id, callback=callback, message_id=request.query_params.get("m")
+                session,
+                restaurant_id=bot.restaurant_id,
+                callback=callback,
+                message_id=request.query_params.get("m"),
             )
             await session.commit()
     except Exception as exc:
@@ -150,5 +173,7 @@ async def delivery_status(request: Request) -> Response:
             raise
         return await _spool(ctx, request, params, kind="status", number=callback.from_phone or "")
     if updated is None:
-        _log.info("status %s for %s changed nothing", untrusted(callback.status), untrusted(callback.message_sid))
+        _log.info(
+            "status %s for %s changed nothing", untrusted(callback.status), untrusted(callback.message_sid)
+        )
     return Response(status_code=204)

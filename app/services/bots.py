@@ -53,8 +53,9 @@ class BotChanges:
             if f.name == "status" and value not in BOT_STATUSES:
                 raise ValidationFailed(f"status must be one of {', '.join(BOT_STATUSES)}", field="status")
             if f.name.startswith("max_messages") and not (isinstance(value, int) and 1 <= value <= 1_000_000):
-                raise ValidationFailed(f"{_camel(f.name)} must be a whole number from 1 to 1000000",
-                                       field=_camel(f.name))
+                raise ValidationFailed(
+                    f"{_camel(f.name)} must be a whole number from 1 to 1000000", field=_camel(f.name)
+                )
             if f.name == "auth_token":
                 values["auth_token_encrypted"] = box.encrypt(value)
                 continue

@@ -26,6 +26,7 @@ class Menu:
 
 async def menu(session: AsyncSession, *, restaurant_id: str, include_inactive: bool = True) -> Menu:
     """Branches, categories and items in display order."""
+
     def ordered(model: Any) -> Any:
         stmt = select(model).where(model.restaurant_id == restaurant_id)
         return stmt.order_by(model.sort_order, model.created_at, model.id)
@@ -50,8 +51,12 @@ def _require_text(values: dict[str, Any], *names: str) -> None:
 
 def _check_ranges(values: dict[str, Any]) -> None:
     checks = {
-        "latitude": (-90, 90), "longitude": (-180, 180), "delivery_radius_km": (0, 500),
-        "price": (0, 100_000_000), "max_quantity": (1, 1000), "sort_order": (-10_000, 10_000),
+        "latitude": (-90, 90),
+        "longitude": (-180, 180),
+        "delivery_radius_km": (0, 500),
+        "price": (0, 100_000_000),
+        "max_quantity": (1, 1000),
+        "sort_order": (-10_000, 10_000),
     }
     for name, (low, high) in checks.items():
         if name in values and values[name] is not None:
@@ -60,8 +65,15 @@ def _check_ranges(values: dict[str, Any]) -> None:
                 raise ValidationFailed(f"{name} must be a number from {low} to {high}", field=name)
 
 
-async def _upsert(session: AsyncSession, model: Any, *, restaurant_id: str, row_id: str | None,
-                  values: dict[str, Any], prefix: str) -> Any:
+async def _upsert(
+    session: AsyncSession,
+    model: Any,
+    *,
+    restaurant_id: str,
+    row_id: str | None,
+    values: dict[str, Any],
+    prefix: str,
+) -> Any:
     values = {k: v for k, v in values.items() if v is not None}
     _check_ranges(values)
     if row_id is None:
@@ -90,27 +102,33 @@ async def _upsert(session: AsyncSession, model: Any, *, restaurant_id: str, row_
     return row
 
 
-async def save_branch(session: AsyncSession, *, restaurant_id: str, branch_id: str | None = None,
-                      **values: Any) -> Branch:
+async def save_branch(
+    session: AsyncSession, *, restaurant_id: str, branch_id: str | None = None, **values: Any
+) -> Branch:
     """Create (no id) or change a branch."""
     if branch_id is None:
         _require_text(values, "name_ar", "name_en")
         for name in ("latitude", "longitude"):
             if values.get(name) is None:
                 raise ValidationFailed(f"{name} is required", field=name)
-    return await _upsert(session, Branch, restaurant_id=restaurant_id, row_id=branch_id, values=values, prefix="brn")
+    return await _upsert(
+        session, Branch, restaurant_id=restaurant_id, row_id=branch_id, values=values, prefix="brn"
+    )
 
 
-async def save_category(session: AsyncSession, *, restaurant_id: str, category_id: str | None = None,
-                        **values: Any) -> MenuCategory:
+async def save_category(
+    session: AsyncSession, *, restaurant_id: str, category_id: str | None = None, **values: Any
+) -> MenuCategory:
     if category_id is None:
         _require_text(values, "name_ar", "name_en")
-    return await _upsert(session, MenuCategory, restaurant_id=restaurant_id, row_id=category_id, values=values,
-                         prefix="cat")
+    return await _upsert(
+        session, MenuCategory, restaurant_id=restaurant_id, row_id=category_id, values=values, prefix="cat"
+    )
 
 
-async def save_item(session: AsyncSession, *, restaurant_id: str, item_id: str | None = None,
-                    **values: Any) -> MenuItem:
+async def save_item(
+    session: AsyncSession, *, restaurant_id: str, item_id: str | None = None, **values: Any
+) -> MenuItem:
     if item_id is None:
         _require_text(values, "name_ar", "name_en", "category_id")
         if values.get("price") is None:
@@ -118,7 +136,9 @@ async def save_item(session: AsyncSession, *, restaurant_id: str, item_id: str |
         if values.get("currency") is None:
             restaurant = await session.get(Restaurant, restaurant_id)
             values["currency"] = restaurant.currency if restaurant else "SAR"
-    return await _upsert(session, MenuItem, restaurant_id=restaurant_id, row_id=item_id, values=values, prefix="itm")
+    return await _upsert(
+        session, MenuItem, restaurant_id=restaurant_id, row_id=item_id, values=values, prefix="itm"
+    )
 
 
 async def remove(session: AsyncSession, *, restaurant_id: str, kind: str, row_id: str) -> None:
@@ -128,7 +148,9 @@ async def remove(session: AsyncSession, *, restaurant_id: str, kind: str, row_id
         await session.execute(
             delete(MenuItem).where(MenuItem.restaurant_id == restaurant_id, MenuItem.category_id == row_id)
         )
-    result = await session.execute(delete(model).where(model.restaurant_id == restaurant_id, model.id == row_id))
+    result = await session.execute(
+        delete(model).where(model.restaurant_id == restaurant_id, model.id == row_id)
+    )
     if result.rowcount == 0:
         raise NotFound(f"{kind} not found")
 
@@ -151,13 +173,17 @@ async def update_settings(session: AsyncSession, *, restaurant_id: str, **values
         try:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationFailed("timezone must be an IANA zone such as Asia/Riyadh", field="timezone") from None
+            raise ValidationFailed(
+                "timezone must be an IANA zone such as Asia/Riyadh", field="timezone"
+            ) from None
     bot_enabled = values.pop("bot_enabled", None)
     row = None
     if values:
         row = (
             await session.execute(
-                update(Restaurant).where(Restaurant.id == restaurant_id).values(**values, updated_at=func.now())
+                update(Restaurant)
+                .where(Restaurant.id == restaurant_id)
+                .values(**values, updated_at=func.now())
                 .returning(Restaurant)
             )
         ).scalar_one_or_none()
@@ -195,8 +221,9 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
         raise ValidationFailed("the menu file must hold a JSON object")
     settings = {k: data[k] for k in ("minDeliveryTotal", "currency") if k in data}
     if settings:
-        await update_settings(session, restaurant_id=restaurant_id,
-                              **{_snake(k): v for k, v in settings.items()})
+        await update_settings(
+            session, restaurant_id=restaurant_id, **{_snake(k): v for k, v in settings.items()}
+        )
     for model in (MenuItem, MenuCategory, Branch):
         await session.execute(delete(model).where(model.restaurant_id == restaurant_id))
     allowed_branch = {f.name for f in fields(_BranchFields)}
@@ -204,13 +231,30 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
         values = {_snake(k): v for k, v in raw.items() if _snake(k) in allowed_branch}
         await _insert(session, Branch, restaurant_id, raw.get("id"), "brn", sort_order=order, **values)
     for c_order, raw in enumerate(data.get("categories", [])):
-        category = await _insert(session, MenuCategory, restaurant_id, raw.get("id"), "cat", sort_order=c_order,
-                                 name_ar=raw.get("nameAr"), name_en=raw.get("nameEn"))
+        category = await _insert(
+            session,
+            MenuCategory,
+            restaurant_id,
+            raw.get("id"),
+            "cat",
+            sort_order=c_order,
+            name_ar=raw.get("nameAr"),
+            name_en=raw.get("nameEn"),
+        )
         for i_order, item in enumerate(raw.get("items", [])):
             await _insert(
-                session, MenuItem, restaurant_id, item.get("id"), "itm", sort_order=i_order, category_id=category.id,
-                name_ar=item.get("nameAr"), name_en=item.get("nameEn"), price=item.get("price"),
-                available=item.get("available", True), max_quantity=item.get("maxQuantity", 10),
+                session,
+                MenuItem,
+                restaurant_id,
+                item.get("id"),
+                "itm",
+                sort_order=i_order,
+                category_id=category.id,
+                name_ar=item.get("nameAr"),
+                name_en=item.get("nameEn"),
+                price=item.get("price"),
+                available=item.get("available", True),
+                max_quantity=item.get("maxQuantity", 10),
                 currency=(data.get("currency") or "SAR").upper(),
             )
     return await menu(session, restaurant_id=restaurant_id)
@@ -226,8 +270,9 @@ class _BranchFields:
     delivery_radius_km: float
 
 
-async def _insert(session: AsyncSession, model: Any, restaurant_id: str, row_id: Any, prefix: str,
-                  **values: Any) -> Any:
+async def _insert(
+    session: AsyncSession, model: Any, restaurant_id: str, row_id: Any, prefix: str, **values: Any
+) -> Any:
     if row_id is not None and (not isinstance(row_id, str) or not row_id.strip()):
         raise ValidationFailed(f"{model.__tablename__} ids must be non-empty strings", field="id")
     required = [k for k in ("name_ar", "name_en") if k in values or model is not MenuItem]
@@ -253,25 +298,66 @@ DEMO_MENU: dict[str, Any] = {
     "minDeliveryTotal": 2000,
     "currency": "SAR",
     "branches": [
-        {"id": "demo-olaya", "nameAr": "فرع العليا", "nameEn": "Olaya branch", "address": "Olaya St, Riyadh",
-         "latitude": 24.6905, "longitude": 46.6853, "deliveryRadiusKm": 8},
-        {"id": "demo-malqa", "nameAr": "فرع الملقا", "nameEn": "Al Malqa branch", "address": "Anas Ibn Malik Rd, Riyadh",
-         "latitude": 24.8125, "longitude": 46.6027, "deliveryRadiusKm": 6},
+        {
+            "id": "demo-olaya",
+            "nameAr": "فرع العليا",
+            "nameEn": "Olaya branch",
+            "address": "Olaya St, Riyadh",
+            "latitude": 24.6905,
+            "longitude": 46.6853,
+            "deliveryRadiusKm": 8,
+        },
+        {
+            "id": "demo-malqa",
+            "nameAr": "فرع الملقا",
+            "nameEn": "Al Malqa branch",
+            "address": "Anas Ibn Malik Rd, Riyadh",
+            "latitude": 24.8125,
+            "longitude": 46.6027,
+            "deliveryRadiusKm": 6,
+        },
     ],
     "categories": [
-        {"id": "demo-grills", "nameAr": "مشويات", "nameEn": "Grills", "items": [
-            {"id": "demo-shish", "nameAr": "شيش طاووق", "nameEn": "Shish Tawook", "price": 2800},
-            {"id": "demo-kebab", "nameAr": "كباب لحم", "nameEn": "Lamb Kebab", "price": 3400},
-            {"id": "demo-mixed", "nameAr": "مشاوي مشكلة", "nameEn": "Mixed Grill", "price": 5900, "maxQuantity": 5},
-        ]},
-        {"id": "demo-sandwiches", "nameAr": "سندويتشات", "nameEn": "Sandwiches", "items": [
-            {"id": "demo-shawarma", "nameAr": "شاورما دجاج", "nameEn": "Chicken Shawarma", "price": 1200},
-            {"id": "demo-falafel", "nameAr": "فلافل", "nameEn": "Falafel Wrap", "price": 800},
-        ]},
-        {"id": "demo-drinks", "nameAr": "مشروبات", "nameEn": "Drinks", "items": [
-            {"id": "demo-laban", "nameAr": "لبن", "nameEn": "Laban", "price": 400},
-            {"id": "demo-juice", "nameAr": "عصير برتقال", "nameEn": "Orange Juice", "price": 900, "available": False},
-        ]},
+        {
+            "id": "demo-grills",
+            "nameAr": "مشويات",
+            "nameEn": "Grills",
+            "items": [
+                {"id": "demo-shish", "nameAr": "شيش طاووق", "nameEn": "Shish Tawook", "price": 2800},
+                {"id": "demo-kebab", "nameAr": "كباب لحم", "nameEn": "Lamb Kebab", "price": 3400},
+                {
+                    "id": "demo-mixed",
+                    "nameAr": "مشاوي مشكلة",
+                    "nameEn": "Mixed Grill",
+                    "price": 5900,
+                    "maxQuantity": 5,
+                },
+            ],
+        },
+        {
+            "id": "demo-sandwiches",
+            "nameAr": "سندويتشات",
+            "nameEn": "Sandwiches",
+            "items": [
+                {"id": "demo-shawarma", "nameAr": "شاورما دجاج", "nameEn": "Chicken Shawarma", "price": 1200},
+                {"id": "demo-falafel", "nameAr": "فلافل", "nameEn": "Falafel Wrap", "price": 800},
+            ],
+        },
+        {
+            "id": "demo-drinks",
+            "nameAr": "مشروبات",
+            "nameEn": "Drinks",
+            "items": [
+                {"id": "demo-laban", "nameAr": "لبن", "nameEn": "Laban", "price": 400},
+                {
+                    "id": "demo-juice",
+                    "nameAr": "عصير برتقال",
+                    "nameEn": "Orange Juice",
+                    "price": 900,
+                    "available": False,
+                },
+            ],
+        },
     ],
 }
 

@@ -62,7 +62,9 @@ async def list_page(
         stmt = stmt.where(_matches(restaurant_id, search))
     if after is not None:
         stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(*after))
-    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).offset(offset).limit(limit)
+    stmt = (
+        stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).offset(offset).limit(limit)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
@@ -77,7 +79,9 @@ def _matches(restaurant_id: str, search: str):  # type: ignore[no-untyped-def]
         )
         .exists()
     )
-    return or_(Conversation.customer_name.ilike(pattern), Conversation.customer_phone.ilike(pattern), in_messages)
+    return or_(
+        Conversation.customer_name.ilike(pattern), Conversation.customer_phone.ilike(pattern), in_messages
+    )
 
 
 async def count(
@@ -133,8 +137,12 @@ async def stats(session: AsyncSession, *, restaurant_id: str, bot_id: str | None
     if bot_id is not None:
         stmt = stmt.where(Conversation.bot_id == bot_id)
     total, active, unread, waiting = (await session.execute(stmt)).one()
-    return Stats(total_conversations=total, active_conversations=active, total_unread=int(unread),
-                 waiting_for_staff=waiting)
+    return Stats(
+        total_conversations=total,
+        active_conversations=active,
+        total_unread=int(unread),
+        waiting_for_staff=waiting,
+    )
 
 
 # The customer spoke last, the bot is off for the conversation, and it is open: a person must answer.
@@ -177,8 +185,10 @@ _ACTIVITY = text(f"SELECT ({MESSAGES_TODAY}), ({MEDIAN_FIRST_RESPONSE})")
 async def activity(session: AsyncSession, *, restaurant_id: str) -> ActivityStats:
     """What an owner looks at first: today's message count and how fast staff answer."""
     today, median = (await session.execute(_ACTIVITY, {"r": restaurant_id})).one()
-    return ActivityStats(messages_today=int(today or 0),
-                         median_first_response_seconds=float(median) if median is not None else None)
+    return ActivityStats(
+        messages_today=int(today or 0),
+        median_first_response_seconds=float(median) if median is not None else None,
+    )
 
 
 async def list_messages(
@@ -208,7 +218,9 @@ async def list_messages(
     return rows
 
 
-async def _update(session: AsyncSession, restaurant_id: str, conversation_id: str, **values: object) -> Conversation:
+async def _update(
+    session: AsyncSession, restaurant_id: str, conversation_id: str, **values: object
+) -> Conversation:
     row = (
         await session.execute(
             update(Conversation)

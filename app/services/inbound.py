@@ -22,8 +22,16 @@ from app.spool import Spooled
 # How far along a delivery status is. A callback may only move a message forward, so a late or
 # duplicated "sent" never overwrites "delivered", and "read" is final.
 STATUS_RANK = {
-    "accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2,
-    "failed": 3, "undelivered": 3, "canceled": 3, "delivered": 4, "read": 5,
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "failed": 3,
+    "undelivered": 3,
+    "canceled": 3,
+    "delivered": 4,
+    "read": 5,
 }
 
 
@@ -40,21 +48,43 @@ class Ingested:
 #   first messages arriving at once make one conversation;
 # - the message insert is a no-op when the MessageSid is already stored, and only a new message moves
 #   the conversation's counters (in SQL, never read-modify-written) and appends to the event log.
-_ARGUMENTS = ("r", "b", "conversation_id", "message_id", "phone", "name", "kind", "content", "media", "sid", "meta")
+_ARGUMENTS = (
+    "r",
+    "b",
+    "conversation_id",
+    "message_id",
+    "phone",
+    "name",
+    "kind",
+    "content",
+    "media",
+    "sid",
+    "meta",
+)
 _JSONB = {"media", "meta"}
 _INGEST_CALL = "SELECT conversation_id, message_id, bot_live FROM sufrah_ingest({})"
-_INGEST = text(_INGEST_CALL.format(", ".join(f"CAST(:{a} AS jsonb)" if a in _JSONB else f":{a}" for a in _ARGUMENTS)))
+_INGEST = text(
+    _INGEST_CALL.format(", ".join(f"CAST(:{a} AS jsonb)" if a in _JSONB else f":{a}" for a in _ARGUMENTS))
+)
 # the same call for asyncpg itself (the webhook's path)
-_INGEST_DRIVER = _INGEST_CALL.format(", ".join(f"${i}::jsonb" if a in _JSONB else f"${i}::text"
-                                               for i, a in enumerate(_ARGUMENTS, 1)))
+_INGEST_DRIVER = _INGEST_CALL.format(
+    ", ".join(f"${i}::jsonb" if a in _JSONB else f"${i}::text" for i, a in enumerate(_ARGUMENTS, 1))
+)
 
 
 def _params(restaurant_id: str, bot_id: str, inbound: InboundMessage) -> dict[str, object]:
     return {
-        "r": restaurant_id, "b": bot_id, "conversation_id": new_id("cnv"), "message_id": new_id("msg"),
-        "phone": inbound.from_phone, "name": inbound.profile_name, "kind": inbound.message_type,
-        "content": inbound.body, "media": json.dumps([url for url, _ in inbound.media]),
-        "sid": inbound.message_sid, "meta": json.dumps(inbound.metadata(), ensure_ascii=False),
+        "r": restaurant_id,
+        "b": bot_id,
+        "conversation_id": new_id("cnv"),
+        "message_id": new_id("msg"),
+        "phone": inbound.from_phone,
+        "name": inbound.profile_name,
+        "kind": inbound.message_type,
+        "content": inbound.body,
+        "media": json.dumps([url for url, _ in inbound.media]),
+        "sid": inbound.message_sid,
+        "meta": json.dumps(inbound.metadata(), ensure_ascii=False),
     }
 
 
@@ -64,9 +94,14 @@ def _result(restaurant_id: str, row: Mapping[str, Any]) -> Ingested:
     return Ingested(row["message_id"] is not None, restaurant_id, row["conversation_id"], row["message_id"])
 
 
-async def ingest(session: AsyncSession, *, restaurant_id: str, bot_id: str, inbound: InboundMessage) -> Ingested:
+async def ingest(
+    session: AsyncSession, *, restaurant_id: str, bot_id: str, inbound: InboundMessage
+) -> Ingested:
     """Store one inbound message in the caller's transaction. Safe under redelivery and races."""
-    result = _result(restaurant_id, (await session.execute(_INGEST, _params(restaurant_id, bot_id, inbound))).one()._mapping)
+    result = _result(
+        restaurant_id,
+        (await session.execute(_INGEST, _params(restaurant_id, bot_id, inbound))).one()._mapping,
+    )
     if result.created:
         session.info.setdefault(events.TOUCHED, set()).add(restaurant_id)
     return result
@@ -76,7 +111,9 @@ async def ingest_now(db: Database, *, restaurant_id: str, bot_id: str, inbound: 
     """The webhook's hot path: the same, as one autocommitted statement (one round trip)."""
     params = _params(restaurant_id, bot_id, inbound)
     async with db.engine.connect() as conn:
-        row = await on_driver(conn, lambda driver: driver.fetchrow(_INGEST_DRIVER, *(params[a] for a in _ARGUMENTS)))
+        row = await on_driver(
+            conn, lambda driver: driver.fetchrow(_INGEST_DRIVER, *(params[a] for a in _ARGUMENTS))
+        )
     result = _result(restaurant_id, row)
     if result.created:
         db.committed({restaurant_id})
@@ -89,11 +126,19 @@ async def apply_spooled(db: Database, *, entry: Spooled) -> None:
     bot is gone and ValidationFailed when it doesn't parse: the spool keeps such an entry aside."""
     async with db.session() as session:
         if entry.kind == "inbound":
-            await ingest(session, restaurant_id=entry.restaurant_id, bot_id=entry.bot_id,
-                         inbound=parse_inbound(entry.params))
+            await ingest(
+                session,
+                restaurant_id=entry.restaurant_id,
+                bot_id=entry.bot_id,
+                inbound=parse_inbound(entry.params),
+            )
         else:
-            await apply_status(session, restaurant_id=entry.restaurant_id, callback=parse_status(entry.params),
-                               message_id=entry.query.get("m"))
+            await apply_status(
+                session,
+                restaurant_id=entry.restaurant_id,
+                callback=parse_status(entry.params),
+                message_id=entry.query.get("m"),
+            )
         await session.commit()
 
 
@@ -113,10 +158,19 @@ async def apply_status(
     if message_id:
         await session.execute(
             update(Message)
-            .where(Message.restaurant_id == restaurant_id, Message.id == message_id, Message.direction == "OUT",
-                   Message.wa_sid.is_(None))
-            .values(wa_sid=callback.message_sid, send_state="sent", sent_at=func.coalesce(Message.sent_at, func.now()),
-                    next_attempt_at=None, error_message=None)
+            .where(
+                Message.restaurant_id == restaurant_id,
+                Message.id == message_id,
+                Message.direction == "OUT",
+                Message.wa_sid.is_(None),
+            )
+            .values(
+                wa_sid=callback.message_sid,
+                send_state="sent",
+                sent_at=func.coalesce(Message.sent_at, func.now()),
+                next_attempt_at=None,
+                error_message=None,
+            )
         )
     if callback.status not in STATUS_RANK:
         return None

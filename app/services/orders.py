@@ -87,8 +87,16 @@ async def create(
     session.add(order)
     await session.flush()
     session.add_all(
-        OrderLine(restaurant_id=restaurant_id, order_id=order.id, line_no=i, item_id=line.item_id,
-                  name_ar=line.name_ar, name_en=line.name_en, unit_price=line.unit_price, quantity=line.quantity)
+        OrderLine(
+            restaurant_id=restaurant_id,
+            order_id=order.id,
+            line_no=i,
+            item_id=line.item_id,
+            name_ar=line.name_ar,
+            name_en=line.name_en,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+        )
         for i, line in enumerate(lines, start=1)
     )
     await session.flush()
@@ -99,7 +107,8 @@ async def create(
 
 async def _published(session: AsyncSession, order: Order) -> None:
     await events.record(
-        session, restaurant_id=order.restaurant_id,
+        session,
+        restaurant_id=order.restaurant_id,
         changes=[Change(events.ORDER_UPDATED, order.id, order.conversation_id)],
     )
 
@@ -118,7 +127,9 @@ async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str])
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
-async def lines_of(session: AsyncSession, *, restaurant_id: str, order_ids: list[str]) -> dict[str, list[OrderLine]]:
+async def lines_of(
+    session: AsyncSession, *, restaurant_id: str, order_ids: list[str]
+) -> dict[str, list[OrderLine]]:
     stmt = (
         select(OrderLine)
         .where(OrderLine.restaurant_id == restaurant_id, OrderLine.order_id.in_(order_ids))
@@ -151,7 +162,9 @@ async def list_page(
     return list((await session.execute(stmt)).scalars())
 
 
-async def latest_for_conversation(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> Order | None:
+async def latest_for_conversation(
+    session: AsyncSession, *, restaurant_id: str, conversation_id: str
+) -> Order | None:
     stmt = (
         select(Order)
         .where(Order.restaurant_id == restaurant_id, Order.conversation_id == conversation_id)
@@ -190,7 +203,9 @@ async def set_status(session: AsyncSession, *, restaurant_id: str, order_id: str
     return row
 
 
-async def rate(session: AsyncSession, *, restaurant_id: str, order_id: str, rating: int, comment: str | None) -> Order:
+async def rate(
+    session: AsyncSession, *, restaurant_id: str, order_id: str, rating: int, comment: str | None
+) -> Order:
     if not 1 <= rating <= 5:
         raise ValidationFailed("rating must be from 1 to 5", field="rating")
     row = (

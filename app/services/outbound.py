@@ -78,8 +78,12 @@ async def queue(
         send_state="pending",
         next_attempt_at=func.now(),
         created_at=func.clock_timestamp(),
-        meta={"fromPhone": to_whatsapp(from_number) if from_number else None,
-              "toPhone": to_whatsapp(conversation.customer_phone), "botId": conversation.bot_id, "author": author},
+        meta={
+            "fromPhone": to_whatsapp(from_number) if from_number else None,
+            "toPhone": to_whatsapp(conversation.customer_phone),
+            "botId": conversation.bot_id,
+            "author": author,
+        },
     )
     session.add(message)
     await session.flush()
@@ -87,8 +91,11 @@ async def queue(
         update(Conversation)
         .where(Conversation.restaurant_id == restaurant_id, Conversation.id == conversation_id)
         # A staff reply means staff have read the conversation.
-        .values(last_message_at=func.now(), updated_at=func.now(),
-                **({"unread_count": 0} if author == "staff" else {}))
+        .values(
+            last_message_at=func.now(),
+            updated_at=func.now(),
+            **({"unread_count": 0} if author == "staff" else {}),
+        )
     )
     await events.record(
         session,

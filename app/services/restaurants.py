@@ -38,7 +38,9 @@ async def get(session: AsyncSession, *, restaurant_id: str) -> Restaurant:
     return row
 
 
-async def list_all(session: AsyncSession, *, restaurant_ids: frozenset[str] | None = None) -> list[Restaurant]:
+async def list_all(
+    session: AsyncSession, *, restaurant_ids: frozenset[str] | None = None
+) -> list[Restaurant]:
     """All restaurants, or only those in `restaurant_ids` (a scoped token's view)."""
     stmt = select(Restaurant).order_by(Restaurant.created_at, Restaurant.id)
     if restaurant_ids is not None:

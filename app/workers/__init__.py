@@ -30,10 +30,14 @@ class Workers:
     """The bot runner and the outbox, woken right after any local commit that may give them work,
     and by a short poll for work committed by other processes (or left by one that died)."""
 
-    def __init__(self, db: Database, *, settings: Settings, box: SecretBox, poll_interval: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, *, settings: Settings, box: SecretBox, poll_interval: float = 1.0
+    ) -> None:
         self.db = db
         self.runner = BotRunner(db)
-        self.sender = TwilioSender(base_url=settings.twilio_api_base_url, timeout=settings.twilio_timeout_seconds)
+        self.sender = TwilioSender(
+            base_url=settings.twilio_api_base_url, timeout=settings.twilio_timeout_seconds
+        )
         self.outbox = Outbox(db, sender=self.sender, box=box, public_base_url=settings.base_url)
         self.poll_interval = poll_interval
         self._bot_wake = asyncio.Event()
@@ -47,8 +51,12 @@ class Workers:
     async def start(self) -> None:
         self.db.commit_listeners.append(self._on_commit)
         self._tasks = [
-            asyncio.create_task(self._loop("bot", self.runner.run_pending, self._bot_wake), name="worker:bot"),
-            asyncio.create_task(self._loop("outbox", self.outbox.send_due, self._outbox_wake), name="worker:outbox"),
+            asyncio.create_task(
+                self._loop("bot", self.runner.run_pending, self._bot_wake), name="worker:bot"
+            ),
+            asyncio.create_task(
+                self._loop("outbox", self.outbox.send_due, self._outbox_wake), name="worker:outbox"
+            ),
             asyncio.create_task(self._prune_forever(), name="worker:prune"),
         ]
 

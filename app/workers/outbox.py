@@ -116,10 +116,16 @@ class Outbox:
             # The claimed messages with their conversations and senders, in one query.
             rows = await session.execute(
                 select(Message, Conversation, Bot)
-                .join(Conversation, (Conversation.restaurant_id == Message.restaurant_id)
-                      & (Conversation.id == Message.conversation_id))
-                .join(Bot, (Bot.restaurant_id == Message.restaurant_id)
-                      & (Bot.id == func.coalesce(Message.bot_id, Conversation.bot_id)))
+                .join(
+                    Conversation,
+                    (Conversation.restaurant_id == Message.restaurant_id)
+                    & (Conversation.id == Message.conversation_id),
+                )
+                .join(
+                    Bot,
+                    (Bot.restaurant_id == Message.restaurant_id)
+                    & (Bot.id == func.coalesce(Message.bot_id, Conversation.bot_id)),
+                )
                 .where(tuple_(Message.restaurant_id, Message.id).in_([tuple(k) for k in keys]))
                 .order_by(Message.created_at, Message.id)
             )
@@ -145,8 +151,9 @@ class Outbox:
         try:
             auth_token = self.box.decrypt(bot.auth_token_encrypted)
         except ValueError:
-            await self._finish(message, state="failed", error="the sender's Twilio auth token can't be read",
-                               code=None)
+            await self._finish(
+                message, state="failed", error="the sender's Twilio auth token can't be read", code=None
+            )
             return
         try:
             result = await self.sender.send(
@@ -159,15 +166,25 @@ class Outbox:
                 status_callback=f"{self.public_base_url}/whatsapp/status?m={message.id}",
             )
         except TwilioRejectedError as exc:
-            await self._finish(message, state="failed", error=str(exc), code=str(exc.code) if exc.code else None)
+            await self._finish(
+                message, state="failed", error=str(exc), code=str(exc.code) if exc.code else None
+            )
         except TwilioRetryableError as exc:
             if exc.ambiguous:
-                await self._reschedule(message, delay=self.grace.total_seconds(), state="unknown", error=str(exc))
+                await self._reschedule(
+                    message, delay=self.grace.total_seconds(), state="unknown", error=str(exc)
+                )
             elif message.send_attempts >= MAX_ATTEMPTS:
-                await self._finish(message, state="failed", error=f"gave up after {message.send_attempts} attempts: {exc}",
-                                   code=str(exc.status) if exc.status else None)
+                await self._finish(
+                    message,
+                    state="failed",
+                    error=f"gave up after {message.send_attempts} attempts: {exc}",
+                    code=str(exc.status) if exc.status else None,
+                )
             else:
-                delay = exc.retry_after if exc.retry_after is not None else self._backoff(message.send_attempts)
+                delay = (
+                    exc.retry_after if exc.retry_after is not None else self._backoff(message.send_attempts)
+                )
                 await self._reschedule(message, delay=delay, state="pending", error=str(exc))
         except TwilioError as exc:  # 2xx we could not read: Twilio may well have it
             await self._reschedule(message, delay=self.grace.total_seconds(), state="unknown", error=str(exc))
@@ -200,8 +217,7 @@ class Outbox:
                         sent_at=func.now(),
                         wa_sid=func.coalesce(Message.wa_sid, sid),
                         # a status callback may have overtaken us: keep what it said
-                        delivery_status=func.coalesce(
-                            func.nullif(Message.delivery_status, "queued"), status),
+                        delivery_status=func.coalesce(func.nullif(Message.delivery_status, "queued"), status),
                         error_message=None,
                         next_attempt_at=None,
                         updated_at=func.now(),
@@ -212,8 +228,15 @@ class Outbox:
             await self._publish(session, row)
             await session.commit()
 
-    async def _reschedule(self, message: Message, *, delay: float, state: str, error: str | None = None,
-                          count_attempt: bool = True) -> None:
+    async def _reschedule(
+        self,
+        message: Message,
+        *,
+        delay: float,
+        state: str,
+        error: str | None = None,
+        count_attempt: bool = True,
+    ) -> None:
         async with self.db.session() as session:
             values: dict[str, object] = {
                 "send_state": state,
@@ -226,8 +249,11 @@ class Outbox:
                 values["send_attempts"] = Message.send_attempts - 1
             await session.execute(
                 update(Message)
-                .where(Message.restaurant_id == message.restaurant_id, Message.id == message.id,
-                       Message.send_state == "sending")
+                .where(
+                    Message.restaurant_id == message.restaurant_id,
+                    Message.id == message.id,
+                    Message.send_state == "sending",
+                )
                 .values(**values)
             )
             await session.commit()
@@ -239,8 +265,14 @@ class Outbox:
                 await session.execute(
                     update(Message)
                     .where(Message.restaurant_id == message.restaurant_id, Message.id == message.id)
-                    .values(send_state=state, delivery_status="failed", error_message=error, error_code=code,
-                            next_attempt_at=None, updated_at=func.now())
+                    .values(
+                        send_state=state,
+                        delivery_status="failed",
+                        error_message=error,
+                        error_code=code,
+                        next_attempt_at=None,
+                        updated_at=func.now(),
+                    )
                     .returning(Message)
                 )
             ).scalar_one()
@@ -249,5 +281,8 @@ class Outbox:
 
     @staticmethod
     async def _publish(session: AsyncSession, row: Message) -> None:
-        await events.record(session, restaurant_id=row.restaurant_id,
-                            changes=[Change(events.MESSAGE_UPDATED, row.id, row.conversation_id)])
+        await events.record(
+            session,
+            restaurant_id=row.restaurant_id,
+            changes=[Change(events.MESSAGE_UPDATED, row.id, row.conversation_id)],
+        )

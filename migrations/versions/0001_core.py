@@ -17,7 +17,10 @@ depends_on = None
 
 def _ts(name: str, *, nullable: bool = False, default_now: bool = True) -> sa.Column:
     return sa.Column(
-        name, sa.DateTime(timezone=True), nullable=nullable, server_default=sa.func.now() if default_now else None
+        name,
+        sa.DateTime(timezone=True),
+        nullable=nullable,
+        server_default=sa.func.now() if default_now else None,
     )
 
 
@@ -135,7 +138,12 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(), nullable=False),
         sa.Column("token_prefix", sa.String(), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
-        sa.Column("restaurant_ids", postgresql.ARRAY(sa.Text()), nullable=False, server_default=sa.text("'{}'::text[]")),
+        sa.Column(
+            "restaurant_ids",
+            postgresql.ARRAY(sa.Text()),
+            nullable=False,
+            server_default=sa.text("'{}'::text[]"),
+        ),
         _ts("created_at"),
         _ts("last_used_at", nullable=True, default_now=False),
         _ts("revoked_at", nullable=True, default_now=False),

@@ -18,7 +18,10 @@ depends_on = None
 
 def _ts(name: str, *, nullable: bool = False, default_now: bool = True) -> sa.Column:
     return sa.Column(
-        name, sa.DateTime(timezone=True), nullable=nullable, server_default=sa.func.now() if default_now else None
+        name,
+        sa.DateTime(timezone=True),
+        nullable=nullable,
+        server_default=sa.func.now() if default_now else None,
     )
 
 
@@ -27,7 +30,9 @@ def _tenant_fk(*columns: str, table: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
-    op.add_column("restaurant", sa.Column("min_delivery_total", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column(
+        "restaurant", sa.Column("min_delivery_total", sa.Integer(), nullable=False, server_default="0")
+    )
 
     op.create_table(
         "branch",
@@ -120,14 +125,20 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="customer_order_rating_valid"),
     )
-    op.create_index("customer_order_by_time", "customer_order", ["restaurant_id", sa.text("created_at DESC"), sa.text("id DESC")])
+    op.create_index(
+        "customer_order_by_time",
+        "customer_order",
+        ["restaurant_id", sa.text("created_at DESC"), sa.text("id DESC")],
+    )
     op.create_index(
         "customer_order_by_status_time",
         "customer_order",
         ["restaurant_id", "status", sa.text("created_at DESC"), sa.text("id DESC")],
     )
     op.create_index(
-        "customer_order_by_conversation", "customer_order", ["restaurant_id", "conversation_id", sa.text("created_at DESC")]
+        "customer_order_by_conversation",
+        "customer_order",
+        ["restaurant_id", "conversation_id", sa.text("created_at DESC")],
     )
     op.create_table(
         "order_line",
@@ -141,7 +152,9 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("restaurant_id", "order_id", "line_no"),
         sa.ForeignKeyConstraint(
-            ["restaurant_id", "order_id"], ["customer_order.restaurant_id", "customer_order.id"], ondelete="CASCADE"
+            ["restaurant_id", "order_id"],
+            ["customer_order.restaurant_id", "customer_order.id"],
+            ondelete="CASCADE",
         ),
         sa.CheckConstraint("quantity >= 1", name="order_line_quantity_positive"),
     )

@@ -71,4 +71,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP FUNCTION sufrah_ingest(text, text, text, text, text, text, text, text, jsonb, text, jsonb)")
+    op.execute(
+        "DROP FUNCTION sufrah_ingest(text, text, text, text, text, text, text, text, jsonb, text, jsonb)"
+    )

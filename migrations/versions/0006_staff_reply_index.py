@@ -16,8 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("message_staff_reply", "message", ["restaurant_id", "conversation_id", "created_at"],
-                    postgresql_where="author = 'staff'")
+    op.create_index(
+        "message_staff_reply",
+        "message",
+        ["restaurant_id", "conversation_id", "created_at"],
+        postgresql_where="author = 'staff'",
+    )
 
 
 def downgrade() -> None:

@@ -169,10 +169,17 @@ def test_place_order_action_carries_the_whole_order_and_empties_the_cart() -> No
     chat.send("1")
     assert chat.actions == [
         PlaceOrder(
-            order_type="delivery", branch_id="br_olaya",
+            order_type="delivery",
+            branch_id="br_olaya",
             lines=(OrderLine("itm_burger", "برجر لحم", "Beef Burger", 2500, 1),),
-            subtotal=2500, total=2500, currency="SAR", payment_method="online", delivery_address=None,
-            delivery_latitude=24.7, delivery_longitude=46.69, lang="en",
+            subtotal=2500,
+            total=2500,
+            currency="SAR",
+            payment_method="online",
+            delivery_address=None,
+            delivery_latitude=24.7,
+            delivery_longitude=46.69,
+            lang="en",
         )
     ]
     assert chat.state.cart == () and chat.state.step == "placing"
@@ -475,10 +482,17 @@ REACH_STEP: dict[str, tuple[str, ...]] = {
     "confirm": ("hi", "1", "2", "1", "1", "1", "2", "3", "1"),
 }
 PROMPTS = {
-    "welcome": "1. New order", "order_type": "1. Delivery", "location": "share your location",
-    "branch": "1. Olaya", "category": "1. Mains", "item": "1. Chicken Shawarma — 15.00 SAR",
-    "quantity": "How many Chicken Shawarma?", "after_item": "1. Add another item",
-    "cart": "3. Remove an item", "remove": "Which line should I remove?", "payment": "2. Pay online",
+    "welcome": "1. New order",
+    "order_type": "1. Delivery",
+    "location": "share your location",
+    "branch": "1. Olaya",
+    "category": "1. Mains",
+    "item": "1. Chicken Shawarma — 15.00 SAR",
+    "quantity": "How many Chicken Shawarma?",
+    "after_item": "1. Add another item",
+    "cart": "3. Remove an item",
+    "remove": "Which line should I remove?",
+    "payment": "2. Pay online",
     "confirm": "1. Confirm order",
 }
 
@@ -542,23 +556,55 @@ def test_an_item_that_left_the_menu_while_choosing_the_quantity() -> None:
 def test_state_from_json_tolerates_missing_old_and_broken_data() -> None:
     assert State.from_json(None) == State() == State.from_json({})
     line = {"item_id": "itm_water", "name_ar": "ماء", "name_en": "Water", "unit_price": 200, "quantity": 2}
-    state = State.from_json({
-        "step": "cart", "lang": "en", "cart": [line, {"item_id": "x"}, "junk"], "legacy_field": 1,
-        "delivery_latitude": 24, "rating": "five", "order_type": "pickup",
-    })
-    assert state == State(step="cart", lang="en", cart=(OrderLine("itm_water", "ماء", "Water", 200, 2),),
-                          order_type="pickup", delivery_latitude=24.0)
+    state = State.from_json(
+        {
+            "step": "cart",
+            "lang": "en",
+            "cart": [line, {"item_id": "x"}, "junk"],
+            "legacy_field": 1,
+            "delivery_latitude": 24,
+            "rating": "five",
+            "order_type": "pickup",
+        }
+    )
+    assert state == State(
+        step="cart",
+        lang="en",
+        cart=(OrderLine("itm_water", "ماء", "Water", 200, 2),),
+        order_type="pickup",
+        delivery_latitude=24.0,
+    )
     assert "Welcome to Sufrah Grill" in Chat(state=State(step="no_such_step", lang="en")).send("1")
 
 
-@pytest.mark.parametrize("step_name", ["start", "done", "placing", "handoff", "rating", "rating_comment",
-                                       "out_of_range", *REACH_STEP])
-@pytest.mark.parametrize("inbound", [Inbound(), Inbound(message_type="media"), Inbound(**JEDDAH),
-                                     Inbound(text="٠"), Inbound(text="remove 9"), Inbound(text="x" * 500)])
+@pytest.mark.parametrize(
+    "step_name",
+    ["start", "done", "placing", "handoff", "rating", "rating_comment", "out_of_range", *REACH_STEP],
+)
+@pytest.mark.parametrize(
+    "inbound",
+    [
+        Inbound(),
+        Inbound(message_type="media"),
+        Inbound(**JEDDAH),
+        Inbound(text="٠"),
+        Inbound(text="remove 9"),
+        Inbound(text="x" * 500),
+    ],
+)
 def test_the_bot_answers_every_message_from_every_step(step_name: str, inbound: Inbound) -> None:
-    state = State(step=step_name, lang="en", cart=(OrderLine("itm_water", "ماء", "Water", 200, 1),),
-                  order_type="pickup", branch_id="br_olaya", category_id="cat_drinks",
-                  pending_item_id="itm_water", payment_method="cash", rating_order_id="ord_1", rating=4)
+    state = State(
+        step=step_name,
+        lang="en",
+        cart=(OrderLine("itm_water", "ماء", "Water", 200, 1),),
+        order_type="pickup",
+        branch_id="br_olaya",
+        category_id="cat_drinks",
+        pending_item_id="itm_water",
+        payment_method="cash",
+        rating_order_id="ord_1",
+        rating=4,
+    )
     new_state, actions = step(state, inbound, MENU)
     assert any(isinstance(a, Reply) and a.text.strip() for a in actions)
     assert State.from_json(json.loads(json.dumps(new_state.to_json()))) == new_state

@@ -30,8 +30,14 @@ from tests.support import BotHandle, Factory, inbound_params, sign
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -72,10 +78,22 @@ async def new_page(browser: Any, tmp_path: Path) -> AsyncIterator[Callable[..., 
         page = await context.new_page()
         page.set_default_timeout(10_000)
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-                if msg.type == "error" and not _expected_console_error(msg.text) else None)
-        page.on("request", lambda request: problems.append(f"third-party request: {request.url}")
-                if not request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:")) else None)
+        page.on(
+            "console",
+            lambda msg: (
+                problems.append(f"console {msg.type}: {msg.text}")
+                if msg.type == "error" and not _expected_console_error(msg.text)
+                else None
+            ),
+        )
+        page.on(
+            "request",
+            lambda request: (
+                problems.append(f"third-party request: {request.url}")
+                if not request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:"))
+                else None
+            ),
+        )
         return page
 
     yield open_page
@@ -100,8 +118,13 @@ async def fake() -> AsyncIterator[FakeTwilio]:
 
 @pytest.fixture
 def server_env(database_url: str, settings: Settings, fake: FakeTwilio) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "SECRET_KEY": settings.secret_key or "", "LOG_LEVEL": "WARNING",
-            "DASHBOARD_PAT": "", "TWILIO_API_BASE_URL": fake.base_url}
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": settings.secret_key or "",
+        "LOG_LEVEL": "WARNING",
+        "DASHBOARD_PAT": "",
+        "TWILIO_API_BASE_URL": fake.base_url,
+    }
 
 
 @contextmanager
@@ -141,8 +164,13 @@ async def open_shop(factory: Factory, db: Database, fake: FakeTwilio, name: str 
 
 def status_callback(shop: Shop, sent: dict[str, Any], status: str) -> dict[str, str]:
     """Twilio's delivery-status callback for a message the fake accepted."""
-    return {"MessageSid": sent["sid"], "MessageStatus": status, "AccountSid": shop.bot.bot.account_sid,
-            "From": sent["From"], "To": sent["To"]}
+    return {
+        "MessageSid": sent["sid"],
+        "MessageStatus": status,
+        "AccountSid": shop.bot.bot.account_sid,
+        "From": sent["From"],
+        "To": sent["To"],
+    }
 
 
 @dataclass
@@ -163,13 +191,15 @@ class Customer:
     def received(self) -> list[dict[str, Any]]:
         return [m for m in self.fake.sent if m["To"] == f"whatsapp:{self.phone}"]
 
-    async def say_and_wait(self, text: str = "", *, via: ServerProcess, timeout: float = 15,
-                           **params: str) -> str:
+    async def say_and_wait(
+        self, text: str = "", *, via: ServerProcess, timeout: float = 15, **params: str
+    ) -> str:
         """Say something and wait for the bot's answer (the bot runs in the server's workers)."""
         before = len(self.received())
         await self.say(text, via=via, **params)
-        await until(lambda: len(self.received()) > before, timeout=timeout,
-                    what=f"the bot's answer to {text!r}")
+        await until(
+            lambda: len(self.received()) > before, timeout=timeout, what=f"the bot's answer to {text!r}"
+        )
         await asyncio.sleep(0.15)  # a step may answer with more than one message
         return "\n---\n".join(m["Body"] or "" for m in self.received()[before:])
 

@@ -38,7 +38,9 @@ async def test_the_page_is_served_with_a_strict_policy_and_revalidated(client: h
 
 async def test_the_policy_names_the_pages_own_websocket_origin_and_nothing_else(client: httpx.AsyncClient):
     def connect_src(response: httpx.Response) -> str:
-        policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+        policy = dict(
+            part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";")
+        )
         return policy["connect-src"]
 
     assert PUBLIC_BASE_URL == "https://bot.sufrah.test"
@@ -49,7 +51,9 @@ async def test_the_policy_names_the_pages_own_websocket_origin_and_nothing_else(
     assert connect_src(await client.get("https://[::1]:8443/inbox/")) == "'self' wss://[::1]:8443"
     # a Host that isn't a plain host[:port] can't add sources or directives to the policy
     forged = await client.get("/inbox/", headers={"Host": "evil.test script-src *"})
-    assert connect_src(forged) == "'self'" and "script-src 'self'" in forged.headers["content-security-policy"]
+    assert (
+        connect_src(forged) == "'self'" and "script-src 'self'" in forged.headers["content-security-policy"]
+    )
     assert connect_src(await client.get("/inbox/", headers={"Host": "a.test;script-src"})) == "'self'"
 
 
@@ -58,7 +62,9 @@ async def test_assets_are_javascript_and_the_vendored_library_is_cached_for_good
         response = await client.get(f"/inbox/static/{path}")
         assert response.status_code == 200, path
         assert re.match(r"(text|application)/javascript", response.headers["content-type"]), path
-        assert "connect-src 'self' wss://bot.sufrah.test;" in response.headers["content-security-policy"], path
+        assert "connect-src 'self' wss://bot.sufrah.test;" in response.headers["content-security-policy"], (
+            path
+        )
     assert (await client.get("/inbox/static/app.css")).headers["cache-control"] == "no-cache"
     vendored = await client.get("/inbox/static/vendor/graphql-ws-6.4.2/client.js")
     assert vendored.headers["cache-control"] == "public, max-age=31536000, immutable"

@@ -41,8 +41,11 @@ async def sign_in(page, server: ServerProcess, token: str) -> None:
 
 async def message_ids(db, restaurant_id: str) -> list[str]:
     async with db.session() as s:
-        rows = await s.execute(select(Message.id).where(Message.restaurant_id == restaurant_id)
-                               .order_by(Message.created_at, Message.id))
+        rows = await s.execute(
+            select(Message.id)
+            .where(Message.restaurant_id == restaurant_id)
+            .order_by(Message.created_at, Message.id)
+        )
         return list(rows.scalars())
 
 
@@ -202,8 +205,11 @@ async def test_an_admin_picks_and_switches_restaurants_on_a_phone(new_page, serv
     khalid = Customer(bakery, fake, "+966501110005", "خالد")
     await khalid.say_and_wait("السلام عليكم", via=server)
     async with db.session() as s:  # Khalid last wrote two days ago: outside WhatsApp's 24-hour window
-        await s.execute(update(Conversation).where(Conversation.restaurant_id == bakery.restaurant_id)
-                        .values(last_inbound_at=func.now() - timedelta(days=2)))
+        await s.execute(
+            update(Conversation)
+            .where(Conversation.restaurant_id == bakery.restaurant_id)
+            .values(last_inbound_at=func.now() - timedelta(days=2))
+        )
         await s.commit()
     admin = await factory.token(admin=True)
 
@@ -271,8 +277,9 @@ async def test_readme_screenshot_of_demo_data_passes_the_accessibility_checks(
     fahad = Customer(shop, fake, "+966501234502", "Fahad")
     for step in ["hi", "1", "1"]:
         await fahad.say_and_wait(step, via=server)
-    await fahad.say_and_wait(via=server, Latitude="24.7000", Longitude="46.6900", Address="Tahlia St, Olaya",
-                             Label="Home")
+    await fahad.say_and_wait(
+        via=server, Latitude="24.7000", Longitude="46.6900", Address="Tahlia St, Olaya", Label="Home"
+    )
     james = Customer(shop, fake, "+447700900123", "James Carter")
     await james.say_and_wait("Hi", via=server)
     await james.say_and_wait("3", via=server)  # talk to staff: the bot steps aside
@@ -306,8 +313,12 @@ async def test_the_list_and_the_history_page_in_as_staff_scroll(new_page, server
         await restaurants.set_bot_enabled(s, restaurant_id=shop.restaurant_id, enabled=False)
         await s.commit()
     for i in range(35):
-        params = inbound_params(shop.bot, customer=f"+9665000100{i:02d}", body=f"order question {i}",
-                                ProfileName=f"Customer {i:02d}")
+        params = inbound_params(
+            shop.bot,
+            customer=f"+9665000100{i:02d}",
+            body=f"order question {i}",
+            ProfileName=f"Customer {i:02d}",
+        )
         response = await post_signed_in_process(client, "/whatsapp/webhook", params, shop.bot.auth_token)
         assert response.status_code == 200
     for i in range(70):  # Customer 00 writes a long history

@@ -48,7 +48,9 @@ def send_as_restaurant(sender: TwilioSender, **kwargs):
 
 async def test_accepted_send_returns_the_sid_and_reaches_twilio_with_whatsapp_prefixes(fake, sender):
     result = await send_as_restaurant(
-        sender, body="Your order is on its way", media_url="https://example.com/menu.png",
+        sender,
+        body="Your order is on its way",
+        media_url="https://example.com/menu.png",
         status_callback="https://sufrah.example/twilio/status",
     )
 
@@ -68,7 +70,10 @@ async def test_accepted_send_returns_the_sid_and_reaches_twilio_with_whatsapp_pr
 
 async def test_prefixed_addresses_are_kept_and_text_only_sends_get_an_sm_sid(fake, sender):
     result = await sender.send(
-        account_sid=ACCOUNT, auth_token=TOKEN, from_="whatsapp:+966500000001", to="whatsapp:+966500000002",
+        account_sid=ACCOUNT,
+        auth_token=TOKEN,
+        from_="whatsapp:+966500000001",
+        to="whatsapp:+966500000002",
         body="مرحبا",
     )
 
@@ -227,11 +232,15 @@ async def test_the_client_cache_is_bounded_and_an_evicted_account_still_sends(fa
     sender = TwilioSender(base_url=fake.base_url, timeout=2.0, max_clients=2)
     try:
         for account, token in [*accounts, accounts[0]]:  # the first one was evicted by then
-            await sender.send(account_sid=account, auth_token=token, from_=RESTAURANT, to=CUSTOMER, body=account)
+            await sender.send(
+                account_sid=account, auth_token=token, from_=RESTAURANT, to=CUSTOMER, body=account
+            )
         session = sender._session
         assert [m["Body"] for m in fake.sent] == [a for a, _ in [*accounts, accounts[0]]]
         assert len(sender._clients) == 2
-        assert session is not None and not session.closed  # evicted clients share it: nothing closed under a send
+        assert (
+            session is not None and not session.closed
+        )  # evicted clients share it: nothing closed under a send
     finally:
         await sender.aclose()
 
@@ -249,8 +258,15 @@ async def test_the_error_tree():
 
 async def test_standalone_fake_process():
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakes.twilio_api", "--port", "0", "--account", f"{ACCOUNT}:{TOKEN}",
-        cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tests.fakes.twilio_api",
+        "--port",
+        "0",
+        "--account",
+        f"{ACCOUNT}:{TOKEN}",
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
     )
     sender = TwilioSender(timeout=5.0)
     try:

@@ -56,7 +56,12 @@ class TwilioError(Exception):
 
 class TwilioRetryableError(TwilioError):
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None, ambiguous: bool = False
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status  # HTTP status, None for timeouts and connection errors
@@ -116,7 +121,9 @@ class TwilioSender:
                     status_callback=values.unset if status_callback is None else status_callback,
                 )
         except TimeoutError as exc:  # also aiohttp's own timeouts, which subclass it
-            raise TwilioRetryableError(f"no answer from Twilio within {self._timeout}s", ambiguous=True) from exc
+            raise TwilioRetryableError(
+                f"no answer from Twilio within {self._timeout}s", ambiguous=True
+            ) from exc
         except aiohttp.ClientConnectorError as exc:  # never connected: certainly not accepted
             raise TwilioRetryableError(f"could not reach Twilio: {exc!r}") from exc
         except aiohttp.ClientError as exc:
