@@ -5,15 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, FromClause, and_, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ValidationFailed
 from app.models import CONVERSATION_STATUSES, Conversation, Message
 from app.realtime import events
 from app.realtime.events import Change
+from app.services.pages import MAX_PAGE
 
-MAX_PAGE = 200
+
+def scope(*, restaurant_id: str, bot_id: str | None) -> dict[str, str]:
+    """The conversations a caller sees, as the columns they must equal: its restaurant's, and only its
+    bot's when it named one (a token used with a bot id as its tenant). Every read of conversations,
+    plain or compiled (app.graphql.fast), narrows by exactly these."""
+    return (
+        {"restaurant_id": restaurant_id}
+        if bot_id is None
+        else {"restaurant_id": restaurant_id, "bot_id": bot_id}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +113,11 @@ async def count(
     return int(await session.scalar(stmt) or 0)
 
 
-async def get(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> Conversation:
-    """One conversation of this restaurant; NotFound for a missing one and for another tenant's."""
+async def get(
+    session: AsyncSession, *, restaurant_id: str, conversation_id: str, bot_id: str | None = None
+) -> Conversation:
+    """One conversation of this restaurant (of this bot, for a caller narrowed to one bot, see
+    `scope`); NotFound for a missing one and for another tenant's or another bot's."""
     row = (
         await session.execute(
             select(Conversation).where(
@@ -112,7 +125,7 @@ async def get(session: AsyncSession, *, restaurant_id: str, conversation_id: str
             )
         )
     ).scalar_one_or_none()
-    if row is None:
+    if row is None or (bot_id is not None and row.bot_id != bot_id):
         raise NotFound("conversation not found")
     return row
 
@@ -145,13 +158,31 @@ async def stats(session: AsyncSession, *, restaurant_id: str, bot_id: str | None
     )
 
 
-# The customer spoke last, the bot is off for the conversation, and it is open: a person must answer.
-WAITING_FOR_STAFF = and_(
-    Conversation.status == "active",
-    Conversation.is_bot_active.is_(False),
-    Conversation.last_inbound_at.is_not(None),
-    Conversation.last_inbound_at >= Conversation.last_message_at,
-)
+def waiting_clause(conversation: FromClause) -> ColumnElement[bool]:
+    """The rule "waiting for staff" over `conversation` (the table or an alias of it): the customer
+    spoke last, the bot is off for the conversation, and it is open, so a person must answer.
+    `waiting_for_staff` is the same rule for a row in hand; tests hold the two to each other."""
+    c = conversation.c
+    return and_(
+        c.status == "active",
+        c.is_bot_active.is_(False),
+        c.last_inbound_at.is_not(None),
+        c.last_inbound_at >= c.last_message_at,
+    )
+
+
+def waiting_for_staff(row: Conversation) -> bool:
+    """`waiting_clause` for a conversation already read."""
+    return (
+        row.status == "active"
+        and not row.is_bot_active
+        and row.last_inbound_at is not None
+        and row.last_inbound_at >= row.last_message_at
+    )
+
+
+WAITING_FOR_STAFF = waiting_clause(Conversation.__table__)  # type: ignore[arg-type]  # SQLModel types __table__ loosely
+
 
 # Messages since midnight in the restaurant's time zone.
 MESSAGES_TODAY = """
