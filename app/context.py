@@ -13,7 +13,6 @@ from app.db.engine import Database
 from app.settings import Settings
 
 if TYPE_CHECKING:
-    from app.graphql.prepared import Plans
     from app.realtime.hub import Hub
     from app.spool import BotDirectory, Spool
 
@@ -27,9 +26,7 @@ class AppContext:
     auth: Authenticator
     spool: Spool
     directory: BotDirectory
-    plans: Plans | None = (
-        None  # GraphQL queries answered again from their statements (None: GRAPHQL_COMPILE=false)
-    )
+
 
 
 def app_context(conn: HTTPConnection) -> AppContext:

@@ -18,9 +18,18 @@
 Anything else that escapes a service is a bug: edges log it and answer 500 without details.
 """
 
+from typing import ClassVar
+
 
 class SufrahError(Exception):
     """Base class; carries a message safe to show to the API caller."""
+
+    graphql_code: ClassVar[str] = "BAD_REQUEST"
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        """GraphQL reads a raised exception's `extensions`: the code holds wherever this escapes a resolver."""
+        return {"code": self.graphql_code}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -28,18 +37,20 @@ class SufrahError(Exception):
 
 
 class NotFound(SufrahError):
-    pass
+    graphql_code = "NOT_FOUND"
 
 
 class Unauthenticated(SufrahError):
-    pass
+    graphql_code = "UNAUTHENTICATED"
 
 
 class Forbidden(SufrahError):
-    pass
+    graphql_code = "FORBIDDEN"
 
 
 class ValidationFailed(SufrahError):
+    graphql_code = "BAD_USER_INPUT"
+
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
@@ -58,7 +69,4 @@ class InvalidSignature(SufrahError):
 
 
 class StatementTimeout(SufrahError):
-    @property
-    def extensions(self) -> dict[str, str]:
-        """GraphQL reads a raised exception's `extensions`: the code holds wherever this escapes a resolver."""
-        return {"code": "TIMEOUT"}
+    graphql_code = "TIMEOUT"

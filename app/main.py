@@ -21,7 +21,6 @@ from app.auth.crypto import SecretBox
 from app.context import AppContext
 from app.db import migrate
 from app.db.engine import Database, resolve_url
-from app.graphql.prepared import Plans
 from app.graphql.view import GraphQLApp
 from app.inbox import routes as inbox_routes
 from app.realtime.hub import Hub
@@ -98,7 +97,6 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             auth=auth,
             spool=Spool(spool_dir),
             directory=directory,
-            plans=Plans() if settings.graphql_compile else None,
         )
         spooler = asyncio.create_task(_keep_spool(ctx), name="spool")
         workers = Workers(db, settings=settings, box=ctx.box) if settings.run_workers else None

@@ -547,9 +547,9 @@ def main() -> None:
         " after a warm-up; p50/p99: the client's round trip. Restaurants are taken in turn, the same for every target.",
         "Ours authenticates a bearer token and resolves X-Restaurant-Id on every request (remembered between"
         " requests while the LISTEN connection is up, app/auth/cache.py); GraphQL Q1/Q2/stats are compiled to one"
-        " SQL statement (app/graphql/compiled.py), and after the warm-up each is answered from its plan (the same"
+        " SQL statement (app/graphql/fast/sql.py), and after the warm-up each is answered from its plan (the same"
         " statements, rebound to the caller's restaurant, without GraphQL parsing, validation or execution:"
-        " app/graphql/prepared.py). PostGraphile runs as the database owner with no authentication and"
+        " app/graphql/fast/plans.py). PostGraphile runs as the database owner with no authentication and"
         " filters with `condition: {restaurantId}`.",
         "Legacy REST Q2 is 21 HTTP requests (the list, then each conversation's messages, concurrently); note that"
         " GET .../messages also marks the conversation read (a write + an event), so it is not a pure read."

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
 from sqlmodel import SQLModel
 
 from app.context import AppContext
@@ -79,12 +80,12 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-async def app_and_db(settings: Settings) -> AsyncIterator[tuple[object, Database, AppContext]]:
-    """The app (with its lifespan's state), its database and its AppContext."""
+async def app_and_db(settings: Settings) -> AsyncIterator[tuple[object, Database, AppContext, Starlette]]:
+    """The app (with its lifespan's state), its database, its AppContext and the app as created."""
     app = create_app(settings)
     async with LifespanManager(app) as manager:
         ctx = manager._state["ctx"]  # type: ignore[attr-defined]
-        yield manager.app, ctx.db, ctx
+        yield manager.app, ctx.db, ctx, app
 
 
 @pytest.fixture(scope="session")

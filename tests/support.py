@@ -152,3 +152,12 @@ async def eventually(
         if ok(answer) or asyncio.get_running_loop().time() > deadline:
             return answer
         await asyncio.sleep(0.02)
+
+
+def graphql_view(app: object) -> Any:
+    """The fast path installed on the app's GraphQL endpoint (its plans)."""
+    from starlette.routing import Route
+
+    view = next(r.endpoint for r in app.routes if isinstance(r, Route) and r.path == "/graphql")  # type: ignore[attr-defined]
+    assert view.fast is not None, "GRAPHQL_COMPILE is off"
+    return view.fast

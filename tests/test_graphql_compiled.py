@@ -1,4 +1,4 @@
-"""Compiled queries (app.graphql.compiled) and their plans (app.graphql.prepared) answer exactly what
+"""Compiled queries (app.graphql.fast.sql) and their plans (app.graphql.fast.plans) answer exactly what
 the resolvers answer.
 
 Every document here is sent to two server processes on the same database: the default one, which
@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from app.graphql.prepared import Plans
+from app.graphql.fast.plans import Plans
 from app.services import bots
-from tests.support import Factory, auth, eventually, inbound_params, post_signed, revoke
+from tests.support import Factory, auth, eventually, graphql_view, inbound_params, post_signed, revoke
 
 MESSAGE = (
     "id conversationId restaurantId direction author messageType content mediaUrl mediaUrls waSid"
@@ -181,10 +181,8 @@ def orm_statements(app_and_db):
 
 @pytest.fixture
 def plans(app_and_db) -> Plans:
-    """The default server's plans (app.graphql.prepared)."""
-    plans = app_and_db[2].plans
-    assert plans is not None
-    return plans
+    """The default server's plans (app.graphql.fast.plans)."""
+    return graphql_view(app_and_db[3]).plans
 
 
 @pytest.fixture
@@ -331,7 +329,7 @@ async def test_what_the_compiler_doesnt_know_is_resolved(client, ask, shop, quer
     await ask(query, variables, auth(token, restaurant.id), compiled=False)
 
 
-# -- plans (app.graphql.prepared) ------------------------------------------------------------------
+# -- plans (app.graphql.fast.plans) ------------------------------------------------------------------
 
 
 async def gql(client, query: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:

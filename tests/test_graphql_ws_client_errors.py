@@ -16,7 +16,7 @@ import websockets
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
-from app.graphql.context import Context
+from app.graphql.context import OperationContext as Context
 from app.graphql.view import GraphQLApp, LegacyWSHandler, TransportWSHandler
 from tests.gql import Socket
 from tests.support import Factory

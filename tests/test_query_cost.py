@@ -15,28 +15,28 @@ from graphql import parse
 from sqlalchemy import text
 
 from app.context import AppContext
-from app.graphql.context import Context
+from app.graphql.context import OperationContext as Context
 from app.graphql.schema import schema
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
 from bench.queries import OURS as BENCH
 from tests.gql import Socket, gql
-from tests.support import PUBLIC_BASE_URL, Factory, auth, inbound_params, post_signed
+from tests.support import PUBLIC_BASE_URL, Factory, auth, graphql_view, inbound_params, post_signed
 
 LIMIT = 10_000
 ATTACK = (
     "{ conversations(first: 200) { nodes { messages(last: 200) { nodes { conversation {"
     " messages(last: 200) { nodes { id } } } } } } } }"
 )
-# Every root field compiled: without the limit this is answered, and planned (app.graphql.prepared).
+# Every root field compiled: without the limit this is answered, and planned (app.graphql.fast.plans).
 WIDE = "query Wide { conversations(first: 200) { nodes { id messages(last: 200) { nodes { id } } } } }"
 
 
 @pytest.fixture(scope="module")
-async def served(settings: Settings) -> AsyncIterator[tuple[object, AppContext]]:
+async def served(settings: Settings) -> AsyncIterator[tuple[object, AppContext, object]]:
     app = create_app(settings)
     async with LifespanManager(app) as manager:
-        yield manager.app, manager._state["ctx"]  # type: ignore[attr-defined]
+        yield manager.app, manager._state["ctx"], app  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +171,7 @@ async def test_variables_that_raise_the_cost_are_counted(client, shop):
 
 async def test_a_refused_document_is_never_planned(client, shop, served):
     bot, token = shop
-    plans = served[1].plans
+    plans = graphql_view(served[2]).plans
     allowed = WIDE.replace("first: 200", "first: 20").replace("last: 200", "last: 20")  # 1 + 20 + 20 + 400
     for _ in range(3):
         assert "errors" not in await gql(client, allowed, token=token, restaurant=bot.restaurant.id)
@@ -204,7 +204,7 @@ async def test_a_costly_subscription_is_refused(live_url, shop):
 
 
 async def test_the_pool_carries_the_timeouts(served, strict):
-    for (_, ctx), expected in ((served, ("15s", "1min")), (strict, ("500ms", "1min"))):
+    for (_, ctx, *_rest), expected in ((served, ("15s", "1min")), (strict, ("500ms", "1min"))):
         async with ctx.db.engine.connect() as connection:
             shown = (
                 (await connection.execute(text("SHOW statement_timeout"))).scalar_one(),

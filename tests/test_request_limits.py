@@ -20,7 +20,7 @@ from app.graphql.schema import RefuseNulCharacters, Schema
 from app.main import create_app
 from app.settings import Settings
 from tests.gql import Socket
-from tests.support import PUBLIC_BASE_URL, Factory, auth, inbound_params, sign
+from tests.support import PUBLIC_BASE_URL, Factory, auth, graphql_view, inbound_params, sign
 
 KiB = 1024
 BODY_LIMIT = 256 * KiB
@@ -226,7 +226,7 @@ async def test_caches_key_on_digests_and_hold_no_large_query_text(client, shop, 
 
     bot, token = shop
     schema = graphql_schema(served[0])
-    plans = served[2].plans
+    plans = graphql_view(served[0]).plans
     headers = auth(token, bot.restaurant.id)
     big = padded_query(
         "query Big { conversations(first: 20) { nodes { id } } }", QUERY_LIMIT

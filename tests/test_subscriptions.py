@@ -12,7 +12,7 @@ from gql import gql as parse
 from gql.transport.websockets import WebsocketsTransport
 
 from app.channels.twilio.inbound import parse_inbound
-from app.graphql.shared import Outbox
+from app.graphql.fast.frames import FrameQueue as Outbox
 from app.realtime import events
 from app.realtime.hub import Hub, SubscriptionOverflow
 from app.realtime.payloads import LOADERS

@@ -2,7 +2,7 @@
 
 An HTTP request carries one operation and gets one context. A GraphQL WebSocket gets one for the
 connection (its credentials, checked at `connection_init`), and every operation started on it runs
-with a context of its own (`Context.operation`, see app.graphql.view): its own session, transaction
+with a context of its own (`OperationContext.operation`, see app.graphql.view): its own session, transaction
 and loaders, and its own check of the caller, so a query finishing never closes the session of a
 mutation sent right after it, and a token revoked since the socket opened is refused.
 """
@@ -10,10 +10,10 @@ mutation sent right after it, and a token revoked since the socket opened is ref
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,23 +21,27 @@ from starlette.requests import HTTPConnection
 
 from app.auth.principal import Principal, Tenant
 from app.context import AppContext
-from app.errors import Forbidden, NotFound, SufrahError, Unauthenticated, ValidationFailed
+from app.errors import SufrahError
+from app.graphql.loaders import Loaders
+from app.realtime.hub import Delivered, FastPath
 
 T = TypeVar("T")
 
-ERROR_CODES = {
-    Unauthenticated: "UNAUTHENTICATED",
-    Forbidden: "FORBIDDEN",
-    NotFound: "NOT_FOUND",
-    ValidationFailed: "BAD_USER_INPUT",
-}
+
+class SocketDelivery(FastPath, Protocol):
+    """A subscription's fast path to its socket (app.realtime.hub's FastPath), let go of when the
+    subscription ends."""
+
+    def close(self) -> None: ...
+
+
+# Makes a subscription's fast path from the way its events become GraphQL objects (see `delivery`).
+Delivery = Callable[[Callable[[Delivered], Any]], SocketDelivery | None]
 
 
 def graphql_error(exc: SufrahError) -> GraphQLError:
-    """The GraphQL error for a domain error: the extensions it declares itself (what graphql-core also
-    reads when it escapes a resolver, e.g. StatementTimeout's TIMEOUT), else its code from ERROR_CODES."""
-    extensions = getattr(exc, "extensions", None) or {"code": ERROR_CODES.get(type(exc), "BAD_REQUEST")}
-    return GraphQLError(exc.message, extensions=extensions)
+    """The GraphQL error for a domain error, with the code its class declares (app.errors)."""
+    return GraphQLError(exc.message, extensions=exc.extensions)
 
 
 def _unused(task: asyncio.Task[Any]) -> None:
@@ -49,7 +53,7 @@ def _unused(task: asyncio.Task[Any]) -> None:
 
 
 @dataclass
-class Context:
+class OperationContext:
     app: AppContext
     connection: HTTPConnection
     token: str | None
@@ -66,6 +70,14 @@ class Context:
     # strawberry sets these on the context object for HTTP requests
     request: Any = None
     response: Any = None
+    # Set by an execution that can hand this subscription's events to its socket itself, without a
+    # turn of the subscription's loop each (app.graphql.fast installs one); None: the loop does.
+    delivery: Delivery | None = None
+
+    @property
+    def tenant(self) -> Tenant | None:
+        """The caller's tenant once `authenticate` has found it."""
+        return self._tenant
 
     async def run(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `fn` with the request's session. Sibling fields resolve concurrently; one session
@@ -97,10 +109,10 @@ class Context:
                 session, self._session = self._session, None
                 await session.close()
 
-    def fork(self) -> Context:
+    def fork(self) -> OperationContext:
         """The same caller with a session and loaders of its own (for work done on its behalf in
         another task)."""
-        return Context(
+        return OperationContext(
             app=self.app,
             connection=self.connection,
             token=self.token,
@@ -110,10 +122,10 @@ class Context:
             _principal=self._principal,
         )
 
-    def operation(self) -> Context:
+    def operation(self) -> OperationContext:
         """A context for one operation started on a socket: the socket's credentials, with a
         session, loaders and a check of the caller of its own (nothing remembered is inherited)."""
-        return Context(
+        return OperationContext(
             app=self.app,
             connection=self.connection,
             token=self.token,
@@ -156,8 +168,29 @@ class Context:
                 raise graphql_error(exc) from None
         return self._principal
 
-    @cached_property
-    def loaders(self) -> Any:
-        from app.graphql.loaders import Loaders
+    async def subscribe(
+        self,
+        *,
+        restaurant_id: str,
+        after: int | None,
+        accept: Callable[[Delivered], bool],
+        build: Callable[[Delivered], Any],
+    ) -> AsyncIterator[Delivered]:
+        """The restaurant's events after `after` that `accept` takes (app.realtime.hub); `build`
+        makes an event's GraphQL object, for a fast path that delivers it itself."""
+        fast = self.delivery(build) if self.delivery is not None else None
+        try:
+            async for item in self.app.hub.subscribe(
+                restaurant_id=restaurant_id, after=after, accept=accept, fast=fast
+            ):
+                yield item
+        finally:
+            if fast is not None:
+                fast.close()
 
-        return Loaders(self)
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(run=self.run, restaurant=self._restaurant_id)
+
+    async def _restaurant_id(self) -> str:
+        return (await self.authenticate()).restaurant_id

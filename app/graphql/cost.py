@@ -37,7 +37,7 @@ alone), so it is checked just before execution (`on_execute`), for queries, muta
 of a subscription alike. What depends on the document alone, a polynomial in the variables that size
 pages, is worked out once per document and operation and kept under the document's digest
 (app.graphql.documents); a request then costs a dictionary lookup and a few multiplications. A
-refused operation has an error, so app.graphql.prepared never makes a plan of it.
+refused operation has an error, so app.graphql.fast.plans never makes a plan of it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ Here, instead:
   same classes on every request, see `Limits` in app.graphql.schema).
 
 The other per-document caches (the NUL check in app.graphql.schema, costs in app.graphql.cost, plans
-in app.graphql.prepared) key on the same digests, so no cache holds a query text as its key.
+in app.graphql.fast.plans) key on the same digests, so no cache holds a query text as its key.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,9 +15,9 @@ from strawberry.dataloader import DataLoader
 from app.models import Bot, Conversation, Message, OrderLine
 from app.services import bots, conversations, orders
 
-if TYPE_CHECKING:
-    from app.graphql.context import Context
-
+T = TypeVar("T")
+# The operation's way to use its one session (OperationContext.run), and its caller's restaurant.
+Run = Callable[[Callable[[AsyncSession], Awaitable[T]]], Awaitable[T]]
 MessagesKey = tuple[str, int, datetime | None, str | None]  # conversation, last, before (at, id)
 
 # The newest N messages of each conversation, each one an index range scan backwards (LATERAL), so a
@@ -39,16 +39,14 @@ _LATEST = text(
 
 
 class Loaders:
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+    def __init__(self, *, run: Run[Any], restaurant: Callable[[], Awaitable[str]]) -> None:
+        self._run = run
+        self._restaurant = restaurant
         self.bot = DataLoader(self._bots)
         self.conversation = DataLoader(self._conversations)
         self.order_lines = DataLoader(self._order_lines)
         self.last_message = DataLoader(self._last_messages)
         self.messages = DataLoader(self._messages)
-
-    async def _restaurant(self) -> str:
-        return (await self._ctx.authenticate()).restaurant_id
 
     async def _by_id(
         self,
@@ -58,7 +56,7 @@ class Loaders:
     ) -> list[Any]:
         """One query for a batch of keys of the caller's restaurant, answered in key order."""
         restaurant_id = await self._restaurant()
-        found = await self._ctx.run(lambda session: fetch(session, restaurant_id, list(ids)))
+        found = await self._run(lambda session: fetch(session, restaurant_id, list(ids)))
         return [found.get(i, missing) for i in ids]
 
     async def _bots(self, ids: list[str]) -> list[Bot | None]:
@@ -93,7 +91,7 @@ class Loaders:
                 grouped[row.conversation_id].append(row)
             return grouped
 
-        return await self._ctx.run(load)
+        return await self._run(load)
 
     async def _last_messages(self, conversation_ids: list[str]) -> list[Message | None]:
         latest = await self._latest(list(conversation_ids), 1, None)

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app import models
+from app.graphql.projection import Derived, Projection
+from app.graphql.results import ForbiddenError, NotFoundError, ValidationError
+from app.services.orders import NEXT
 
 if TYPE_CHECKING:
-    from app.graphql.context import Context
+    from app.graphql.context import OperationContext
 
 
 @strawberry.enum
@@ -48,19 +51,8 @@ class Branch:
     is_active: bool
     sort_order: int
 
-    @classmethod
-    def from_row(cls, row: models.Branch) -> Branch:
-        return cls(
-            id=strawberry.ID(row.id),
-            name_ar=row.name_ar,
-            name_en=row.name_en,
-            address=row.address,
-            latitude=row.latitude,
-            longitude=row.longitude,
-            delivery_radius_km=row.delivery_radius_km,
-            is_active=row.is_active,
-            sort_order=row.sort_order,
-        )
+
+BRANCH = Projection(Branch, models.Branch)
 
 
 @strawberry.type
@@ -75,19 +67,8 @@ class MenuItem:
     max_quantity: int
     sort_order: int
 
-    @classmethod
-    def from_row(cls, row: models.MenuItem) -> MenuItem:
-        return cls(
-            id=strawberry.ID(row.id),
-            category_id=strawberry.ID(row.category_id),
-            name_ar=row.name_ar,
-            name_en=row.name_en,
-            price=row.price,
-            currency=row.currency,
-            available=row.available,
-            max_quantity=row.max_quantity,
-            sort_order=row.sort_order,
-        )
+
+MENU_ITEM = Projection(MenuItem, models.MenuItem)
 
 
 @strawberry.type
@@ -99,16 +80,16 @@ class MenuCategory:
     sort_order: int
     items: list[MenuItem]
 
-    @classmethod
-    def from_row(cls, row: models.MenuCategory, items: list[models.MenuItem]) -> MenuCategory:
-        return cls(
-            id=strawberry.ID(row.id),
-            name_ar=row.name_ar,
-            name_en=row.name_en,
-            is_active=row.is_active,
-            sort_order=row.sort_order,
-            items=[MenuItem.from_row(i) for i in items if i.category_id == row.id],
-        )
+
+# `items`: the category's menu items, given by the caller (`from_row(row, items=...)`).
+MENU_CATEGORY = Projection(MenuCategory, models.MenuCategory, absent={"items"})
+
+
+def menu_category(row: models.MenuCategory, items: list[models.MenuItem]) -> MenuCategory:
+    """A category with those of `items` that belong to it."""
+    return MENU_CATEGORY.from_row(
+        row, items=[MENU_ITEM.from_row(i) for i in items if i.category_id == row.id]
+    )
 
 
 @strawberry.type
@@ -131,6 +112,9 @@ class OrderLine:
     @strawberry.field
     def line_total(self) -> int:
         return self.unit_price * self.quantity
+
+
+ORDER_LINE = Projection(OrderLine, models.OrderLine, resolved={"line_total"})
 
 
 @strawberry.type
@@ -159,54 +143,24 @@ class Order:
     cursor: str | None = None
 
     @strawberry.field
-    async def lines(self, info: strawberry.Info[Context]) -> list[OrderLine]:
+    async def lines(self, info: strawberry.Info[OperationContext]) -> list[OrderLine]:
         rows = await info.context.loaders.order_lines.load(str(self.id))
-        return [
-            OrderLine(
-                line_no=r.line_no,
-                item_id=strawberry.ID(r.item_id),
-                name_ar=r.name_ar,
-                name_en=r.name_en,
-                unit_price=r.unit_price,
-                quantity=r.quantity,
-            )
-            for r in rows
-        ]
+        return [ORDER_LINE.from_row(r) for r in rows]
 
     @strawberry.field(description="The statuses staff may move this order to next.")
     def next_statuses(self) -> list[OrderStatus]:
-        from app.services.orders import NEXT
-
         allowed = NEXT[self.status.value]
         wrong_kind = "READY" if self.order_type is OrderType.DELIVERY else "OUT_FOR_DELIVERY"
         return [OrderStatus(s) for s in models.ORDER_STATUSES if s in allowed and s != wrong_kind]
 
-    @classmethod
-    def from_row(cls, row: models.Order, cursor: str | None = None) -> Order:
-        return cls(
-            id=strawberry.ID(row.id),
-            reference=row.reference,
-            number=row.number,
-            conversation_id=strawberry.ID(row.conversation_id),
-            bot_id=strawberry.ID(row.bot_id),
-            customer_phone=row.customer_phone,
-            customer_name=row.customer_name,
-            order_type=OrderType(row.order_type),
-            branch_id=strawberry.ID(row.branch_id) if row.branch_id else None,
-            delivery_address=row.delivery_address,
-            delivery_latitude=row.delivery_latitude,
-            delivery_longitude=row.delivery_longitude,
-            payment_method=PaymentMethod(row.payment_method),
-            subtotal=row.subtotal,
-            total=row.total,
-            currency=row.currency,
-            status=OrderStatus(row.status),
-            rating=row.rating,
-            rating_comment=row.rating_comment,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            cursor=cursor,
-        )
+
+ORDER = Projection(
+    Order,
+    models.Order,
+    derived={"reference": Derived(python=lambda o: o.reference, sql=lambda r: f"('#' || {r}.number)")},
+    resolved={"lines", "next_statuses"},
+    absent={"cursor"},
+)
 
 
 @strawberry.type
@@ -270,8 +224,6 @@ class RestaurantSettingsInput:
 class Deleted:
     id: strawberry.ID
 
-
-from app.graphql.types import ForbiddenError, NotFoundError, ValidationError  # noqa: E402  (after the types)
 
 BranchResult = Annotated[Branch | NotFoundError | ValidationError, strawberry.union("BranchResult")]
 CategoryResult = Annotated[MenuCategory | NotFoundError | ValidationError, strawberry.union("CategoryResult")]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from enum import Enum
-from typing import Any, TypeVar
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError, StringValueNode, Visitor, visit
@@ -22,63 +23,40 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.nodes import SelectedField
 
+from app import models
 from app.bot.runner import notify_order_status
-from app.errors import Forbidden, NotFound, OutsideCustomerWindow, SufrahError, ValidationFailed
-from app.graphql import compiled, cursors
+from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
+from app.graphql import cursors
 from app.graphql import ordering as o
-from app.graphql.context import Context, graphql_error
+from app.graphql.context import OperationContext, graphql_error
 from app.graphql.cost import CostLimit, Costs
 from app.graphql.documents import CachedDocuments, DocumentCache, KiB, key_of
-from app.graphql.shared import SharedEventExecutor, event_object_of, fast_path
+from app.graphql.results import failure
 from app.graphql.types import (
+    BOT,
+    CONVERSATION,
+    MESSAGE,
+    RESTAURANT,
     Bot,
     Conversation,
     ConversationConnection,
     ConversationEdge,
     ConversationResult,
     ConversationStatus,
-    Event,
-    ForbiddenError,
     Message,
     MessageConnection,
-    NotFoundError,
-    OutsideCustomerWindowError,
     PageInfo,
     Restaurant,
     RestaurantResult,
     SendMessageResult,
     Stats,
-    ValidationError,
-    event_object,
 )
 from app.realtime import events
 from app.realtime.hub import CursorExpired, Delivered, SubscriptionOverflow
-from app.services import bots, catalog, conversations, orders, outbound, restaurants
+from app.services import bots, catalog, conversations, orders, outbound, pages, restaurants
 
 T = TypeVar("T")
-Info = strawberry.Info[Context]
-MAX_PAGE = 200
-MAX_OFFSET = 10_000
-
-
-def _failure(exc: SufrahError) -> Any:
-    """Expected failures become members of the mutation's result union."""
-    if isinstance(exc, NotFound):
-        return NotFoundError(message=exc.message)
-    if isinstance(exc, Forbidden):
-        return ForbiddenError(message=exc.message)
-    if isinstance(exc, OutsideCustomerWindow):
-        return OutsideCustomerWindowError(message=exc.message)
-    if isinstance(exc, ValidationFailed):
-        return ValidationError(message=exc.message, field=exc.field)
-    raise exc
-
-
-_RESOLVE = object()  # a selection app.graphql.compiled doesn't compile
-
-
-def _compiles(info: Info) -> bool:
-    return info.context.app.settings.graphql_compile
+Info = strawberry.Info[OperationContext]
 
 
 async def _read(info: Info, fn: Callable[[AsyncSession, str, str | None], Awaitable[T]]) -> T:
@@ -99,7 +77,7 @@ async def _mutate(
         await info.context.commit()
     except SufrahError as exc:
         await info.context.run(lambda s: s.rollback())
-        return _failure(exc)
+        return failure(exc)
     return wrap(row)
 
 
@@ -115,10 +93,11 @@ class Query:
         after: str | None = None,
         offset: int = 0,
     ) -> ConversationConnection:
-        if not 1 <= first <= MAX_PAGE:
-            raise graphql_error(ValidationFailed(f"first must be from 1 to {MAX_PAGE}", field="first"))
-        if not 0 <= offset <= MAX_OFFSET:
-            raise graphql_error(ValidationFailed(f"offset must be from 0 to {MAX_OFFSET}", field="offset"))
+        try:
+            pages.page_size(first, field="first")
+            pages.offset(offset)
+        except ValidationFailed as exc:
+            raise graphql_error(exc) from None
         if search is not None and len(search) > 200:
             raise graphql_error(ValidationFailed("search is longer than 200 characters", field="search"))
         # count(*) only when the client asked for totalCount (or used a fragment, to be safe)
@@ -133,23 +112,11 @@ class Query:
                 status=status.value if status else None,
                 search=search or None,
             )
-            if _compiles(info) and not filters["search"]:
-                one = compiled.conversations(
-                    info,
-                    restaurant_id=restaurant_id,
-                    bot_id=bot_id,
-                    status=filters["status"],
-                    first=first,
-                    offset=offset,
-                    after=position,
-                )
-                if one is not None:
-                    return await one.fetch(s)  # type: ignore[return-value]  # the JSON, see app.graphql.compiled
             rows = await conversations.list_page(s, **filters, limit=first + 1, offset=offset, after=position)
             total = await conversations.count(s, **filters) if wants_total else 0
             edges = [
                 ConversationEdge(
-                    cursor=cursors.encode(c.last_message_at, c.id), node=Conversation.from_row(c)
+                    cursor=cursors.encode(c.last_message_at, c.id), node=CONVERSATION.from_row(c)
                 )
                 for c in rows[:first]
             ]
@@ -169,17 +136,13 @@ class Query:
     @strawberry.field(description="One conversation; null when missing or another restaurant's.")
     async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Conversation | None:
-            if _compiles(info):
-                one = compiled.conversation(
-                    info, restaurant_id=restaurant_id, bot_id=bot_id, conversation_id=str(id)
-                )
-                if one is not None:
-                    return await one.fetch(s)  # type: ignore[return-value]
             try:
-                row = await conversations.get(s, restaurant_id=restaurant_id, conversation_id=str(id))
+                row = await conversations.get(
+                    s, restaurant_id=restaurant_id, conversation_id=str(id), bot_id=bot_id
+                )
             except NotFound:
                 return None
-            return Conversation.from_row(row) if bot_id in (None, row.bot_id) else None
+            return CONVERSATION.from_row(row)
 
         return await _read(info, load)
 
@@ -187,17 +150,6 @@ class Query:
     async def messages(
         self, info: Info, conversation_id: strawberry.ID, last: int = 50, before: str | None = None
     ) -> MessageConnection | None:
-        if _compiles(info):
-
-            async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Any:
-                one = compiled.messages(
-                    info, restaurant_id=restaurant_id, bot_id=bot_id, conversation_id=str(conversation_id)
-                )
-                return await one.fetch(s) if one is not None else _RESOLVE
-
-            page = await _read(info, load)
-            if page is not _RESOLVE:
-                return page  # type: ignore[no-any-return]
         conversation = await Query.conversation(self, info, conversation_id)
         if conversation is None:
             return None
@@ -206,10 +158,6 @@ class Query:
     @strawberry.field
     async def stats(self, info: Info) -> Stats:
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> Stats:
-            if _compiles(info):
-                one = compiled.stats(info, restaurant_id=restaurant_id, bot_id=bot_id)
-                if one is not None:
-                    return await one.fetch(s)  # type: ignore[return-value]
             counts = await conversations.stats(s, restaurant_id=restaurant_id, bot_id=bot_id)
             activity = await conversations.activity(s, restaurant_id=restaurant_id)
             return Stats(
@@ -237,7 +185,7 @@ class Query:
         else:
             target = (await info.context.authenticate()).restaurant_id
         rows = await info.context.run(lambda s: bots.list_for(s, restaurant_id=target))
-        return [Bot.from_row(b) for b in rows]
+        return [BOT.from_row(b) for b in rows]
 
     @strawberry.field(description="Branches and the menu, in display order (inactive ones included).")
     async def menu(self, info: Info) -> o.Menu:
@@ -245,8 +193,8 @@ class Query:
             menu = await catalog.menu(s, restaurant_id=restaurant_id)
             restaurant = await restaurants.get(s, restaurant_id=restaurant_id)
             return o.Menu(
-                branches=[o.Branch.from_row(b) for b in menu.branches],
-                categories=[o.MenuCategory.from_row(c, menu.items) for c in menu.categories],
+                branches=[o.BRANCH.from_row(b) for b in menu.branches],
+                categories=[o.menu_category(c, menu.items) for c in menu.categories],
                 min_delivery_total=restaurant.min_delivery_total,
                 currency=restaurant.currency,
             )
@@ -257,8 +205,10 @@ class Query:
     async def orders(
         self, info: Info, status: list[o.OrderStatus] | None = None, first: int = 50, after: str | None = None
     ) -> o.OrderConnection:
-        if not 1 <= first <= MAX_PAGE:
-            raise graphql_error(ValidationFailed(f"first must be from 1 to {MAX_PAGE}", field="first"))
+        try:
+            pages.page_size(first, field="first")
+        except ValidationFailed as exc:
+            raise graphql_error(exc) from None
 
         async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.OrderConnection:
             position = cursors.decode(after, field="after") if after else None
@@ -270,7 +220,7 @@ class Query:
                 after=position,
             )
             edges = [
-                o.OrderEdge(cursor=cursors.encode(r.created_at, r.id), node=o.Order.from_row(r))
+                o.OrderEdge(cursor=cursors.encode(r.created_at, r.id), node=o.ORDER.from_row(r))
                 for r in rows[:first]
             ]
             return o.OrderConnection(
@@ -283,7 +233,7 @@ class Query:
     async def order(self, info: Info, id: strawberry.ID) -> o.Order | None:
         async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.Order | None:
             try:
-                return o.Order.from_row(await orders.get(s, restaurant_id=restaurant_id, order_id=str(id)))
+                return o.ORDER.from_row(await orders.get(s, restaurant_id=restaurant_id, order_id=str(id)))
             except NotFound:
                 return None
 
@@ -306,7 +256,7 @@ class Query:
         principal = await info.context.principal()
         scope = None if principal.is_admin else principal.restaurant_ids
         rows = await info.context.run(lambda s: restaurants.list_all(s, restaurant_ids=scope))
-        return [Restaurant.from_row(r) for r in rows]
+        return [RESTAURANT.from_row(r) for r in rows]
 
 
 @strawberry.enum
@@ -334,7 +284,7 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: conversations.mark_read(s, restaurant_id=r, conversation_id=str(id)),
-            Conversation.from_row,
+            CONVERSATION.from_row,
         )
 
     @strawberry.mutation
@@ -344,7 +294,7 @@ class Mutation:
             lambda s, r: conversations.set_status(
                 s, restaurant_id=r, conversation_id=str(id), status="closed"
             ),
-            Conversation.from_row,
+            CONVERSATION.from_row,
         )
 
     @strawberry.mutation
@@ -354,7 +304,7 @@ class Mutation:
             lambda s, r: conversations.set_status(
                 s, restaurant_id=r, conversation_id=str(id), status="active"
             ),
-            Conversation.from_row,
+            CONVERSATION.from_row,
         )
 
     @strawberry.mutation(description="Bot on/off for one conversation (off: staff answer by hand).")
@@ -366,7 +316,7 @@ class Mutation:
             lambda s, r: conversations.set_bot_active(
                 s, restaurant_id=r, conversation_id=str(id), active=active
             ),
-            Conversation.from_row,
+            CONVERSATION.from_row,
         )
 
     @strawberry.mutation(description="The restaurant-wide bot switch.")
@@ -374,7 +324,7 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: restaurants.set_bot_enabled(s, restaurant_id=r, enabled=enabled),
-            Restaurant.from_row,
+            RESTAURANT.from_row,
         )
 
     @strawberry.mutation(description="Move an order to its next status; the customer is told by WhatsApp.")
@@ -386,7 +336,7 @@ class Mutation:
             await notify_order_status(s, order=order)
             return order
 
-        return await _mutate(info, change, o.Order.from_row)
+        return await _mutate(info, change, o.ORDER.from_row)
 
     @strawberry.mutation(description="Create a branch (no id) or change one.")
     async def save_branch(
@@ -395,7 +345,7 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: catalog.save_branch(s, restaurant_id=r, branch_id=_opt(id), **_values(input)),
-            o.Branch.from_row,
+            o.BRANCH.from_row,
         )
 
     @strawberry.mutation(description="Create a menu category (no id) or change one.")
@@ -405,7 +355,7 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: catalog.save_category(s, restaurant_id=r, category_id=_opt(id), **_values(input)),
-            lambda row: o.MenuCategory.from_row(row, []),
+            lambda row: o.menu_category(row, []),
         )
 
     @strawberry.mutation(description="Create a menu item (no id) or change one (price in minor units).")
@@ -415,7 +365,7 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: catalog.save_item(s, restaurant_id=r, item_id=_opt(id), **_values(input)),
-            o.MenuItem.from_row,
+            o.MENU_ITEM.from_row,
         )
 
     @strawberry.mutation(description="Delete a branch, a category (with its items) or a menu item.")
@@ -435,7 +385,7 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: catalog.update_settings(s, restaurant_id=r, **_values(input)),
-            Restaurant.from_row,
+            RESTAURANT.from_row,
         )
 
     @strawberry.mutation(description="A staff reply: stored as an outgoing message and queued for WhatsApp.")
@@ -452,12 +402,29 @@ class Mutation:
                 media_url=media_url,
                 author="staff",
             ),
-            Message.from_row,
+            MESSAGE.from_row,
         )
 
 
-def _event_object(item: Delivered) -> Any:
-    return event_object(item.kind, item.payload, item.cursor)
+Event = Annotated[Message | Conversation | Restaurant | Bot | o.Order, strawberry.union("Event")]
+_OBJECTS: dict[type[Any], Callable[[Any, str], Any]] = {
+    models.Message: lambda row, cursor: MESSAGE.from_row(row, cursor=cursor),
+    models.Conversation: lambda row, cursor: CONVERSATION.from_row(row, cursor=cursor),
+    models.Restaurant: lambda row, cursor: RESTAURANT.from_row(row, cursor=cursor),
+    models.Bot: lambda row, cursor: BOT.from_row(row, cursor=cursor),
+    models.Order: lambda row, cursor: o.ORDER.from_row(row, cursor=cursor),
+}
+_UNSET = object()
+
+
+def event_object(item: Delivered) -> Any:
+    """The GraphQL object of a delivered event (None when its row is gone), made once for all the
+    subscribers it is delivered to (kept on the event)."""
+    obj = item.shared.get("graphql", _UNSET)
+    if obj is _UNSET:
+        build = _OBJECTS.get(type(item.payload))
+        obj = item.shared["graphql"] = build(item.payload, item.cursor) if build is not None else None
+    return obj
 
 
 async def _stream(
@@ -469,13 +436,11 @@ async def _stream(
         position = events.decode_cursor(after, restaurant_id=tenant.restaurant_id) if after else None
     except ValidationFailed as exc:
         raise graphql_error(exc) from None
-    hub = info.context.app.hub
-    fast = fast_path(_event_object, info.context.fork)  # once caught up, frames skip the per-socket work
     try:
-        async for item in hub.subscribe(
-            restaurant_id=tenant.restaurant_id, after=position, accept=accept, fast=fast
+        async for item in info.context.subscribe(
+            restaurant_id=tenant.restaurant_id, after=position, accept=accept, build=event_object
         ):
-            obj = event_object_of(item, _event_object)
+            obj = event_object(item)
             if obj is not None:
                 yield obj
                 # The event's nested fields are resolved by now: release what they used.
@@ -484,9 +449,6 @@ async def _stream(
         raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from None
     except CursorExpired as exc:  # the client reloads, then subscribes without `after`
         raise GraphQLError(str(exc), extensions={"code": "CURSOR_EXPIRED"}) from None
-    finally:
-        if fast is not None:
-            fast.close()
 
 
 @strawberry.type
@@ -550,7 +512,7 @@ class CloseSession(SchemaExtension):
             yield
         finally:
             context = self.execution_context.context
-            if isinstance(context, Context):
+            if isinstance(context, OperationContext):
                 await context.close()
 
 
@@ -670,21 +632,15 @@ def build_schema(
         RefuseNulCharacters,
         # A bug must not leak SQL or stack details to the caller: unexpected errors read "internal
         # error" (and are logged in full by Schema.process_errors).
-        lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="internal error"),
-        lambda: CachedDocuments(documents, max_bytes=max_query_bytes),  # parsed and validated once per text
+        partial(MaskErrors, should_mask_error=_is_unexpected, error_message="internal error"),
+        partial(CachedDocuments, documents, max_bytes=max_query_bytes),  # parsed and validated once per text
         Limits,
-        lambda: MaxTokensLimiter(max_token_count=2000),
-        lambda: CostLimit(costs, limit=max_cost),  # refused before execution: QUERY_TOO_COSTLY
+        partial(MaxTokensLimiter, max_token_count=2000),
+        partial(CostLimit, costs, limit=max_cost),  # refused before execution: QUERY_TOO_COSTLY
     ]
     if production:
         extensions += [DisableIntrospection, HideSuggestions]
-    built = Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        extensions=extensions,
-        execution_context_class=SharedEventExecutor,
-    )
+    built = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
     built.documents, built.costs = documents, costs
     return built
 

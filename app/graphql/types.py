@@ -1,22 +1,27 @@
-"""GraphQL types, mapped explicitly from rows (`from_row`): a column such as a bot's encrypted auth
-token can't reach the schema by accident."""
+"""GraphQL types of the inbox, each read from its table as its `Projection` (declared beside it) says:
+a column such as a bot's encrypted auth token can't reach the schema by accident, and the compiled
+path (app.graphql.fast) writes every field the way `from_row` does."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app import models
+from app.errors import ValidationFailed
 from app.graphql import cursors
+from app.graphql.context import graphql_error
+from app.graphql.projection import Derived, Projection
+from app.graphql.results import ForbiddenError, NotFoundError, OutsideCustomerWindowError, ValidationError
+from app.services import pages
+from app.services.conversations import waiting_for_staff, waiting_sql
 
 if TYPE_CHECKING:
-    from app.graphql.context import Context
-
-MAX_MESSAGES_PAGE = 200
+    from app.graphql.context import OperationContext
 
 
 @strawberry.enum
@@ -47,6 +52,9 @@ class PageInfo:
     end_cursor: str | None
 
 
+EVENT_CURSOR = "Position of the event that delivered this object (subscriptions only)."
+
+
 @strawberry.type
 class Message:
     id: strawberry.ID
@@ -65,36 +73,24 @@ class Message:
     metadata: JSON
     created_at: datetime
     updated_at: datetime
-    cursor: str | None = strawberry.field(
-        default=None, description="Position of the event that delivered this object (subscriptions only)."
-    )
+    cursor: str | None = strawberry.field(default=None, description=EVENT_CURSOR)
 
     @strawberry.field(description="The conversation this message belongs to.")
-    async def conversation(self, info: strawberry.Info[Context]) -> Conversation | None:
+    async def conversation(self, info: strawberry.Info[OperationContext]) -> Conversation | None:
         row = await info.context.loaders.conversation.load(str(self.conversation_id))
-        return Conversation.from_row(row) if row is not None else None
+        return CONVERSATION.from_row(row) if row is not None else None
 
-    @classmethod
-    def from_row(cls, row: models.Message, cursor: str | None = None) -> Message:
-        return cls(
-            id=strawberry.ID(row.id),
-            conversation_id=strawberry.ID(row.conversation_id),
-            restaurant_id=strawberry.ID(row.restaurant_id),
-            direction=Direction(row.direction),
-            author=row.author,
-            message_type=row.message_type,
-            content=row.content,
-            media_url=row.media_urls[0] if row.media_urls else None,
-            media_urls=list(row.media_urls),
-            wa_sid=row.wa_sid,
-            delivery_status=row.delivery_status,
-            error_code=row.error_code,
-            error_message=row.error_message,
-            metadata={k: v for k, v in row.meta.items() if k != "twilio"},
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            cursor=cursor,
-        )
+
+MESSAGE = Projection(
+    Message,
+    models.Message,
+    derived={
+        "media_url": Derived(python=lambda m: m.media_url, sql=lambda r: f"({r}.media_urls ->> 0)"),
+        "metadata": Derived(python=lambda m: m.public_metadata, sql=lambda r: f"({r}.metadata - 'twilio')"),
+    },
+    resolved={"conversation"},
+    absent={"cursor"},
+)
 
 
 @strawberry.type
@@ -118,7 +114,7 @@ class MessageConnection:
         has_older = len(rows) > last
         page = list(reversed(rows[:last]))
         edges = [
-            MessageEdge(cursor=cursors.encode(m.created_at, m.id), node=Message.from_row(m)) for m in page
+            MessageEdge(cursor=cursors.encode(m.created_at, m.id), node=MESSAGE.from_row(m)) for m in page
         ]
         return cls(
             edges=edges,
@@ -148,24 +144,17 @@ class Bot:
     updated_at: datetime
     cursor: str | None = None
 
-    @classmethod
-    def from_row(cls, row: models.Bot, cursor: str | None = None) -> Bot:
-        return cls(
-            id=strawberry.ID(row.id),
-            restaurant_id=strawberry.ID(row.restaurant_id),
-            name=row.name,
-            restaurant_name=row.restaurant_name,
-            whatsapp_number=row.whatsapp_number,
-            status=BotStatus(row.status),
-            is_active=row.is_active and row.deleted_at is None,
-            support_contact=row.support_contact,
-            payment_link=row.payment_link,
-            max_messages_per_min=row.max_messages_per_min,
-            max_messages_per_day=row.max_messages_per_day,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            cursor=cursor,
-        )
+
+BOT = Projection(
+    Bot,
+    models.Bot,
+    derived={
+        "is_active": Derived(
+            python=lambda b: b.is_live, sql=lambda r: f"({r}.is_active AND {r}.deleted_at IS NULL)"
+        ),
+    },
+    absent={"cursor"},
+)
 
 
 @strawberry.type
@@ -178,17 +167,8 @@ class Restaurant:
     created_at: datetime
     cursor: str | None = None
 
-    @classmethod
-    def from_row(cls, row: models.Restaurant, cursor: str | None = None) -> Restaurant:
-        return cls(
-            id=strawberry.ID(row.id),
-            name=row.name,
-            currency=row.currency,
-            timezone=row.timezone,
-            bot_enabled=row.bot_enabled,
-            created_at=row.created_at,
-            cursor=cursor,
-        )
+
+RESTAURANT = Projection(Restaurant, models.Restaurant, absent={"cursor"})
 
 
 @strawberry.type
@@ -206,59 +186,40 @@ class Conversation:
     created_at: datetime
     updated_at: datetime
     cursor: str | None = None
-
-    @strawberry.field(description="The customer wrote last, the bot is off and the conversation is open.")
-    def waiting_for_staff(self) -> bool:
-        return (
-            self.status is ConversationStatus.ACTIVE
-            and not self.is_bot_active
-            and self.last_inbound_at is not None
-            and self.last_inbound_at >= self.last_message_at
-        )
+    waiting_for_staff: bool = strawberry.field(
+        description="The customer wrote last, the bot is off and the conversation is open."
+    )
 
     @strawberry.field(description="The sender (WhatsApp number) the customer wrote to.")
-    async def bot(self, info: strawberry.Info[Context]) -> Bot | None:
+    async def bot(self, info: strawberry.Info[OperationContext]) -> Bot | None:
         row = await info.context.loaders.bot.load(str(self.bot_id))
-        return Bot.from_row(row) if row is not None else None
+        return BOT.from_row(row) if row is not None else None
 
     @strawberry.field
-    async def last_message(self, info: strawberry.Info[Context]) -> Message | None:
+    async def last_message(self, info: strawberry.Info[OperationContext]) -> Message | None:
         row = await info.context.loaders.last_message.load(str(self.id))
-        return Message.from_row(row) if row is not None else None
+        return MESSAGE.from_row(row) if row is not None else None
 
     @strawberry.field(description="The newest `last` messages before `before`, oldest first.")
     async def messages(
-        self, info: strawberry.Info[Context], last: int = 50, before: str | None = None
+        self, info: strawberry.Info[OperationContext], last: int = 50, before: str | None = None
     ) -> MessageConnection:
-        from app.errors import ValidationFailed
-        from app.graphql.context import graphql_error
-
-        if not 1 <= last <= MAX_MESSAGES_PAGE:
-            raise graphql_error(ValidationFailed(f"last must be from 1 to {MAX_MESSAGES_PAGE}", field="last"))
         try:
+            pages.page_size(last, field="last")
             at, row_id = cursors.decode(before, field="before") if before else (None, None)
         except ValidationFailed as exc:
             raise graphql_error(exc) from None
         rows = await info.context.loaders.messages.load((str(self.id), last, at, row_id))
         return MessageConnection.from_rows(rows, last)
 
-    @classmethod
-    def from_row(cls, row: models.Conversation, cursor: str | None = None) -> Conversation:
-        return cls(
-            id=strawberry.ID(row.id),
-            restaurant_id=strawberry.ID(row.restaurant_id),
-            bot_id=strawberry.ID(row.bot_id),
-            customer_phone=row.customer_phone,
-            customer_name=row.customer_name,
-            status=ConversationStatus(row.status),
-            last_message_at=row.last_message_at,
-            last_inbound_at=row.last_inbound_at,
-            unread_count=row.unread_count,
-            is_bot_active=row.is_bot_active,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            cursor=cursor,
-        )
+
+CONVERSATION = Projection(
+    Conversation,
+    models.Conversation,
+    derived={"waiting_for_staff": Derived(python=waiting_for_staff, sql=waiting_sql)},
+    resolved={"bot", "last_message", "messages"},
+    absent={"cursor"},
+)
 
 
 @strawberry.type
@@ -288,30 +249,6 @@ class Stats:
     median_first_response_seconds: float | None
 
 
-# -- expected failures: members of mutation result unions ---------------------------------------
-
-
-@strawberry.type
-class NotFoundError:
-    message: str
-
-
-@strawberry.type
-class ForbiddenError:
-    message: str
-
-
-@strawberry.type
-class ValidationError:
-    message: str
-    field: str | None
-
-
-@strawberry.type
-class OutsideCustomerWindowError:
-    message: str
-
-
 ConversationResult = Annotated[
     Conversation | NotFoundError | ForbiddenError | ValidationError, strawberry.union("ConversationResult")
 ]
@@ -322,31 +259,3 @@ SendMessageResult = Annotated[
     Message | NotFoundError | ForbiddenError | ValidationError | OutsideCustomerWindowError,
     strawberry.union("SendMessageResult"),
 ]
-
-
-def _event_union() -> object:
-    from app.graphql.ordering import Order
-
-    return Annotated[Message | Conversation | Restaurant | Bot | Order, strawberry.union("Event")]
-
-
-Event = _event_union()
-
-
-def event_object(kind: str, payload: Any, cursor: str) -> Any:
-    """The GraphQL object for a delivered event (None when its row is gone)."""
-    if payload is None:
-        return None
-    if isinstance(payload, models.Message):
-        return Message.from_row(payload, cursor)
-    if isinstance(payload, models.Conversation):
-        return Conversation.from_row(payload, cursor)
-    if isinstance(payload, models.Restaurant):
-        return Restaurant.from_row(payload, cursor)
-    if isinstance(payload, models.Bot):
-        return Bot.from_row(payload, cursor)
-    if isinstance(payload, models.Order):
-        from app.graphql.ordering import Order
-
-        return Order.from_row(payload, cursor)
-    return None

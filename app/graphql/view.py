@@ -1,5 +1,11 @@
 """The GraphQL endpoint: HTTP (POST, and GET for queries) and WebSocket (graphql-transport-ws and the
-legacy graphql-ws), authenticated with the same tokens and tenant rules as every other edge."""
+legacy graphql-ws), authenticated with the same tokens and tenant rules as every other edge.
+
+The fast path (app.graphql.fast) is installed here, on this view's schema, when GRAPHQL_COMPILE is on:
+its plans answer known queries before strawberry sees them, its socket handlers write subscription
+frames straight from the hub, and its encoder writes responses around JSON text already made. Off,
+none of it is imported.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import json
 from contextlib import suppress
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cross_web import HTTPException  # what strawberry turns into an HTTP error response
 from starlette.requests import HTTPConnection, Request
@@ -21,42 +27,21 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from app.auth import credentials
 from app.context import app_context
 from app.errors import SufrahError
-from app.graphql.compiled import RECORDING
-from app.graphql.context import Context
-from app.graphql.prepared import Recording
-from app.graphql.shared import SINK, Outbox, SharedData, Sink, frame_head, splice
-from app.rest.common import bearer
+from app.graphql.context import OperationContext
+from app.graphql.schema import build_schema
 from app.services import tokens
 from app.settings import Settings
 
-
-class _Outboxes:
-    """Our WebSocket handlers: each connection gets an outbox for fast-path frames, and each
-    operation's task knows where its frames go (`SINK`)."""
-
-    websocket: Any
-    _outbox: Outbox | None = None
-
-    @property
-    def outbox(self) -> Outbox:
-        if self._outbox is None:
-            self._outbox = Outbox(self.websocket.ws.send_text)
-        return self._outbox
-
-    async def handle(self) -> None:
-        try:
-            await super().handle()  # type: ignore[misc]  # the protocol handler's, next in the MRO
-        finally:
-            forget_socket(self.context)  # type: ignore[attr-defined]
-            if self._outbox is not None:
-                await self._outbox.close()
+if TYPE_CHECKING:
+    from app.graphql.fast import Installed
 
 
 class _OwnContexts:
     """The schema as a socket's handler sees it: every operation started on the socket (query,
-    mutation or subscription) runs with a context of its own (`Context.operation`), not the
+    mutation or subscription) runs with a context of its own (`OperationContext.operation`), not the
     connection's that strawberry hands to each. Shared, it was one session for all of them: a query
     finishing closed it under a mutation sent right after, rolled back after its answer."""
 
@@ -106,7 +91,7 @@ class _SocketRules:
     (`max_subscriptions_per_connection`: "Subscription limit reached")."""
 
     view: GraphQLApp
-    context: Context
+    context: OperationContext
     schema: Any
     websocket: Any
     connection_acknowledged: bool
@@ -120,6 +105,7 @@ class _SocketRules:
         try:
             await super().handle()  # type: ignore[misc]
         finally:
+            forget_socket(self.context)
             if self._counted is not None:
                 self.view.sockets_per_token.give_back(self._counted)
 
@@ -131,18 +117,14 @@ class _SocketRules:
                 await self.websocket.close(code=4429, reason="Too many open sockets for this token")
 
 
-class TransportWSHandler(_SocketRules, _Outboxes, BaseGraphQLTransportWSHandler):
-    async def run_operation(self, operation: Any) -> None:
-        SINK.set(Sink(self.outbox, operation.id, "next"))
-        await super().run_operation(operation)
-
+class TransportWSHandler(_SocketRules, BaseGraphQLTransportWSHandler):  # type: ignore[type-arg]
     async def handle_task_exception(self, error: Exception) -> None:
         """A client that went away while its operation was answering is not an error of ours."""
         if not isinstance(error, WebSocketDisconnected):
             await super().handle_task_exception(error)
 
 
-class LegacyWSHandler(_SocketRules, _Outboxes, BaseGraphQLWSHandler):
+class LegacyWSHandler(_SocketRules, BaseGraphQLWSHandler):  # type: ignore[type-arg]
     """graphql-ws (subscriptions-transport-ws), held to graphql-transport-ws's rules: a socket that
     hasn't sent `connection_init` within the view's `connection_init_wait_timeout` is closed 4408,
     and a second `connection_init` closes it 4429 (each used to start one more keep-alive task)."""
@@ -170,29 +152,15 @@ class LegacyWSHandler(_SocketRules, _Outboxes, BaseGraphQLWSHandler):
         await super().handle_connection_init(message)
 
     async def handle_async_results(self, operation_id: str, *args: Any) -> None:
-        SINK.set(Sink(self.outbox, operation_id, "data"))
         with suppress(WebSocketDisconnected):  # the client left while the operation answered: it's over
             await super().handle_async_results(operation_id, *args)
 
 
-def _holds_shared(value: object, depth: int) -> bool:
-    """Whether a response (a dict, a batch of them, or a frame) holds `SharedData` within `depth`."""
-    if isinstance(value, SharedData):
-        return True
-    if depth and type(value) is dict:
-        return any(_holds_shared(v, depth - 1) for v in value.values())
-    if depth and type(value) is list:
-        return any(_holds_shared(v, depth - 1) for v in value)
-    return False
-
-
-class GraphQLApp(GraphQL):
+class GraphQLApp(GraphQL):  # type: ignore[type-arg]
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, settings: Settings) -> None:
-        from app.graphql.schema import build_schema
-
         production = settings.env == "production"
         super().__init__(
             build_schema(
@@ -208,32 +176,24 @@ class GraphQLApp(GraphQL):
             max_subscriptions_per_connection=settings.graphql_ws_max_operations,  # queries and mutations too
         )
         self.sockets_per_token = SocketsPerToken(settings.graphql_ws_max_sockets_per_token)
+        self.fast: Installed | None = None
+        if settings.graphql_compile:
+            from app.graphql import fast
+
+            self.fast = fast.install(self.schema)  # type: ignore[arg-type]
+            self.graphql_transport_ws_handler_class = _with(self.fast.transport_frames, TransportWSHandler)
+            self.graphql_ws_handler_class = _with(self.fast.legacy_frames, LegacyWSHandler)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A POST of a query this process has answered before may be answered from its plan
-        (app.graphql.prepared); everything else, and anything the plan can't answer, the ordinary way."""
-        if scope["type"] != "http" or scope["method"] != "POST":
+        (app.graphql.fast.plans); everything else, and anything the plan can't answer, the ordinary way."""
+        if scope["type"] != "http" or scope["method"] != "POST" or self.fast is None:
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)  # the body it reads is kept for the ordinary path
-        ctx = app_context(request)
-        plans = ctx.plans
-        if plans is None:
-            return await self._answer(request, scope, receive, send)
-        response, key = await plans.answer(request, ctx)
+        response, key = await self.fast.plans.answer(request, app_context(request))
         if response is not None:
             return await response(scope, receive, send)
-        if key is None:
-            return await self._answer(request, scope, receive, send)
-        recording = Recording()
-        token = RECORDING.set(recording)
-        try:
-            await self._answer(request, scope, receive, send)
-        finally:
-            RECORDING.reset(token)
-        plans.learn(key, recording)
-
-    async def _answer(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
-        """strawberry's `__call__` for an HTTP request whose body may have been read already."""
+        request.state.plan_key = key  # learned from the ordinary answer (process_result)
         try:
             response = await self.run(request)
         except HTTPException as e:
@@ -241,25 +201,17 @@ class GraphQLApp(GraphQL):
         await response(scope, receive, send)
 
     async def process_result(self, request: Any, result: Any) -> Any:  # type: ignore[override]
-        recording = RECORDING.get()
-        if recording is not None:
-            recording.result = result
+        key = getattr(request.state, "plan_key", None) if isinstance(request, Request) else None
+        if key is not None and self.fast is not None:
+            self.fast.plans.learn(key, result)
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> str | bytes:
-        """A result whose data is JSON text already (`SharedData`: a subscription event encoded once
-        for every socket, or a compiled query) is written around that text; everything else is
-        encoded as usual."""
-        if type(data) is dict and data.get("type") in ("next", "data"):
-            payload = data.get("payload")
-            if (
-                type(payload) is dict
-                and len(payload) == 1
-                and isinstance(shared := payload.get("data"), SharedData)
-            ):
-                return f"{frame_head(data['id'], data['type'])}{shared.encoded}}}}}"
-        if _holds_shared(data, 3):
-            return splice(data, 3)
+        """What holds JSON text already (the fast path's) is written around it; the rest as usual."""
+        if self.fast is not None:
+            encoded = self.fast.encode(data)
+            if encoded is not None:
+                return encoded
         return super().encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -280,30 +232,23 @@ class GraphQLApp(GraphQL):
             raise HTTPException(400, "the request body must be a JSON object")
         return parsed
 
-    async def get_context(self, request: HTTPConnection, response: Any = None) -> Context:  # type: ignore[override]
-        return Context(
+    async def get_context(self, request: HTTPConnection, response: Any = None) -> OperationContext:  # type: ignore[override]
+        caller = credentials.from_headers(request.headers)
+        return OperationContext(
             app=app_context(request),
             connection=request,
-            token=bearer(request),  # type: ignore[arg-type]
-            tenant_ref=request.headers.get("x-restaurant-id"),
+            token=caller.token,
+            tenant_ref=caller.tenant_ref,
             request=request,
             response=response,
         )
 
-    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: OperationContext) -> Any:  # type: ignore[override]
         """Browsers can't set socket headers: credentials come in connection_init's payload
         `{"authorization": "Bearer ...", "restaurantId": "..."}`. Bad ones close the socket (4403)."""
-        params = context.connection_params or {}
-        lowered = {str(k).lower(): v for k, v in params.items()}
-        authorization = lowered.get("authorization") or lowered.get("token")
-        if isinstance(authorization, str) and authorization:
-            scheme, _, value = authorization.partition(" ")
-            context.token = (
-                value.strip() if scheme.lower() == "bearer" and value.strip() else authorization.strip()
-            )
-        tenant = lowered.get("restaurantid") or lowered.get("x-restaurant-id")
-        if isinstance(tenant, str) and tenant:
-            context.tenant_ref = tenant
+        given = credentials.Credentials(context.token, context.tenant_ref)
+        caller = credentials.from_params(context.connection_params or {}).otherwise(given)
+        context.token, context.tenant_ref = caller.token, caller.tenant_ref
         sockets = context.app.auth.sockets
         generation = sockets.generation  # before the credentials are read (see SocketRegistry.add)
         try:
@@ -329,6 +274,11 @@ async def _refuse(connection: HTTPConnection, reason: SufrahError) -> None:
     await connection.close(code=4403, reason=f"Forbidden: {reason.message}"[:120])
 
 
-def forget_socket(context: Context) -> None:
+def forget_socket(context: OperationContext) -> None:
     """The socket of `context` is closing: stop re-checking its credentials."""
     context.app.auth.sockets.discard(context.connection)
+
+
+def _with(frames: type, handler: type) -> type:
+    """`handler` with the fast path's frames mixed in before it."""
+    return type(f"Fast{handler.__name__}", (frames, handler), {})

@@ -93,6 +93,11 @@ class Bot(SQLModel, table=True):
     updated_at: datetime = _ts()
     deleted_at: datetime | None = _ts(nullable=True, default_now=False)
 
+    @property
+    def is_live(self) -> bool:
+        """Switched on and not retired: what every API shows as the bot's `isActive`."""
+        return self.is_active and self.deleted_at is None
+
 
 class Conversation(SQLModel, table=True):
     """One customer talking to one bot (sender) of a restaurant."""
@@ -200,6 +205,16 @@ class Message(SQLModel, table=True):
     send_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_attempt_at: datetime | None = _ts(nullable=True, default_now=False)
     sent_at: datetime | None = _ts(nullable=True, default_now=False)
+
+    @property
+    def media_url(self) -> str | None:
+        """The first attachment, what every API shows as `mediaUrl`."""
+        return self.media_urls[0] if self.media_urls else None
+
+    @property
+    def public_metadata(self) -> dict[str, Any]:
+        """`metadata` as the APIs show it: without Twilio's raw webhook fields (kept for support)."""
+        return {k: v for k, v in self.meta.items() if k != "twilio"}
 
 
 class ApiToken(SQLModel, table=True):

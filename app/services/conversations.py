@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, FromClause, and_, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ValidationFailed
@@ -179,6 +180,12 @@ def waiting_for_staff(row: Conversation) -> bool:
         and row.last_inbound_at is not None
         and row.last_inbound_at >= row.last_message_at
     )
+
+
+def waiting_sql(alias: str) -> str:
+    """`waiting_clause` as SQL text over the row alias `alias` (for statements written as text)."""
+    clause = waiting_clause(Conversation.__table__.alias(alias))  # type: ignore[attr-defined]
+    return f"({clause.compile(dialect=postgresql.dialect(), compile_kwargs={'literal_binds': True})})"
 
 
 WAITING_FOR_STAFF = waiting_clause(Conversation.__table__)  # type: ignore[arg-type]  # SQLModel types __table__ loosely

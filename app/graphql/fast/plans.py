@@ -1,13 +1,14 @@
 """Queries answered again without GraphQL: a known document's statements, run for the next caller.
 
 A dashboard sends the same few documents again and again: the conversation list, a conversation's
-messages. Once compiled (app.graphql.compiled), the database writes their JSON; what is left per
+messages. Once compiled (app.graphql.fast.sql), the database writes their JSON; what is left per
 request is GraphQL's own work, and it is the same every time: parse the body, run the extensions,
 validate, execute the operation, complete the fields, write the response.
 
-So the first request for a (document, operation name, variables) goes the ordinary way, and what it
-ran is recorded (`Recording`). When its operation turned out to be a query whose every root field was
-compiled, and the answer had no error, the statements are kept (`Plan`); they hold the caller's
+So the first request for a (document, operation name, variables) goes the ordinary way. When its
+operation turned out to be a query whose every root field was compiled (each value in its answer is
+`RawJSON`, which holds the statement that wrote it), and the answer had no error, the statements are
+kept (`Plan`); they hold the caller's
 restaurant and bot as parameters, and nothing else of the caller's. The next request with the same
 document, name and variables, from any caller whose authentication this process remembers
 (app.auth.cache), runs them with its own restaurant and bot and writes the response around the JSON
@@ -25,6 +26,9 @@ caller has a bot, which is what the key holds, so a plan answers what the ordina
 does the cost limit (app.graphql.cost), which depends on the document and the variables: a refused
 operation has an error, so it is never planned.
 
+A plan skips the schema's extensions, so each is named in `BYPASSED` with why skipping it answers
+the same; a schema with an extension not named there is refused when the view starts (`check`).
+
 The key holds a digest of the document, operation name and variables (BLAKE2b, 16 bytes), not their
 text: a cache of plans must not keep what clients send alive (a plan holds its statements only).
 """
@@ -34,17 +38,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from strawberry.extensions import DisableIntrospection, MaskErrors, MaxTokensLimiter
 
+from app.auth import credentials
 from app.context import AppContext
 from app.errors import StatementTimeout
-from app.graphql.compiled import Compiled, RawJSON
 from app.graphql.context import graphql_error
-from app.rest.common import bearer
+from app.graphql.cost import CostLimit
+from app.graphql.documents import CachedDocuments
+from app.graphql.fast.encoding import RawJSON
+from app.graphql.fast.sql import Compiled
+from app.graphql.schema import CloseSession, HideSuggestions, Limits, RefuseNulCharacters
 
 log = logging.getLogger("sufrah.graphql")
 
@@ -56,27 +68,41 @@ class Plan:
     fields: tuple[Compiled, ...]  # the root fields, in response order
 
 
-@dataclass(slots=True)
-class Recording:
-    """What one ordinary execution ran: its compiled root fields and its result."""
+def plan_of(result: ExecutionResult) -> Plan | None:
+    """The plan of an answer without errors whose every root field a compiled statement wrote."""
+    data = result.data
+    if result.errors or not isinstance(data, dict) or not data or result.extensions:
+        return None
+    if any(type(value) is not RawJSON or value.compiled.key != key for key, value in data.items()):
+        return None
+    return Plan(tuple(value.compiled for value in data.values()))
 
-    compiled: dict[str, Compiled] = field(default_factory=dict)
-    result: ExecutionResult | None = None
 
-    def ran(self, compiled: Compiled) -> None:
-        self.compiled[compiled.key] = compiled
+# What a plan skips, and why its answer is the same without it. An extension missing here would be
+# skipped silently: `check` refuses such a schema.
+BYPASSED: dict[type[Any], str] = {
+    CloseSession: "a plan opens and closes its own connection",
+    RefuseNulCharacters: "a document with NUL in a literal or variable fails validation: no plan",
+    MaskErrors: "a plan's answer has no error (a failing statement goes the ordinary way)",
+    CachedDocuments: "parsing and validation depend on the text alone, which the key holds",
+    Limits: "depth and aliases depend on the text alone: a refused document has no plan",
+    MaxTokensLimiter: "tokens depend on the text alone: a refused document has no plan",
+    CostLimit: "the cost depends on the document and variables, which the key holds",
+    DisableIntrospection: "introspection fields are never compiled: no plan",
+    HideSuggestions: "only rewrites validation errors: a document with errors has no plan",
+}
 
-    def plan(self) -> Plan | None:
-        """The plan, when every root field of an answer without errors was a compiled one."""
-        result = self.result
-        if result is None or result.errors or not isinstance(result.data, dict) or result.extensions:
-            return None
-        data = result.data
-        if not data or data.keys() != self.compiled.keys():
-            return None
-        if any(not (type(value) is RawJSON or value is None) for value in data.values()):
-            return None
-        return Plan(tuple(self.compiled[key] for key in data))
+
+def check(extensions: Iterable[Any]) -> None:
+    """Refuse (at start) a schema with an extension a plan would skip without saying why it may."""
+    for extension in extensions:
+        kind = extension.func if isinstance(extension, partial) else extension
+        kind = kind if isinstance(kind, type) else type(kind)
+        if kind not in BYPASSED:
+            raise RuntimeError(
+                f"plans skip the schema extension {kind.__name__}: say in app.graphql.fast.plans.BYPASSED"
+                " why its answer is the same without it, or make it run on planned queries too"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +158,9 @@ class Plans:
         self.answered = 0  # requests answered from a plan
         self._plans: dict[Key, Plan] = {}
 
-    def learn(self, key: Key, recording: Recording) -> None:
-        plan = recording.plan()
+    def learn(self, key: Key, result: ExecutionResult) -> None:
+        """Keep the plan of the ordinary answer to `key`, if it has one."""
+        plan = plan_of(result)
         if plan is None:
             return
         if len(self._plans) >= self.maxsize:
@@ -147,8 +174,8 @@ class Plans:
         wanted = _parse(await request.body())
         if wanted is None:
             return None, None
-        token = bearer(request)
-        tenant = ctx.auth.cached_tenant(token=token, tenant_ref=request.headers.get("x-restaurant-id"))
+        caller = credentials.from_headers(request.headers)
+        tenant = ctx.auth.cached_tenant(token=caller.token, tenant_ref=caller.tenant_ref)
         if tenant is None:
             return None, None  # authenticated (or refused) the ordinary way; learned next time
         key = (wanted.digest(), tenant.bot_id is not None)
