@@ -2,10 +2,20 @@
 
     writer commits ──after-commit hook──► Hub.committed(restaurants)
         ├─ wakes this process's feeds at once
-        └─ NOTIFY sufrah_events (coalesced, outside the write transaction) ──► other processes' Hubs
+        └─ notify sufrah_events (coalesced, outside the write transaction)
+                 │
+            ListenNotify (app/realtime/listen_notify.py: PostgreSQL's, or in memory for tests)
+                 │
+                 └──► other processes' Hubs: _on_notify wakes their feeds; listening again wakes all
 
     Feed (one per restaurant with local subscribers): reads `event` rows after its position, loads
     the rows they name once, and offers each event to every subscription's bounded queue.
+
+This module is the state machine (feeds, subscriptions, the fast path, resume, overflow, the
+safety poll); all that crosses the ListenNotify seam is "these restaurants' logs grew" and
+"listening / not listening", so it is tested with several hubs on one in-memory server
+(tests/realtime/test_hub.py). `watch` lends the same connection to other channels (sufrah_auth,
+for the caches in app/auth and app/spool).
 
 NOTIFY is only a wake-up: the data is always read from the `event` table, so a lost notification
 (a listener reconnecting, a writer that died between commit and notify) costs latency, never an
@@ -28,13 +38,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 from app.realtime import events
 from app.realtime.events import EventRow
+from app.realtime.listen_notify import ListenNotify, PostgresListenNotify
 
 log = logging.getLogger("sufrah.realtime")
 
@@ -178,6 +188,7 @@ class Hub:
         queue_size: int = 1000,
         batch_size: int = 500,
         notify_interval: float = 0.005,
+        listen_notify: ListenNotify | None = None,
     ) -> None:
         self.db = db
         self.loaders = loaders
@@ -185,14 +196,16 @@ class Hub:
         self.queue_size = queue_size
         self.batch_size = batch_size
         self.notify_interval = notify_interval
+        self.listen_notify = (
+            listen_notify if listen_notify is not None else PostgresListenNotify(db.asyncpg_dsn)
+        )
         self._origin = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._feeds: dict[str, _Feed] = {}
         self._feed_lock = asyncio.Lock()
         self._pending: set[str] = set()
         self._flush = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._watchers: list[tuple[str, Callable[[str], None], Callable[[bool], None]]] = []
+        self.listen_notify.listen(CHANNEL, notified=self._on_notify, listening=self._on_listening)
 
     def watch(
         self, channel: str, *, notified: Callable[[str], None], listening: Callable[[bool], None]
@@ -200,14 +213,14 @@ class Hub:
         """Also LISTEN on `channel` (before `start`): `notified(payload)` for each notification, and
         `listening(True/False)` whenever the connection starts or stops listening (what was sent
         while it was not listening is lost)."""
-        self._watchers.append((channel, notified, listening))
+        self.listen_notify.listen(channel, notified=notified, listening=listening)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.db.commit_listeners.append(self.committed)
+        await self.listen_notify.start()
         self._tasks = [
-            asyncio.create_task(self._listen_forever(), name="hub:listen"),
             asyncio.create_task(self._notify_forever(), name="hub:notify"),
             asyncio.create_task(self._poll_forever(), name="hub:poll"),
         ]
@@ -220,12 +233,10 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._not_listening()
+        await self.listen_notify.stop()
         for feed in list(self._feeds.values()):
             await feed.close()
         self._feeds.clear()
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
 
     # -- writers' side ---------------------------------------------------------------------------
 
@@ -246,18 +257,14 @@ class Hub:
             await asyncio.sleep(self.notify_interval)
             self._flush.clear()
             pending, self._pending = self._pending, set()
-            conn = self._conn
-            if conn is None or conn.is_closed() or not pending:
-                continue  # other processes catch up through their safety poll
-            try:
-                for chunk in _chunks(sorted(pending), 7000):
-                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{self._origin}|{chunk}")
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
-                log.info("could not NOTIFY; peers will catch up by polling", exc_info=True)
+            if pending:  # when it can't be sent, other processes catch up through their safety poll
+                prefix = f"{self._origin}|"
+                chunks = _chunks(sorted(pending), self.listen_notify.max_payload - len(prefix))
+                await self.listen_notify.notify(CHANNEL, (prefix + chunk for chunk in chunks))
 
     # -- readers' side ---------------------------------------------------------------------------
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         origin, _, ids = payload.partition("|")
         if origin == self._origin:
             return  # our own commits already woke our feeds
@@ -266,39 +273,10 @@ class Hub:
             if feed is not None:
                 feed.wake()
 
-    async def _listen_forever(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                conn = await asyncpg.connect(
-                    self.db.asyncpg_dsn, server_settings={"application_name": "sufrah-listen"}
-                )
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda _c, closed=closed: closed.set())
-                await conn.add_listener(CHANNEL, self._on_notify)
-                for channel, notified, listening in self._watchers:
-                    await conn.add_listener(
-                        channel, lambda _c, _p, _ch, payload, notified=notified: notified(payload)
-                    )
-                    listening(True)
-                self._conn = conn
-                delay = 0.2
-                for feed in self._feeds.values():
-                    feed.wake()  # catch up on whatever was committed while we were not listening
-                await closed.wait()
-                log.warning("LISTEN connection lost; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.info("LISTEN connection failed; retrying in %.1fs", delay)
-            self._conn = None
-            self._not_listening()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-    def _not_listening(self) -> None:
-        for _channel, _notified, listening in self._watchers:
-            listening(False)
+    def _on_listening(self, live: bool) -> None:
+        if live:
+            for feed in self._feeds.values():
+                feed.wake()  # catch up on whatever was committed while we were not listening
 
     async def _poll_forever(self) -> None:
         while True:
@@ -309,7 +287,8 @@ class Hub:
                 async with self.db.session() as session:
                     rows = await session.execute(
                         text(
-                            "SELECT restaurant_id, last_seq FROM event_counter WHERE restaurant_id = ANY(:ids)"
+                            "SELECT restaurant_id, last_seq FROM event_counter"
+                            " WHERE restaurant_id = ANY(:ids)"
                         ),
                         {"ids": list(self._feeds)},
                     )
@@ -391,10 +370,10 @@ class Hub:
                         "this cursor is older than the retained events: reload, subscribe afresh"
                     )
                 while True:
-                    for item in batch:
-                        position = item.seq
-                        if accept(item):
-                            yield item
+                    for replayed in batch:
+                        position = replayed.seq
+                        if accept(replayed):
+                            yield replayed
                     if len(batch) < self.batch_size:
                         break
                     batch = await self.read(restaurant_id, after=position)
