@@ -141,7 +141,8 @@ async def _serve(
     pumping = asyncio.create_task(pump(), name=f"ws:{tenant.restaurant_id}")
     reading = asyncio.create_task(read(), name="ws:read")
     try:
-        done, _ = await asyncio.wait({pumping, reading, revoked}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {pumping, reading, revoked}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in (pumping, reading):
             task.cancel()
