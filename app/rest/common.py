@@ -13,30 +13,9 @@ from starlette.responses import JSONResponse, Response
 
 from app.auth.principal import Principal, Tenant
 from app.context import app_context
-from app.errors import (
-    Conflict,
-    Forbidden,
-    InvalidSignature,
-    NotFound,
-    OutsideCustomerWindow,
-    StatementTimeout,
-    SufrahError,
-    Unauthenticated,
-    ValidationFailed,
-)
+from app.errors import Forbidden, SufrahError, ValidationFailed
 
 log = logging.getLogger("sufrah.http")
-
-STATUS_OF: dict[type[SufrahError], int] = {
-    ValidationFailed: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    InvalidSignature: 403,
-    NotFound: 404,
-    Conflict: 409,
-    OutsideCustomerWindow: 422,
-    StatementTimeout: 503,
-}
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -45,7 +24,7 @@ def error(status: int, message: str) -> JSONResponse:
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SufrahError)
-    return error(STATUS_OF.get(type(exc), 400), exc.message)
+    return error(exc.http_status, exc.message)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -45,7 +45,7 @@ from app.context import AppContext, app_context
 from app.errors import SufrahError, Unauthenticated, ValidationFailed
 from app.realtime import events
 from app.realtime.hub import CursorExpired, Delivered, SubscriptionOverflow
-from app.rest.common import STATUS_OF, bearer, clean
+from app.rest.common import bearer, clean
 from app.rest.legacy import bot_json, bot_switch_json, conversation_json, message_json, order_json
 
 log = logging.getLogger("sufrah.ws")
@@ -83,7 +83,7 @@ async def legacy_socket(websocket: WebSocket) -> None:
     try:
         tenant, after, first_message = await _authenticate(ctx, websocket)
     except SufrahError as exc:
-        await _close(websocket, 4000 + STATUS_OF.get(type(exc), 400), exc.message)
+        await _close(websocket, 4000 + exc.http_status, exc.message)
         return
     except WebSocketDisconnect:
         return
@@ -141,14 +141,15 @@ async def _serve(
     pumping = asyncio.create_task(pump(), name=f"ws:{tenant.restaurant_id}")
     reading = asyncio.create_task(read(), name="ws:read")
     try:
-        done, _ = await asyncio.wait({pumping, reading, revoked}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {pumping, reading, revoked}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in (pumping, reading):
             task.cancel()
         await asyncio.gather(pumping, reading, return_exceptions=True)
     if revoked in done:
         refusal = revoked.result()
-        return 4000 + STATUS_OF.get(type(refusal), 403), refusal.message
+        return 4000 + refusal.http_status, refusal.message
     if pumping not in done or pumping.cancelled():
         return None, ""  # the client went away
     failure = pumping.exception()

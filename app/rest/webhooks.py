@@ -15,6 +15,7 @@ are written (app/logs.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from urllib.parse import parse_qsl
@@ -26,7 +27,7 @@ from starlette.responses import Response
 from app.channels.twilio.inbound import parse_inbound, parse_status
 from app.channels.twilio.signature import is_valid, public_url
 from app.context import AppContext, app_context
-from app.errors import NotFound, ValidationFailed
+from app.errors import InvalidSignature, NotFound, ValidationFailed
 from app.logs import Throttled, untrusted
 from app.rest.common import error
 from app.services import bots, inbound
@@ -77,12 +78,11 @@ async def inbound_message(request: Request) -> Response:
         result = None
         route = directory.get(message.to_phone)  # current: no database round trip
         if route is not None and _signed(ctx, request, route.auth_token_encrypted, params):
-            try:
+            # NotFound: the bot is gone since it was read; the database knows where its number went
+            with contextlib.suppress(NotFound):
                 result = await inbound.ingest_now(
                     ctx.db, restaurant_id=route.restaurant_id, bot_id=route.bot_id, inbound=message
                 )
-            except NotFound:
-                pass  # the bot is gone since it was read: the database knows where its number went
         if result is None:
             generation = directory.generation
             async with ctx.db.session() as session:
@@ -97,7 +97,7 @@ async def inbound_message(request: Request) -> Response:
                 return error(404, "no bot is registered for this number")
             if not _signed(ctx, request, bot.auth_token_encrypted, params):
                 _log.warning("bad signature on inbound message for bot %s", bot.id)
-                return error(403, "invalid Twilio signature")
+                raise InvalidSignature("invalid Twilio signature")
             route = directory.remember(bot, generation=generation)
             result = await inbound.ingest_now(
                 ctx.db, restaurant_id=route.restaurant_id, bot_id=route.bot_id, inbound=message
@@ -125,7 +125,7 @@ async def _spool(
         )
         return error(503, "the database is unavailable; try again")
     if not _signed(ctx, request, route.auth_token_encrypted, params):
-        return error(403, "invalid Twilio signature")
+        raise InvalidSignature("invalid Twilio signature")
     await ctx.spool.append(
         Spooled(
             kind=kind,
@@ -160,7 +160,7 @@ async def delivery_status(request: Request) -> Response:
                 )
                 return error(404, "no bot is registered for this number")
             if not _signed(ctx, request, bot.auth_token_encrypted, params):
-                return error(403, "invalid Twilio signature")
+                raise InvalidSignature("invalid Twilio signature")
             updated = await inbound.apply_status(
                 session,
                 restaurant_id=bot.restaurant_id,
