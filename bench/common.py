@@ -800,7 +800,8 @@ def print_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[tu
         print(
             "  "
             + "  ".join(
-                c.rjust(w) if n and numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+                c.rjust(w) if n and numeric[i] else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=False))
             ).rstrip()
         )
         if n == 0:

@@ -121,7 +121,7 @@ def message_counts(spec: Spec) -> array.array:
     spare = m - c
     counts = array.array("I", (1 + int(spare * w / total) for w in weights))
     missing = m - sum(counts)
-    for k in range(missing):
+    for _k in range(missing):
         counts[rng.randrange(c)] += 1
     return counts
 

@@ -282,7 +282,7 @@ class Subscribers:
             seqs, times = array.array("q"), array.array("q")
             seqs.frombytes(r["seqs"])
             times.frombytes(r["times"])
-            pairs.extend(zip(seqs, times))
+            pairs.extend(zip(seqs, times, strict=False))
         info = {k: sum(r[k] for r in res) for k in ("errors", "closed", "completes")}
         info["sample"] = next((r["sample"] for r in res if r["sample"]), "")
         return pairs, info
@@ -572,7 +572,7 @@ def run_ours(
             common.Profiler(server.pid, f"fanout-{shape}-{size}", args.profile) if args.profile else None
         )
         sender = asyncio.run(send_webhooks(server, plan, rate))
-        status = wait_frames(subs, expected, timeout=args.drain)
+        wait_frames(subs, expected, timeout=args.drain)
         if profiler:
             print(f"  profile: {profiler.stop()}")
         usage = cpu.stop()

@@ -64,7 +64,7 @@ async def test_conversation_state_mutations(client, chat):
 
 
 async def test_missing_or_foreign_conversation_is_a_not_found_member(client, factory, chat):
-    bot, token, conversation_id = chat
+    _bot, _token, conversation_id = chat
     other = await factory.bot(await factory.restaurant("Other"))
     other_token = await factory.token(other.restaurant.id)
     result = await mutate(

@@ -69,7 +69,7 @@ async def test_staff_manage_the_menu(client, shop):
     )
     menu = menu["data"]["menu"]
     assert menu["minDeliveryTotal"] == 3000 and "Yasmin" in [b["nameEn"] for b in menu["branches"]]
-    desserts = [c for c in menu["categories"] if c["nameEn"] == "Desserts"][0]
+    desserts = next(c for c in menu["categories"] if c["nameEn"] == "Desserts")
     assert desserts["items"] == [{"nameEn": "Kunafa", "available": False}]
     deleted = await call(
         """mutation($id: ID!) { deleteMenuEntry(kind: CATEGORY, id: $id) {
@@ -112,7 +112,7 @@ async def test_the_legacy_socket_carries_order_updates(client, live_url, shop):
         frames = []
         while not any(f["type"] == "order.updated" for f in frames):
             frames.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
-    order = [f for f in frames if f["type"] == "order.updated"][0]["data"]
+    order = next(f for f in frames if f["type"] == "order.updated")["data"]
     assert (order["reference"], order["status"], order["customerPhone"]) == (
         "#1001",
         "CONFIRMED",

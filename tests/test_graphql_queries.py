@@ -151,7 +151,7 @@ async def test_bots_never_expose_secrets_and_admin_may_list_all(client, factory,
 
 
 async def test_unauthenticated_and_forbidden_are_clear_errors(client, factory, shop):
-    bot, token = shop
+    _bot, token = shop
     missing = await gql(client, "{ stats { totalConversations } }")
     assert missing["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     other = await factory.restaurant("Other")
@@ -165,8 +165,9 @@ async def test_unauthenticated_and_forbidden_are_clear_errors(client, factory, s
         ("{ conversations(first: 100000) { totalCount } }", "first must be"),
         ('{ conversations(after: "garbage") { totalCount } }', "malformed cursor"),
         (
-            '{ conversations(after: "%s") { totalCount } }'
-            % base64.urlsafe_b64encode(b"[" * 20_000).decode(),
+            '{{ conversations(after: "{}") {{ totalCount }} }}'.format(
+                base64.urlsafe_b64encode(b"[" * 20_000).decode()
+            ),
             "malformed cursor",
         ),  # nested deeper than json recurses
         ("{ " + " ".join(f"a{i}: stats {{ totalUnread }}" for i in range(40)) + " }", "aliases"),

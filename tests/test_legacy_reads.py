@@ -68,7 +68,7 @@ async def chat(client, factory: Factory):
 
 
 async def test_conversation_list_shape_and_order(client, chat):
-    bot, headers = chat
+    _bot, headers = chat
     for path in ("/api/db/conversations", "/api/conversations"):
         response = await client.get(path, headers=headers)
         assert response.status_code == 200

@@ -119,7 +119,7 @@ async def test_every_legacy_path_answers_the_spec_shapes(client, shop):
 
 
 async def test_staff_reply_is_queued_and_shows_in_the_conversation(client, shop):
-    bot, headers, cid = shop
+    _bot, headers, cid = shop
     response = await client.post(
         f"/api/conversations/{cid}/send", json={"message": "  on its way  "}, headers=headers
     )

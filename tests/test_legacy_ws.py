@@ -164,7 +164,7 @@ async def test_an_admin_names_the_restaurant(client, live_url, two_shops, factor
     ],
 )
 async def test_refusals_close_with_a_code(live_url, two_shops, factory: Factory, who, query, code):
-    (mine, my_token), (theirs, _) = two_shops
+    (_mine, my_token), (theirs, _) = two_shops
     from app.realtime.events import encode_cursor
 
     tokens = {"mine": my_token, "admin": await factory.token(admin=True), "nobody": None}

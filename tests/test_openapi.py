@@ -241,7 +241,9 @@ async def test_generated_requests_never_get_a_5xx(client, world, method, path, d
         if where == "path":
             pattern, reserved = re.compile(parameter["schema"]["pattern"]), parameter["schema"].get("not", {})
             junk = JUNK_TEXT.filter(
-                lambda v: bool(pattern.fullmatch(v)) and v not in reserved.get("enum", ())
+                lambda v, pattern=pattern, reserved=reserved: (
+                    bool(pattern.fullmatch(v)) and v not in reserved.get("enum", ())
+                )
             )
             value = data.draw(mostly(st.sampled_from(world["ids"]), junk), label=name)
             url = url.replace("{" + name + "}", quote(value, safe=""))

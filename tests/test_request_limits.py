@@ -158,9 +158,8 @@ async def test_a_graphql_body_at_the_limit_is_answered_and_a_larger_one_is_refus
         assert body.taken == (0 if extra else BODY_LIMIT + body.chunk)
     from app.graphql.documents import key_of
 
-    assert (
-        key_of(anonymous_query)[0] not in graphql_schema(served[0]).documents.keys()
-    )  # never parsed, nor kept
+    kept = graphql_schema(served[0]).documents.keys()  # a cache, not a dict: it has no __contains__
+    assert key_of(anonymous_query)[0] not in kept  # never parsed, nor kept
 
 
 async def test_a_rest_body_over_the_limit_is_refused_unread(client, shop):
@@ -235,13 +234,14 @@ async def test_caches_key_on_digests_and_hold_no_large_query_text(client, shop, 
         response = await client.post("/graphql", json={"query": big}, headers=headers)
         assert response.json() == {"data": {"conversations": {"nodes": []}}}
     digest = key_of(big)[0]
-    assert digest in schema.documents.keys() and schema.documents.size <= schema.documents.budget
-    assert (digest, "Big") in schema.costs.keys()
+    documents, costs = schema.documents.keys(), schema.costs.keys()  # caches, not dicts: no __contains__
+    assert digest in documents and schema.documents.size <= schema.documents.budget
+    assert (digest, "Big") in costs
     assert digest in RefuseNulCharacters._documents
     for key in [
-        *schema.documents.keys(),
+        *documents,
         *RefuseNulCharacters._documents,
-        *(k[0] for k in schema.costs.keys()),
+        *(k[0] for k in costs),
         *(k[0] for k in plans._plans),
     ]:
         assert type(key) is bytes and len(key) == 16
@@ -261,17 +261,19 @@ def test_the_document_cache_keeps_to_its_budget():
     cache.get(key_of(texts[2])[0])  # used: now the newest
     text = padded_query("{ b }", 300)
     cache.put(key_of(text)[0], parse(text), 300)
-    assert key_of(texts[2])[0] in cache.keys() and key_of(texts[3])[0] not in cache.keys()
+    kept = cache.keys()  # a cache, not a dict: it has no __contains__
+    assert key_of(texts[2])[0] in kept and key_of(texts[3])[0] not in kept
     huge = padded_query("{ c }", 1001)
     cache.put(key_of(huge)[0], parse(huge), 1001)  # larger than the whole budget: used once, not kept
-    assert key_of(huge)[0] not in cache.keys() and cache.size <= 1000
+    kept = cache.keys()
+    assert key_of(huge)[0] not in kept and cache.size <= 1000
 
 
 # -- WebSocket messages ----------------------------------------------------------------------------------
 
 
 async def test_a_graphql_socket_message_over_256_kib_closes_the_socket_with_1009(live_url, shop):
-    bot, token = shop
+    _bot, token = shop
     async with Socket(live_url) as ws:
         init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}", "padding": ""}}
         init["payload"]["padding"] = "x" * (FRAME_LIMIT - len(json.dumps(init)))
@@ -296,7 +298,7 @@ async def test_a_graphql_socket_message_over_256_kib_closes_the_socket_with_1009
 
 
 async def test_a_legacy_socket_message_over_256_kib_closes_the_socket_with_1009(live_url, shop):
-    bot, token = shop
+    _bot, token = shop
     async with websockets.connect(f"ws://{live_url}/ws?token={token}") as ws:
         await ws.send(" " * (FRAME_LIMIT - 4) + "ping")  # at the limit: read (and answered)
         assert await asyncio.wait_for(ws.recv(), 5) == "pong"

@@ -79,12 +79,12 @@ async def test_stock_gql_client_end_to_end(client, live_url, shop):
         async with Client(transport=transport) as session:
             received: list[str] = []
 
-            async def listen() -> None:
+            async def listen(received: list[str]) -> None:
                 async for result in session.subscribe(parse("subscription { messageCreated { content } }")):
                     received.append(result["messageCreated"]["content"])
                     return
 
-            task = asyncio.create_task(listen())
+            task = asyncio.create_task(listen(received))
             await asyncio.sleep(0.3)
             await say(client, bot, f"via {protocol}")
             await asyncio.wait_for(task, 5)

@@ -121,7 +121,7 @@ async def test_another_tenants_conversation_looks_missing(client, factory, two_t
 async def test_tokens_are_random_and_stored_only_as_a_hash(session, factory):
     restaurant = await factory.restaurant()
     row, plaintext = await tokens.create(session, name="dash", restaurant_ids=[restaurant.id])
-    other_row, other = await tokens.create(session, name="dash2", restaurant_ids=[restaurant.id])
+    _other_row, other = await tokens.create(session, name="dash2", restaurant_ids=[restaurant.id])
     await session.commit()
     assert plaintext != other and len(plaintext) >= 40
     assert row.token_hash == hashlib.sha256(plaintext.encode()).hexdigest()

@@ -114,7 +114,7 @@ async def test_redelivery_stores_one_message_and_answers_the_same(client, db, fa
     first = await post_signed(client, "/whatsapp/webhook", params, bot.auth_token)
     again = await post_signed(client, "/whatsapp/webhook", params, bot.auth_token)
     assert (first.status_code, first.text) == (again.status_code, again.text)
-    [message] = await stored(db, Message)
+    [_message] = await stored(db, Message)
     [conversation] = await stored(db, Conversation)
     assert conversation.unread_count == 1
 

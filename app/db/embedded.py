@@ -19,10 +19,10 @@ def start(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
     """Start (or reuse) the embedded server, create `database` if needed, return its asyncpg URL."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        import pgserver
+        from pgserver.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(data_dir / "pgdata", cleanup_mode=None)
+        server = get_server(data_dir / "pgdata", cleanup_mode=None)
     socket_dir = server.get_postmaster_info().socket_dir
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
@@ -42,7 +42,8 @@ def stop(data_dir: Path) -> None:
     """Stop the embedded server (fast shutdown: open sessions are ended, committed data is safe)."""
     import os
 
-    from pgserver._commands import pg_ctl
+    # pg_ctl is generated at import time (one function per bundled binary): no static attribute to see
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     if is_running(data_dir):
         pg_ctl(

@@ -13,8 +13,9 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationFailed
@@ -119,7 +120,7 @@ async def prune(session: AsyncSession, *, older_than_days: int) -> int:
     result = await session.execute(
         text("DELETE FROM event WHERE created_at < now() - make_interval(days => :d)"), {"d": older_than_days}
     )
-    return int(result.rowcount or 0)
+    return int(cast("CursorResult[Any]", result).rowcount or 0)  # a DELETE's result is a CursorResult
 
 
 def encode_cursor(restaurant_id: str, seq: int) -> str:
