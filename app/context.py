@@ -28,6 +28,5 @@ class AppContext:
     directory: BotDirectory
 
 
-
 def app_context(conn: HTTPConnection) -> AppContext:
     return conn.state.ctx  # type: ignore[no-any-return]

@@ -47,14 +47,14 @@ async def _keep_spool(ctx: AppContext, *, interval: float = 1.0, refresh_every: 
             if ctx.directory.stale or time.monotonic() - last_refresh > refresh_every:
                 last_refresh = time.monotonic()
                 await ctx.directory.refresh(ctx.db)
-        except Exception as exc:  # the replay below finds out whether the database is back
+        except Exception as exc:  # noqa: BLE001  (the replay below finds out whether the database is back)
             failed = exc
         try:
             if ctx.spool.has_work():
                 replayed = await ctx.spool.replay(lambda entry: inbound.apply_spooled(ctx.db, entry=entry))
                 if replayed:
                     log.warning("replayed %d spooled webhooks into the database", replayed)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (logged once below; retried on the next round)
             failed = exc
         if failed is not None and not failing:
             log.warning("spool upkeep failed (%s); retrying", type(failed).__name__)

@@ -363,7 +363,7 @@ class Spool:
                     try:
                         await apply(entry)
                         applied += 1
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001  (sorted below: outage, or a dead letter)
                         if database_unavailable(exc):
                             return done, applied, exc
                         await asyncio.to_thread(self._dead_letter, line, entry, exc)

@@ -113,10 +113,9 @@ def message_counts(spec: Spec) -> array.array:
     """Messages per conversation, summing to exactly spec.messages (each at least one)."""
     rng = random.Random(spec.seed)
     c, m = spec.conversations, spec.messages
-    if spec.skew:
-        weights = [rng.paretovariate(1.5) for _ in range(c)]
-    else:
-        weights = [rng.uniform(0.5, 1.5) for _ in range(c)]
+    weights = (
+        [rng.paretovariate(1.5) for _ in range(c)] if spec.skew else [rng.uniform(0.5, 1.5) for _ in range(c)]
+    )
     total = sum(weights)
     spare = m - c
     counts = array.array("I", (1 + int(spare * w / total) for w in weights))

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.applications import Starlette
 from sqlmodel import SQLModel
+from starlette.applications import Starlette
 
 from app.context import AppContext
 from app.db import migrate

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from enum import Enum
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import strawberry
 from graphql import GraphQLError, StringValueNode, Visitor, visit
@@ -530,9 +530,8 @@ class RefuseNulCharacters(SchemaExtension):
     """PostgreSQL text can't hold U+0000: refuse it up front with a clear error instead of failing
     deep inside a query."""
 
-    _documents: dict[
-        bytes, bool
-    ] = {}  # digest of a query text (app.graphql.documents) -> a literal holds NUL
+    # digest of a query text (app.graphql.documents) -> a literal holds NUL; shared by every request
+    _documents: ClassVar[dict[bytes, bool]] = {}
 
     def on_validate(self):  # type: ignore[no-untyped-def]
         ctx = self.execution_context

@@ -27,6 +27,7 @@ body at its announced length, so `receive` is only wrapped for bodies without on
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -134,10 +135,8 @@ class Limits:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, counted, guarded)
-        except _BodyTooLarge:
-            pass
         if refused and not started:
             await _answer(send, 413, _refusal(path, limit))
 

@@ -9,20 +9,9 @@ that text (`encode`) instead of encoding it again.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from app.graphql.fast.sql import Compiled
-
-
-@dataclass(frozen=True, slots=True)
-class RawJSON:
-    """A field's completed value, already JSON text, and the statement that wrote it: the executor
-    passes it through as it is, and the response is written around it."""
-
-    text: str
-    compiled: Compiled
+from app.graphql.fast.sql import RawJSON
 
 
 class SharedData(dict[str, Any]):

@@ -51,9 +51,9 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.graphql.context import OperationContext, SocketDelivery
-from app.graphql.fast.encoding import RawJSON, SharedData
+from app.graphql.fast.encoding import SharedData
 from app.graphql.fast.frames import SINK, Sink
-from app.graphql.fast.sql import ROOT_FIELDS, RootField, compile_root
+from app.graphql.fast.sql import ROOT_FIELDS, RawJSON, RootField, compile_root
 from app.realtime.hub import Delivered, SubscriptionOverflow
 
 RESULTS = "_sufrah_results"  # attribute of a shared event object: its results by selection key

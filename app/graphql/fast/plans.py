@@ -54,8 +54,7 @@ from app.errors import StatementTimeout
 from app.graphql.context import graphql_error
 from app.graphql.cost import CostLimit
 from app.graphql.documents import CachedDocuments
-from app.graphql.fast.encoding import RawJSON
-from app.graphql.fast.sql import Compiled
+from app.graphql.fast.sql import Compiled, RawJSON
 from app.graphql.schema import CloseSession, HideSuggestions, Limits, RefuseNulCharacters
 
 log = logging.getLogger("sufrah.graphql")

@@ -40,7 +40,6 @@ from app.auth.principal import Tenant
 from app.db.engine import on_driver
 from app.errors import ValidationFailed
 from app.graphql import cursors
-from app.graphql.fast.encoding import RawJSON
 from app.graphql.projection import Projection, iso_sql
 from app.graphql.types import BOT, CONVERSATION, MESSAGE
 from app.services import pages
@@ -53,6 +52,15 @@ PROJECTIONS: dict[str, Projection[Any, Any]] = {"Conversation": CONVERSATION, "M
 
 class Unsupported(Exception):
     """The selection has something this module doesn't compile: resolve it field by field."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawJSON:
+    """A field's completed value, already JSON text, and the statement that wrote it: the executor
+    passes it through as it is, and the response is written around it."""
+
+    text: str
+    compiled: Compiled
 
 
 @dataclass(frozen=True, slots=True)
