@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,15 +28,8 @@ from app.realtime.hub import Delivered, FastPath
 T = TypeVar("T")
 
 
-class SocketDelivery(FastPath, Protocol):
-    """A subscription's fast path to its socket (app.realtime.hub's FastPath), let go of when the
-    subscription ends."""
-
-    def close(self) -> None: ...
-
-
 # Makes a subscription's fast path from the way its events become GraphQL objects (see `delivery`).
-Delivery = Callable[[Callable[[Delivered], Any]], SocketDelivery | None]
+Delivery = Callable[[Callable[[Delivered], Any]], FastPath | None]
 
 
 def graphql_error(exc: SufrahError) -> GraphQLError:
@@ -168,7 +161,7 @@ class OperationContext:
                 raise graphql_error(exc) from None
         return self._principal
 
-    async def subscribe(
+    def subscribe(
         self,
         *,
         restaurant_id: str,
@@ -179,14 +172,7 @@ class OperationContext:
         """The restaurant's events after `after` that `accept` takes (app.realtime.hub); `build`
         makes an event's GraphQL object, for a fast path that delivers it itself."""
         fast = self.delivery(build) if self.delivery is not None else None
-        try:
-            async for item in self.app.hub.subscribe(
-                restaurant_id=restaurant_id, after=after, accept=accept, fast=fast
-            ):
-                yield item
-        finally:
-            if fast is not None:
-                fast.close()
+        return self.app.hub.subscribe(restaurant_id=restaurant_id, after=after, accept=accept, fast=fast)
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -93,6 +93,9 @@ class FastPath(Protocol):
         """Until everything delivered so far is out: what the subscriber's own loop sends next
         must come after it."""
 
+    def close(self) -> None:
+        """The subscription has ended: let go of what was not delivered yet."""
+
 
 class _Subscription:
     def __init__(self, maxsize: int, accept: Callable[[Delivered], bool], fast: FastPath | None) -> None:
@@ -400,6 +403,8 @@ class Hub:
                     yield item
         finally:
             sub.closed, sub.fast_on = True, False
+            if fast is not None:
+                fast.close()
             await self._release(feed, sub)
 
 

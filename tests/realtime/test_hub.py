@@ -107,6 +107,9 @@ class Fast:
         self.delivered.append(item.seq)
         return True
 
+    def close(self) -> None:
+        pass
+
     async def drained(self) -> None:
         pass
 

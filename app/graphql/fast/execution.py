@@ -50,7 +50,7 @@ from graphql.language import OperationType
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.graphql.context import OperationContext, SocketDelivery
+from app.graphql.context import OperationContext
 from app.graphql.fast.encoding import SharedData
 from app.graphql.fast.frames import SINK, Sink
 from app.graphql.fast.sql import ROOT_FIELDS, RawJSON, RootField, compile_root
@@ -158,7 +158,7 @@ class FastExecution(StrawberryGraphQLCoreExecutionContext):
             return _await(shared)
         return shared
 
-    def _delivery(self, build: Any) -> SocketDelivery | None:
+    def _delivery(self, build: Any) -> FastFrames | None:
         """This subscription's fast path, when it runs on one of our sockets (which set `SINK`) and
         its selection can be shared."""
         sink = SINK.get()
