@@ -71,10 +71,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from app.graphql.documents import key_of
+from app.services import pages
 
-MAX_PAGE = (
-    200  # every paged field refuses first/last outside 1..200 (schema.MAX_PAGE, types.MAX_MESSAGES_PAGE)
-)
+MAX_PAGE = pages.MAX_PAGE  # every paged field refuses first/last outside 1..MAX_PAGE (app.services.pages)
 UNPAGED = 20  # what a list without a page argument counts
 PAGE_ARGUMENTS = ("first", "last")
 MAX_TERMS = 100  # more distinct products of variables than this: count each variable as MAX_PAGE

@@ -54,7 +54,7 @@ def conversation_json(c: Conversation) -> dict[str, Any]:
 
 def message_json(m: Message, *, bot_number: str | None = None) -> dict[str, Any]:
     """`bot_number`: the sender, shown as metadata.fromPhone of an outgoing message that lacks it."""
-    metadata = {k: v for k, v in m.meta.items() if k != "twilio"}
+    metadata = m.public_metadata
     if bot_number and m.direction == "OUT":
         metadata.setdefault("fromPhone", to_whatsapp(bot_number))
     return {
@@ -64,7 +64,7 @@ def message_json(m: Message, *, bot_number: str | None = None) -> dict[str, Any]
         "direction": m.direction,
         "messageType": m.message_type,
         "content": m.content,
-        "mediaUrl": m.media_urls[0] if m.media_urls else None,
+        "mediaUrl": m.media_url,
         "mediaUrls": list(m.media_urls),
         "waSid": m.wa_sid,
         "deliveryStatus": m.delivery_status,
