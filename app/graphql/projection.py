@@ -119,7 +119,12 @@ class Projection(Generic[T, Row]):
         unknown = (set(self.derived) | self.resolved | self.absent) - names
         if unknown:
             raise TypeError(f"{gql_type.__name__} has no fields {sorted(unknown)}")
-        self._init_fields = [f.name for f in dataclasses.fields(gql_type)]  # type: ignore[arg-type]
+        self._init_fields = [f.name for f in dataclasses.fields(gql_type)]
+        # Each GraphQL field name (camelCase) of the type with its Python name.
+        self.field_names: dict[str, str] = {
+            field.graphql_name or to_camel_case(field.python_name): field.python_name
+            for field in definition.fields
+        }  # type: ignore[arg-type]
 
     def from_row(self, row: Row, **given: Any) -> T:
         """The GraphQL object for `row`; `given` sets absent fields (e.g. an event's cursor)."""
@@ -131,14 +136,6 @@ class Projection(Generic[T, Row]):
                 values[name] = derived.python(row)
         values.update(given)
         return self.gql_type(**values)
-
-    def field_names(self) -> dict[str, str]:
-        """Each GraphQL field name (camelCase) of the type with its Python name."""
-        definition = get_object_definition(self.gql_type, strict=True)
-        return {
-            field.graphql_name or to_camel_case(field.python_name): field.python_name
-            for field in definition.fields
-        }
 
     def sql_of(self, python_name: str, alias: str) -> str | None:
         """The field's SQL over the row `alias`; None for a field resolved on its own."""

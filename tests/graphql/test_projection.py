@@ -17,7 +17,7 @@ def test_every_field_of_a_hot_type_is_projected_or_explicitly_resolved(type_name
     projection = PROJECTIONS[type_name]
     gql_type = schema._schema.get_type(type_name)
     assert gql_type is not None
-    names = projection.field_names()
+    names = projection.field_names
     for field_name in gql_type.fields:  # type: ignore[attr-defined]
         python_name = names[field_name]
         projected = projection.sql_of(python_name, "r") is not None

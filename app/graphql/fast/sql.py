@@ -196,7 +196,7 @@ class Compiler:
     def row(self, type_name: str, details: list[FieldDetails], row: str) -> str:
         """A Conversation, Message or Bot from a row of its table, as its projection declares."""
         projection = PROJECTIONS[type_name]
-        python_names = projection.field_names()
+        python_names = projection.field_names
         nested = NESTED.get(type_name, {})
         pairs = []
         for key, name, group in self.selections(type_name, details):
@@ -306,14 +306,6 @@ NESTED: dict[str, dict[str, Nested]] = {
 
 
 # -- the root fields -----------------------------------------------------------------------------
-
-Statement = Callable[[Compiler, list[FieldDetails], str], str]
-
-
-def _statement(c: Compiler, field: GraphQLField, details: list[FieldDetails], key: str, sql: str) -> Compiled:
-    assert c.tenant is not None
-    nullable = not isinstance(field.type, GraphQLNonNull)
-    return Compiled(sql, tuple(c.params), key=key, nullable=nullable, tenant=c.tenant)
 
 
 def _conversations(c: Compiler, field: GraphQLField, details: list[FieldDetails], tenant: Tenant) -> str:
@@ -462,4 +454,6 @@ def compile_root(
         sql = root(c, field, details, tenant)
     except Unsupported:
         return None
-    return _statement(c, field, details, key, sql)
+    assert c.tenant is not None
+    nullable = not isinstance(field.type, GraphQLNonNull)
+    return Compiled(sql, tuple(c.params), key=key, nullable=nullable, tenant=c.tenant)
