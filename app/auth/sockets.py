@@ -37,12 +37,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Tenant
 from app.db.engine import Database
 from app.errors import Forbidden, NotFound, SufrahError, Unauthenticated
+from app.services import tokens
 
 log = logging.getLogger("sufrah.auth")
 
@@ -160,27 +160,9 @@ async def refusals(session: AsyncSession, tenants: Iterable[Tenant]) -> dict[Ten
     token_ids = sorted({t.principal.token_id for t in tenants if t.principal.token_id is not None})
     restaurant_ids = sorted({t.restaurant_id for t in tenants})
     bot_ids = sorted({t.bot_id for t in tenants if t.bot_id is not None})
-    live: dict[str, tuple[bool, list[str]]] = {}
-    if token_ids:
-        rows = await session.execute(
-            text(
-                "SELECT id, is_admin, restaurant_ids FROM api_token"
-                " WHERE id = ANY(:ids) AND revoked_at IS NULL"
-            ),
-            {"ids": token_ids},
-        )
-        live = {row.id: (row.is_admin, row.restaurant_ids) for row in rows}
-    rows = await session.execute(
-        text("SELECT id FROM restaurant WHERE id = ANY(:ids)"), {"ids": restaurant_ids}
-    )
-    existing = set(rows.scalars())
-    bot_owners: dict[str, str] = {}
-    if bot_ids:
-        rows = await session.execute(
-            text("SELECT id, restaurant_id FROM bot WHERE id = ANY(:ids) AND deleted_at IS NULL"),
-            {"ids": bot_ids},
-        )
-        bot_owners = {row.id: row.restaurant_id for row in rows}
+    live = await tokens.live_scopes(session, token_ids=token_ids) if token_ids else {}
+    existing = await tokens.existing_restaurants(session, restaurant_ids=restaurant_ids)
+    bot_owners = await tokens.live_bot_owners(session, bot_ids=bot_ids) if bot_ids else {}
     refused: dict[Tenant, SufrahError] = {}
     for tenant in tenants:
         token_id = tenant.principal.token_id

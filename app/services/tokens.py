@@ -7,7 +7,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Tenant
@@ -112,3 +112,30 @@ async def resolve_tenant(session: AsyncSession, *, principal: Principal, tenant_
     if not principal.can_access(restaurant_id):
         raise Forbidden("this token may not act for that restaurant")
     return Tenant(principal=principal, restaurant_id=restaurant_id, bot_id=bot_id)
+
+
+# -- what open sockets' credentials depend on (app.auth.sockets re-checks them in bulk) -----------
+# One `= ANY(:ids)` statement each, however many sockets are open.
+
+_LIVE_SCOPES = text(
+    "SELECT id, is_admin, restaurant_ids FROM api_token WHERE id = ANY(:ids) AND revoked_at IS NULL"
+)
+_EXISTING_RESTAURANTS = text("SELECT id FROM restaurant WHERE id = ANY(:ids)")
+_LIVE_BOT_OWNERS = text("SELECT id, restaurant_id FROM bot WHERE id = ANY(:ids) AND deleted_at IS NULL")
+
+
+async def live_scopes(session: AsyncSession, *, token_ids: list[str]) -> dict[str, tuple[bool, list[str]]]:
+    """Of `token_ids`, the tokens not revoked, each with (is_admin, restaurant_ids)."""
+    rows = await session.execute(_LIVE_SCOPES, {"ids": token_ids})
+    return {row.id: (row.is_admin, row.restaurant_ids) for row in rows}
+
+
+async def existing_restaurants(session: AsyncSession, *, restaurant_ids: list[str]) -> set[str]:
+    """Of `restaurant_ids`, those that still exist."""
+    return set((await session.execute(_EXISTING_RESTAURANTS, {"ids": restaurant_ids})).scalars())
+
+
+async def live_bot_owners(session: AsyncSession, *, bot_ids: list[str]) -> dict[str, str]:
+    """Of `bot_ids`, the bots not deleted, each with its restaurant's id."""
+    rows = await session.execute(_LIVE_BOT_OWNERS, {"ids": bot_ids})
+    return {row.id: row.restaurant_id for row in rows}
