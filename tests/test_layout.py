@@ -68,3 +68,54 @@ def test_only_the_view_imports_the_fast_path() -> None:
         and any(i.startswith("app.graphql.fast") for i in _imports(tree, set(modules)))
     }
     assert importers == {"app.graphql.view"}
+
+
+def test_credentials_are_read_only_by_app_auth_credentials() -> None:
+    """Authorization and X-Restaurant-Id are looked up in one module (issue #14: one reader)."""
+    headers = {"authorization", "x-restaurant-id"}
+    readers = set()
+    for name, tree in _modules().items():
+        for node in ast.walk(tree):
+            key = None
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "get" and node.args:
+                key = node.args[0]
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+                key = node.slice
+            if isinstance(key, ast.Constant) and str(key.value).lower() in headers:
+                readers.add(name)
+    assert readers == {"app.auth.credentials"}
+
+
+def test_conversations_are_narrowed_to_a_bot_only_by_scope() -> None:
+    """ "Rows this caller may see" is `conversations.scope`: no module compares a row's bot with the
+    caller's bot by hand (`row.bot_id != tenant.bot_id`, `Conversation.bot_id == bot_id`)."""
+
+    def is_bot_id(side: ast.expr) -> bool:
+        return (isinstance(side, ast.Attribute) and side.attr == "bot_id") or (
+            isinstance(side, ast.Name) and side.id == "bot_id"
+        )
+
+    found = [
+        f"{name}: {ast.unparse(node)}"
+        for name, tree in _modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and isinstance(node.ops[0], ast.Eq | ast.NotEq)
+        and is_bot_id(node.left)
+        and is_bot_id(node.comparators[0])
+    ]
+    assert found == []
+
+
+def test_app_auth_writes_no_sql() -> None:
+    """app.auth decides what credentials are worth; the statements it needs are app.services.tokens'."""
+    found = {
+        f"{name}: {node.module}"
+        for name, tree in _modules().items()
+        if name.startswith("app.auth")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("sqlalchemy")
+        and node.module != "sqlalchemy.ext.asyncio"
+    }
+    assert found == set()

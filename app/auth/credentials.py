@@ -55,3 +55,12 @@ def from_params(params: Mapping[str, object]) -> Credentials:
 def from_query(query: Mapping[str, str]) -> Credentials:
     """The legacy socket's `?token=` and `?restaurantId=` (browsers can't set its headers either)."""
     return Credentials(query.get("token") or None, query.get("restaurantId") or None)
+
+
+def from_frame(frame: Mapping[str, object]) -> Credentials:
+    """The legacy socket's first frame `{"type": "auth", "token": ..., "restaurantId": ...}`."""
+    token, tenant_ref = frame.get("token"), frame.get("restaurantId")
+    return Credentials(
+        token if isinstance(token, str) and token else None,
+        tenant_ref if isinstance(tenant_ref, str) and tenant_ref else None,
+    )

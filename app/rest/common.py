@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.auth import credentials
 from app.auth.principal import Principal, Tenant
 from app.context import app_context
 from app.errors import Forbidden, SufrahError, ValidationFailed
@@ -40,24 +41,19 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {SufrahError: domain_error, HTTPException: http_error, Exception: unexpected_error}
 
 
-def bearer(request: HTTPConnection) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
 async def principal_of(request: Request, session: AsyncSession) -> Principal:
-    return await app_context(request).auth.principal(session, token=bearer(request))
+    """The caller of the request's bearer token; 401 without a valid one."""
+    token = credentials.from_headers(request.headers).token
+    return await app_context(request).auth.principal(session, token=token)
 
 
-async def tenant_of(request: Request, session: AsyncSession) -> Tenant:
-    """Authenticate the bearer token and resolve X-Restaurant-Id; raises 401/403/404/400 domain errors."""
-    tenant_ref = request.headers.get("x-restaurant-id")
-    return await app_context(request).auth.tenant(
-        session,
-        token=bearer(request),
-        tenant_ref=clean(tenant_ref, "X-Restaurant-Id") if tenant_ref else None,
-    )
+async def tenant_of(request: Request, session: AsyncSession, *, tenant_ref: str | None = None) -> Tenant:
+    """Authenticate the bearer token and resolve the tenant: `tenant_ref` when the route names it
+    (already clean), else X-Restaurant-Id; raises 401/403/404/400 domain errors."""
+    caller = credentials.from_headers(request.headers)
+    if tenant_ref is None and caller.tenant_ref is not None:
+        tenant_ref = clean(caller.tenant_ref, "X-Restaurant-Id")
+    return await app_context(request).auth.tenant(session, token=caller.token, tenant_ref=tenant_ref)
 
 
 async def admin_of(request: Request, session: AsyncSession) -> Principal:
@@ -96,18 +92,15 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def int_param(request: Request, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+def int_param(request: Request, name: str, default: int) -> int:
+    """A whole-number query parameter (its bounds are the caller's: app.services.pages for pages)."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError:
         raise ValidationFailed(f"{name} must be a whole number", field=name) from None
-    if value < low or (high is not None and value > high):
-        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise ValidationFailed(f"{name} must be {bound}", field=name)
-    return value
 
 
 def time_param(request: Request, name: str) -> datetime | None:

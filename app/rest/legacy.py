@@ -15,11 +15,10 @@ from starlette.routing import Route
 
 from app.auth.principal import Tenant
 from app.context import app_context
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.models import Bot, Conversation, Message, Order, Restaurant
 from app.phone import to_whatsapp
 from app.rest.common import (
-    bearer,
     body_field,
     int_param,
     iso,
@@ -29,11 +28,7 @@ from app.rest.common import (
     tenant_of,
     time_param,
 )
-from app.services import bots, conversations, outbound, restaurants
-
-MAX_LIMIT = 200
-MAX_MESSAGES_LIMIT = 1000
-MAX_OFFSET = 2**31 - 1  # PostgreSQL's OFFSET is a bigint; nobody pages this far
+from app.services import bots, conversations, outbound, pages, restaurants
 
 
 def conversation_json(c: Conversation) -> dict[str, Any]:
@@ -118,12 +113,16 @@ def bot_switch_json(r: Restaurant) -> dict[str, Any]:
 
 async def _conversation(session: AsyncSession, tenant: Tenant, conversation_id: str) -> Conversation:
     """The tenant's conversation; a caller that named one bot sees only that bot's conversations."""
-    row = await conversations.get(
-        session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id
+    return await conversations.get(
+        session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, bot_id=tenant.bot_id
     )
-    if tenant.bot_id is not None and row.bot_id != tenant.bot_id:
-        raise NotFound("conversation not found")
-    return row
+
+
+def _page(request: Request, *, default: int, high: int) -> tuple[int, int]:
+    """The `limit` and `offset` query parameters, within the legacy contract's bounds (app.services.pages)."""
+    limit = pages.page_size(int_param(request, "limit", default), field="limit", high=high)
+    offset = pages.offset(int_param(request, "offset", 0), high=pages.LEGACY_MAX_OFFSET)
+    return limit, offset
 
 
 async def _bot_number(session: AsyncSession, conversation: Conversation) -> str | None:
@@ -136,13 +135,15 @@ async def _bot_number(session: AsyncSession, conversation: Conversation) -> str 
 async def list_conversations(request: Request) -> JSONResponse:
     async with app_context(request).db.session() as session:
         tenant = await tenant_of(request, session)
+        status = query_text(request, "status")
+        limit, offset = _page(request, default=50, high=pages.MAX_PAGE)
         rows = await conversations.list_page(
             session,
             restaurant_id=tenant.restaurant_id,
             bot_id=tenant.bot_id,
-            status=query_text(request, "status"),
-            limit=int_param(request, "limit", 50, low=1, high=MAX_LIMIT),
-            offset=int_param(request, "offset", 0, high=MAX_OFFSET),
+            status=status,
+            limit=limit,
+            offset=offset,
         )
     return JSONResponse([conversation_json(c) for c in rows])
 
@@ -173,8 +174,7 @@ async def conversation_messages(request: Request) -> JSONResponse:
     async with app_context(request).db.session() as session:
         tenant = await tenant_of(request, session)
         conversation_id = path_param(request, "id")
-        limit = int_param(request, "limit", 100, low=1, high=MAX_MESSAGES_LIMIT)
-        offset = int_param(request, "offset", 0, high=MAX_OFFSET)
+        limit, offset = _page(request, default=100, high=pages.LEGACY_MAX_MESSAGES)
         before = time_param(request, "before")
         conversation = await _conversation(session, tenant, conversation_id)
         rows = await conversations.list_messages(
@@ -197,9 +197,7 @@ async def conversation_messages(request: Request) -> JSONResponse:
 async def restaurant_bots(request: Request) -> JSONResponse:
     async with app_context(request).db.session() as session:
         # The path names the tenant here (a restaurant id, or one of its bot ids, like the header).
-        tenant = await app_context(request).auth.tenant(
-            session, token=bearer(request), tenant_ref=path_param(request, "restaurant_id")
-        )
+        tenant = await tenant_of(request, session, tenant_ref=path_param(request, "restaurant_id"))
         rows = await bots.list_for(session, restaurant_id=tenant.restaurant_id)
     return JSONResponse([bot_json(b) for b in rows])
 

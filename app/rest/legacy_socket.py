@@ -40,12 +40,13 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app.auth import credentials
 from app.auth.principal import Tenant
 from app.context import AppContext, app_context
 from app.errors import SufrahError, Unauthenticated, ValidationFailed
 from app.realtime import events
 from app.realtime.hub import CursorExpired, Delivered, SubscriptionOverflow
-from app.rest.common import bearer, clean
+from app.rest.common import clean
 from app.rest.legacy import bot_json, bot_switch_json, conversation_json, message_json, order_json
 
 log = logging.getLogger("sufrah.ws")
@@ -182,19 +183,19 @@ def _is_json_ping(text: str) -> bool:
 async def _authenticate(ctx: AppContext, websocket: WebSocket) -> tuple[Tenant, int | None, bool]:
     """The tenant, the position to resume after, and whether the credentials came in an auth frame
     (no token in the query or headers); no session is kept."""
-    query = websocket.query_params
-    token = query.get("token") or bearer(websocket)
-    tenant_ref = query.get("restaurantId") or websocket.headers.get("x-restaurant-id") or None
-    cursor = query.get("after")
-    first_message = not token
+    caller = credentials.from_query(websocket.query_params).otherwise(
+        credentials.from_headers(websocket.headers)
+    )
+    cursor = websocket.query_params.get("after")
+    first_message = caller.token is None
     if first_message:
         auth = await _auth_frame(websocket, timeout=ctx.settings.ws_auth_timeout_seconds)
-        token = auth["token"]
-        tenant_ref = auth.get("restaurantId") or tenant_ref
+        caller = credentials.from_frame(auth).otherwise(caller)
         cursor = auth.get("after") or cursor
+    tenant_ref = caller.tenant_ref
     async with ctx.db.session() as session:
         tenant = await ctx.auth.tenant(
-            session, token=token or None, tenant_ref=clean(tenant_ref, "restaurantId") if tenant_ref else None
+            session, token=caller.token, tenant_ref=clean(tenant_ref, "restaurantId") if tenant_ref else None
         )
     after = events.decode_cursor(cursor, restaurant_id=tenant.restaurant_id) if cursor else None
     return tenant, after, first_message

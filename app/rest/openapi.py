@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from app.models import BOT_STATUSES
 from app.rest.admin import WRITABLE
-from app.rest.legacy import MAX_LIMIT, MAX_MESSAGES_LIMIT, MAX_OFFSET
+from app.services.pages import LEGACY_MAX_MESSAGES, LEGACY_MAX_OFFSET, MAX_PAGE
 
 _JSON_TYPE = {str: "string", bool: "boolean", int: "integer"}
 
@@ -71,8 +71,8 @@ LIST_CONVERSATIONS_PARAMS = [
         "required": False,
         "schema": {"type": "string", "enum": ["active", "closed"]},
     },
-    _query_int("limit", 50, 1, MAX_LIMIT, "page size"),
-    _query_int("offset", 0, 0, MAX_OFFSET, "rows to skip"),
+    _query_int("limit", 50, 1, MAX_PAGE, "page size"),
+    _query_int("offset", 0, 0, LEGACY_MAX_OFFSET, "rows to skip"),
 ]
 
 
@@ -306,8 +306,10 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 TENANT,
                 CONVERSATION_ID,
-                _query_int("limit", 100, 1, MAX_MESSAGES_LIMIT, "page size"),
-                _query_int("offset", 0, 0, MAX_OFFSET, "messages to skip, counting back from the newest"),
+                _query_int("limit", 100, 1, LEGACY_MAX_MESSAGES, "page size"),
+                _query_int(
+                    "offset", 0, 0, LEGACY_MAX_OFFSET, "messages to skip, counting back from the newest"
+                ),
                 {
                     "name": "before",
                     "in": "query",

@@ -13,7 +13,7 @@ from app.errors import NotFound, ValidationFailed
 from app.models import CONVERSATION_STATUSES, Conversation, Message
 from app.realtime import events
 from app.realtime.events import Change
-from app.services.pages import MAX_PAGE
+from app.services import pages
 
 
 def scope(*, restaurant_id: str, bot_id: str | None) -> dict[str, str]:
@@ -25,6 +25,14 @@ def scope(*, restaurant_id: str, bot_id: str | None) -> dict[str, str]:
         if bot_id is None
         else {"restaurant_id": restaurant_id, "bot_id": bot_id}
     )
+
+
+def _in_scope(*, restaurant_id: str, bot_id: str | None) -> list[ColumnElement[bool]]:
+    """`scope` as WHERE terms over the conversation table."""
+    return [
+        getattr(Conversation, column) == value
+        for column, value in scope(restaurant_id=restaurant_id, bot_id=bot_id).items()
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +68,10 @@ async def list_page(
     """Conversations, newest activity first. `after` is a keyset position (last_message_at, id): a
     page deep in the list costs what the first page costs. Returns up to `limit` rows."""
     _check_status(status)
-    if not 0 < limit <= MAX_PAGE + 1:  # a full page and one more row, to tell whether there is a next page
-        raise ValidationFailed(f"limit must be from 1 to {MAX_PAGE}", field="limit")
-    if offset < 0:
-        raise ValidationFailed("offset must not be negative", field="offset")
-    stmt = select(Conversation).where(Conversation.restaurant_id == restaurant_id)
-    if bot_id is not None:
-        stmt = stmt.where(Conversation.bot_id == bot_id)
+    # a full page and one more row, to tell whether there is a next page
+    pages.page_size(limit, field="limit", high=pages.MAX_PAGE + 1)
+    pages.offset(offset, high=pages.LEGACY_MAX_OFFSET)
+    stmt = select(Conversation).where(*_in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
     if status is not None:
         stmt = stmt.where(Conversation.status == status)
     if search:
@@ -103,10 +108,13 @@ async def count(
     status: str | None = None,
     search: str | None = None,
 ) -> int:
+    """How many conversations `list_page` would page through with these filters."""
     _check_status(status)
-    stmt = select(func.count()).select_from(Conversation).where(Conversation.restaurant_id == restaurant_id)
-    if bot_id is not None:
-        stmt = stmt.where(Conversation.bot_id == bot_id)
+    stmt = (
+        select(func.count())
+        .select_from(Conversation)
+        .where(*_in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
+    )
     if status is not None:
         stmt = stmt.where(Conversation.status == status)
     if search:
@@ -122,11 +130,11 @@ async def get(
     row = (
         await session.execute(
             select(Conversation).where(
-                Conversation.restaurant_id == restaurant_id, Conversation.id == conversation_id
+                *_in_scope(restaurant_id=restaurant_id, bot_id=bot_id), Conversation.id == conversation_id
             )
         )
     ).scalar_one_or_none()
-    if row is None or (bot_id is not None and row.bot_id != bot_id):
+    if row is None:
         raise NotFound("conversation not found")
     return row
 
@@ -142,14 +150,13 @@ async def get_messages(session: AsyncSession, *, restaurant_id: str, ids: list[s
 
 
 async def stats(session: AsyncSession, *, restaurant_id: str, bot_id: str | None = None) -> Stats:
+    """The dashboard's counters over the conversations the caller sees (see `scope`)."""
     stmt = select(
         func.count(),
         func.count().filter(Conversation.status == "active"),
         func.coalesce(func.sum(Conversation.unread_count), 0),
         func.count().filter(WAITING_FOR_STAFF),
-    ).where(Conversation.restaurant_id == restaurant_id)
-    if bot_id is not None:
-        stmt = stmt.where(Conversation.bot_id == bot_id)
+    ).where(*_in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
     total, active, unread, waiting = (await session.execute(stmt)).one()
     return Stats(
         total_conversations=total,
@@ -239,10 +246,8 @@ async def list_messages(
     before: datetime | tuple[datetime, str] | None = None,
 ) -> list[Message]:
     """The newest `limit` messages before `before` (a time, or a keyset position), oldest first."""
-    if not 0 < limit <= MAX_PAGE * 5:
-        raise ValidationFailed(f"limit must be from 1 to {MAX_PAGE * 5}", field="limit")
-    if offset < 0:
-        raise ValidationFailed("offset must not be negative", field="offset")
+    pages.page_size(limit, field="limit", high=pages.LEGACY_MAX_MESSAGES)
+    pages.offset(offset, high=pages.LEGACY_MAX_OFFSET)
     stmt = select(Message).where(
         Message.restaurant_id == restaurant_id, Message.conversation_id == conversation_id
     )

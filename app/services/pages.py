@@ -4,7 +4,7 @@ GraphQL's `first`/`last` (conversations, orders, a conversation's messages) and 
 `limit` are page sizes; `offset` skips rows. The cost estimate (app.graphql.cost) counts a page by
 the same bound, so a size the fields refuse costs nothing there either. The legacy contract keeps its
 own, wider bounds (its dashboards page messages by 1,000 and never cap `offset`): they are passed as
-`high`, and the rule and its wording stay these.
+`high` (below), and the rule and its wording stay these.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from app.errors import ValidationFailed
 
 MAX_PAGE = 200  # rows in one page of any list
 MAX_OFFSET = 10_000  # rows a GraphQL `offset` may skip (deeper: page by cursor)
+# The legacy REST contract's `limit` of messages and its `offset` (PostgreSQL's OFFSET is a bigint;
+# nobody pages this far). Its `limit` of conversations is MAX_PAGE.
+LEGACY_MAX_MESSAGES = 1_000
+LEGACY_MAX_OFFSET = 2**31 - 1
 
 
 def page_size(value: int, *, field: str, high: int = MAX_PAGE) -> int:
