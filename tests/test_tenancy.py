@@ -178,3 +178,45 @@ async def test_authentication_is_remembered_only_while_changes_are_heard(db, fac
     await revoke(db, raced)
     with pytest.raises(Unauthenticated):
         await tenant(raced)
+
+
+async def test_a_token_narrowed_to_one_bot_cannot_act_on_another_bots_conversations(
+    client, factory, session, two_tenants
+):
+    """Writes narrow like reads: with a bot id as its tenant, a caller can't mark read, close, switch
+    the bot of, or reply in a conversation of the restaurant's other sender."""
+    from tests.gql import gql
+
+    a1, a2, _ = two_tenants
+    token = await factory.token(a1.restaurant.id)
+    listed = await conversations_of(client, auth(token, a1.restaurant.id))
+    other = next(c["id"] for c in listed.json() if c["customerPhone"] == "whatsapp:+966500000002")
+    mutations = {
+        "markConversationRead": "markConversationRead(id: $id)",
+        "closeConversation": "closeConversation(id: $id)",
+        "setConversationBotActive": "setConversationBotActive(id: $id, active: false)",
+        "sendMessage": 'sendMessage(conversationId: $id, body: "hi")',
+    }
+    for name, call in mutations.items():
+        result = await gql(
+            client,
+            f"mutation($id: ID!) {{ r: {call} {{ __typename ... on NotFoundError {{ message }} }} }}",
+            {"id": other},
+            token=token,
+            restaurant=a1.bot.id,
+        )
+        assert result["data"]["r"] == {"__typename": "NotFoundError", "message": "conversation not found"}, (
+            name
+        )
+    after = await conversations_of(client, auth(token, a2.bot.id))
+    [row] = after.json()
+    assert (row["status"], row["isBotActive"], row["unreadCount"]) == ("active", True, 1)
+    # narrowed to the right bot, the same mutation works
+    ok = await gql(
+        client,
+        "mutation($id: ID!) { r: closeConversation(id: $id) { __typename } }",
+        {"id": other},
+        token=token,
+        restaurant=a2.bot.id,
+    )
+    assert ok["data"]["r"]["__typename"] == "Conversation"

@@ -81,6 +81,16 @@ async def _mutate(
     return wrap(row)
 
 
+async def _mutate_in_scope(
+    info: Info, fn: Callable[[AsyncSession, str, str | None], Awaitable[Any]], wrap: Callable[[Any], Any]
+) -> Any:
+    """`_mutate` for writes to conversations: `fn` also gets the bot the caller narrowed to (or None),
+    so a caller that named one sender can only change that sender's conversations, as it can only read
+    them."""
+    tenant = await info.context.authenticate()
+    return await _mutate(info, lambda s, r: fn(s, r, tenant.bot_id), wrap)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Conversations, newest activity first (keyset pagination).")
@@ -281,28 +291,28 @@ def _values(data: object) -> dict[str, Any]:
 class Mutation:
     @strawberry.mutation
     async def mark_conversation_read(self, info: Info, id: strawberry.ID) -> ConversationResult:
-        return await _mutate(
+        return await _mutate_in_scope(
             info,
-            lambda s, r: conversations.mark_read(s, restaurant_id=r, conversation_id=str(id)),
+            lambda s, r, b: conversations.mark_read(s, restaurant_id=r, bot_id=b, conversation_id=str(id)),
             CONVERSATION.from_row,
         )
 
     @strawberry.mutation
     async def close_conversation(self, info: Info, id: strawberry.ID) -> ConversationResult:
-        return await _mutate(
+        return await _mutate_in_scope(
             info,
-            lambda s, r: conversations.set_status(
-                s, restaurant_id=r, conversation_id=str(id), status="closed"
+            lambda s, r, b: conversations.set_status(
+                s, restaurant_id=r, bot_id=b, conversation_id=str(id), status="closed"
             ),
             CONVERSATION.from_row,
         )
 
     @strawberry.mutation
     async def reopen_conversation(self, info: Info, id: strawberry.ID) -> ConversationResult:
-        return await _mutate(
+        return await _mutate_in_scope(
             info,
-            lambda s, r: conversations.set_status(
-                s, restaurant_id=r, conversation_id=str(id), status="active"
+            lambda s, r, b: conversations.set_status(
+                s, restaurant_id=r, bot_id=b, conversation_id=str(id), status="active"
             ),
             CONVERSATION.from_row,
         )
@@ -311,10 +321,10 @@ class Mutation:
     async def set_conversation_bot_active(
         self, info: Info, id: strawberry.ID, active: bool
     ) -> ConversationResult:
-        return await _mutate(
+        return await _mutate_in_scope(
             info,
-            lambda s, r: conversations.set_bot_active(
-                s, restaurant_id=r, conversation_id=str(id), active=active
+            lambda s, r, b: conversations.set_bot_active(
+                s, restaurant_id=r, bot_id=b, conversation_id=str(id), active=active
             ),
             CONVERSATION.from_row,
         )
@@ -392,11 +402,12 @@ class Mutation:
     async def send_message(
         self, info: Info, conversation_id: strawberry.ID, body: str = "", media_url: str | None = None
     ) -> SendMessageResult:
-        return await _mutate(
+        return await _mutate_in_scope(
             info,
-            lambda s, r: outbound.queue(
+            lambda s, r, b: outbound.queue(
                 s,
                 restaurant_id=r,
+                bot_id=b,
                 conversation_id=str(conversation_id),
                 body=body,
                 media_url=media_url,

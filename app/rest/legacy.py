@@ -187,7 +187,10 @@ async def conversation_messages(request: Request) -> JSONResponse:
         )
         if conversation.unread_count:
             await conversations.mark_read(
-                session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id
+                session,
+                restaurant_id=tenant.restaurant_id,
+                bot_id=tenant.bot_id,
+                conversation_id=conversation_id,
             )
         bot_number = await _bot_number(session, conversation)
         await session.commit()
@@ -233,7 +236,12 @@ async def _staff_reply(
     """Queue a staff reply in the tenant's conversation and commit; 200: the message."""
     conversation = await _conversation(session, tenant, conversation_id)
     message = await outbound.queue(
-        session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, author="staff", **reply
+        session,
+        restaurant_id=tenant.restaurant_id,
+        bot_id=tenant.bot_id,
+        conversation_id=conversation_id,
+        author="staff",
+        **reply,
     )
     bot_number = await _bot_number(session, conversation)
     await session.commit()
@@ -248,7 +256,11 @@ async def toggle_conversation_bot(request: Request) -> JSONResponse:
         enabled = body_field(await json_body(request), "enabled", bool)
         await _conversation(session, tenant, conversation_id)
         row = await conversations.set_bot_active(
-            session, restaurant_id=tenant.restaurant_id, conversation_id=conversation_id, active=enabled
+            session,
+            restaurant_id=tenant.restaurant_id,
+            bot_id=tenant.bot_id,
+            conversation_id=conversation_id,
+            active=enabled,
         )
         await session.commit()
     return JSONResponse(conversation_json(row))

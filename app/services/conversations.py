@@ -262,12 +262,12 @@ async def list_messages(
 
 
 async def _update(
-    session: AsyncSession, restaurant_id: str, conversation_id: str, **values: object
+    session: AsyncSession, restaurant_id: str, bot_id: str | None, conversation_id: str, **values: object
 ) -> Conversation:
     row = (
         await session.execute(
             update(Conversation)
-            .where(and_(Conversation.restaurant_id == restaurant_id, Conversation.id == conversation_id))
+            .where(*_in_scope(restaurant_id=restaurant_id, bot_id=bot_id), Conversation.id == conversation_id)
             .values(**values, updated_at=func.now())
             .returning(Conversation)
         )
@@ -280,21 +280,23 @@ async def _update(
     return row
 
 
-async def mark_read(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> Conversation:
-    """Clear the unread badge."""
-    return await _update(session, restaurant_id, conversation_id, unread_count=0)
+async def mark_read(
+    session: AsyncSession, *, restaurant_id: str, bot_id: str | None, conversation_id: str
+) -> Conversation:
+    """Clear the unread badge. `bot_id` narrows like `scope` (None: any of the restaurant's bots)."""
+    return await _update(session, restaurant_id, bot_id, conversation_id, unread_count=0)
 
 
 async def set_status(
-    session: AsyncSession, *, restaurant_id: str, conversation_id: str, status: str
+    session: AsyncSession, *, restaurant_id: str, bot_id: str | None, conversation_id: str, status: str
 ) -> Conversation:
     """Close or reopen a conversation (a new customer message reopens it too)."""
     _check_status(status)
-    return await _update(session, restaurant_id, conversation_id, status=status)
+    return await _update(session, restaurant_id, bot_id, conversation_id, status=status)
 
 
 async def set_bot_active(
-    session: AsyncSession, *, restaurant_id: str, conversation_id: str, active: bool
+    session: AsyncSession, *, restaurant_id: str, bot_id: str | None, conversation_id: str, active: bool
 ) -> Conversation:
     """Turn the bot on or off for one conversation (off = staff answer by hand)."""
-    return await _update(session, restaurant_id, conversation_id, is_bot_active=active)
+    return await _update(session, restaurant_id, bot_id, conversation_id, is_bot_active=active)

@@ -32,12 +32,14 @@ async def queue(
     body: str,
     media_url: str | None = None,
     author: str,
+    bot_id: str | None = None,
     enforce_window: bool = True,
 ) -> Message:
     """Store an outgoing message as `queued` in the caller's transaction.
 
     Free-form messages may only reach a customer within 24 hours of their last message (WhatsApp's
-    customer service window); outside it they are refused with OutsideCustomerWindow."""
+    customer service window); outside it they are refused with OutsideCustomerWindow. `bot_id` narrows
+    like `conversations.scope` (a caller that named one sender may only write to its conversations)."""
     body = body.strip() if body else ""
     if not body and not media_url:
         raise ValidationFailed("a message needs a body or a mediaUrl", field="body")
@@ -49,6 +51,7 @@ async def queue(
         await session.execute(
             select(Conversation)
             .where(Conversation.restaurant_id == restaurant_id, Conversation.id == conversation_id)
+            .where(*([Conversation.bot_id == bot_id] if bot_id is not None else []))
             .with_for_update()
         )
     ).scalar_one_or_none()
