@@ -87,7 +87,7 @@ class BotRunner:
             )
         ).scalar_one()
         state = await load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
-        ctx: flow.Context | None = None
+        ctx: flow.TurnContext | None = None
         for message in pending:
             bot_on = (
                 conversation.is_bot_active
@@ -113,9 +113,9 @@ class BotRunner:
         session: AsyncSession,
         state: flow.State,
         actions: list[Any],
-        ctx: flow.Context,
+        ctx: flow.TurnContext,
         conversation: Conversation,
-    ) -> tuple[flow.State, flow.Context, Conversation]:
+    ) -> tuple[flow.State, flow.TurnContext, Conversation]:
         restaurant_id = conversation.restaurant_id
         for action in actions:
             if isinstance(action, flow.Reply):
@@ -219,14 +219,14 @@ def inbound_of(message: Message) -> flow.Inbound:
 
 async def build_context(
     session: AsyncSession, *, restaurant: Restaurant | None, bot: Bot, conversation: Conversation
-) -> flow.Context:
+) -> flow.TurnContext:
     """Everything the bot may know for this customer: the menu, branches, and their latest order."""
     assert restaurant is not None
     menu = await catalog.menu(session, restaurant_id=restaurant.id, include_inactive=False)
     latest = await orders.latest_for_conversation(
         session, restaurant_id=restaurant.id, conversation_id=conversation.id
     )
-    return flow.Context(
+    return flow.TurnContext(
         restaurant_name=bot.restaurant_name or restaurant.name,
         currency=restaurant.currency,
         min_delivery_total=restaurant.min_delivery_total,
@@ -254,7 +254,7 @@ def _latest(order: Order) -> flow.LatestOrder:
     )
 
 
-def _with_latest(ctx: flow.Context, order: Order) -> flow.Context:
+def _with_latest(ctx: flow.TurnContext, order: Order) -> flow.TurnContext:
     from dataclasses import replace
 
     return replace(ctx, latest_order=_latest(order))
