@@ -2,8 +2,8 @@
 
 The webhook edge (app/rest/webhooks.py) reads the form and hands it here; `receive` and
 `receive_status` route, verify, store (or spool) and log, and answer with an `Outcome` the edge maps
-to its HTTP answer. These are the only services called before the tenant is known: the number a
-message was sent to names its bot, and so its restaurant.
+to its HTTP answer. They take no `restaurant_id`: the tenant isn't known until the number a message
+was sent to has named its bot (bots.find_by_number, or the directory).
 
 Routing: the bot directory (app/spool.py) routes without a database round trip while its route for
 the number is current (read since the last bot change was notified) and the signature checks out
