@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,32 +33,6 @@ from app.spool import BotDirectory, Spool
 from app.workers import Workers
 
 log = logging.getLogger("sufrah")
-
-
-async def _keep_spool(ctx: AppContext, *, interval: float = 1.0, refresh_every: float = 30.0) -> None:
-    """Keep the bot directory fresh (soon after a bot changes, and every `refresh_every` seconds anyway),
-    and replay spooled webhooks once the database is back."""
-    last_refresh = float("-inf")
-    failing = False
-    while True:
-        failed: Exception | None = None
-        try:
-            if ctx.directory.stale or time.monotonic() - last_refresh > refresh_every:
-                last_refresh = time.monotonic()
-                await ctx.directory.refresh(ctx.db)
-        except Exception as exc:  # noqa: BLE001  (the replay below finds out whether the database is back)
-            failed = exc
-        try:
-            if ctx.spool.has_work():
-                replayed = await ctx.spool.replay(lambda entry: inbound.apply_spooled(ctx.db, entry=entry))
-                if replayed:
-                    log.warning("replayed %d spooled webhooks into the database", replayed)
-        except Exception as exc:  # noqa: BLE001  (logged once below; retried on the next round)
-            failed = exc
-        if failed is not None and not failing:
-            log.warning("spool upkeep failed (%s); retrying", type(failed).__name__)
-        failing = failed is not None
-        await asyncio.sleep(interval)
 
 
 def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> Starlette:
@@ -98,7 +71,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             spool=Spool(spool_dir),
             directory=directory,
         )
-        spooler = asyncio.create_task(_keep_spool(ctx), name="spool")
+        spooler = asyncio.create_task(
+            inbound.keep_spool(db=db, directory=directory, spool=ctx.spool), name="spool"
+        )
         workers = Workers(db, settings=settings, box=ctx.box) if settings.run_workers else None
         if workers is not None:
             await workers.start()

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from app.logs import MAX_SHOWN, Throttled, untrusted
-from app.rest import webhooks
+from app.services import inbound
 from tests.support import Factory, inbound_params
 
 FORGED = "\n2026-01-01 00:00:00 CRITICAL sufrah: forged line\x1b[2J"
@@ -17,7 +17,7 @@ FORGED = "\n2026-01-01 00:00:00 CRITICAL sufrah: forged line\x1b[2J"
 @pytest.fixture
 def fresh_allowance(monkeypatch):
     """This test's webhook warnings start with the per-minute allowance unused."""
-    monkeypatch.setattr(webhooks, "_log", Throttled(webhooks.log))
+    monkeypatch.setattr(inbound, "_log", Throttled(inbound.log))
 
 
 async def test_refused_webhooks_log_escaped_values_a_few_times_a_minute(

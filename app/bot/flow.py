@@ -1,7 +1,7 @@
 """The ordering bot as a pure state machine: `step(state, inbound, ctx) -> (state, actions)`.
 
 Nothing here does I/O, reads the clock or draws random numbers, so a conversation replays exactly
-and is tested without a database. The runner loads a `Context` (restaurant, menu, latest order)
+and is tested without a database. The runner loads a `TurnContext` (restaurant, menu, latest order)
 before each turn, applies the returned actions in order inside the transaction that stores the new
 `State` (as JSON), and calls `order_placed` / `order_status_changed` for the events that don't come
 from the customer.
@@ -68,7 +68,7 @@ class LatestOrder:
 
 
 @dataclass(frozen=True)
-class Context:
+class TurnContext:
     """Everything the bot may know about the restaurant; the tuples are in display order."""
 
     restaurant_name: str
@@ -99,7 +99,7 @@ class Inbound:
 # ── state and actions ───────────────────────────────────────────────────────────────────────────
 @dataclass(frozen=True)
 class OrderLine:
-    """A cart line. Names and price are copied when added, so the cart never points into a Context."""
+    """A cart line. Names and price are copied when added, so the cart never points into a TurnContext."""
 
     item_id: str
     name_ar: str
@@ -331,11 +331,11 @@ def _numbered(rows: Iterable[str]) -> str:
     return "\n".join(f"{n}. {row}" for n, row in enumerate(rows, start=1))
 
 
-def _orderable(ctx: Context, category_id: str | None = None) -> list[Item]:
+def _orderable(ctx: TurnContext, category_id: str | None = None) -> list[Item]:
     return [i for i in ctx.items if i.available and category_id in (None, i.category_id)]
 
 
-def _open_categories(ctx: Context) -> list[Category]:
+def _open_categories(ctx: TurnContext) -> list[Category]:
     stocked = {item.category_id for item in _orderable(ctx)}
     return [c for c in ctx.categories if c.id in stocked]
 
@@ -353,11 +353,11 @@ def _subtotal(cart: Iterable[OrderLine]) -> int:
     return sum(line.line_total for line in cart)
 
 
-def _price(amount: int, state: State, ctx: Context) -> str:
+def _price(amount: int, state: State, ctx: TurnContext) -> str:
     return format_price(amount, ctx.currency, state.lang)
 
 
-def _cart_lines(state: State, ctx: Context) -> str:
+def _cart_lines(state: State, ctx: TurnContext) -> str:
     return _numbered(
         f"{ln.quantity} × {_name(ln, state.lang)} — {_price(ln.line_total, state, ctx)}" for ln in state.cart
     )
@@ -370,7 +370,7 @@ def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0088 * asin(sqrt(a))
 
 
-def _covering_branch(ctx: Context, lat: float, lon: float) -> Branch | None:
+def _covering_branch(ctx: TurnContext, lat: float, lon: float) -> Branch | None:
     """The nearest branch whose delivery radius includes the point, if any."""
     reach = [(_distance_km(b.latitude, b.longitude, lat, lon), b) for b in ctx.branches]
     inside = [(km, b) for km, b in reach if km <= b.delivery_radius_km]
@@ -378,7 +378,7 @@ def _covering_branch(ctx: Context, lat: float, lon: float) -> Branch | None:
 
 
 # ── prompts: what each step asks; also the re-prompt after input we didn't understand ───────────
-def _welcome_text(state: State, ctx: Context) -> str:
+def _welcome_text(state: State, ctx: TurnContext) -> str:
     text = t("welcome", state.lang, restaurant=ctx.restaurant_name)
     if state.cart:
         count, total = sum(ln.quantity for ln in state.cart), _price(_subtotal(state.cart), state, ctx)
@@ -386,17 +386,17 @@ def _welcome_text(state: State, ctx: Context) -> str:
     return text
 
 
-def _branches_text(state: State, ctx: Context) -> str:
+def _branches_text(state: State, ctx: TurnContext) -> str:
     rows = _numbered(f"{_name(b, state.lang)} — {b.address}" for b in ctx.branches)
     return t("choose_branch", state.lang, branches=rows)
 
 
-def _categories_text(state: State, ctx: Context) -> str:
+def _categories_text(state: State, ctx: TurnContext) -> str:
     rows = _numbered(_name(c, state.lang) for c in _open_categories(ctx))
     return t("categories", state.lang, categories=rows)
 
 
-def _items_text(state: State, ctx: Context) -> str:
+def _items_text(state: State, ctx: TurnContext) -> str:
     category = _find(ctx.categories, state.category_id)
     items = _orderable(ctx, state.category_id)
     if category is None or not items:
@@ -410,14 +410,14 @@ def _quantity_limit(state: State, item: Item) -> int:
     return item.max_quantity - in_cart
 
 
-def _quantity_text(state: State, ctx: Context) -> str:
+def _quantity_text(state: State, ctx: TurnContext) -> str:
     item = _find(_orderable(ctx), state.pending_item_id)
     if item is None:
         return _categories_text(state, ctx)
     return t("ask_quantity", state.lang, item=_name(item, state.lang), limit=_quantity_limit(state, item))
 
 
-def _cart_text(state: State, ctx: Context) -> str:
+def _cart_text(state: State, ctx: TurnContext) -> str:
     total = _price(_subtotal(state.cart), state, ctx)
     return t("cart", state.lang, lines=_cart_lines(state, ctx), total=total)
 
@@ -426,18 +426,18 @@ def _cash_label(state: State) -> str:
     return t("pay_cash_pickup" if state.order_type == "pickup" else "pay_cash_delivery", state.lang)
 
 
-def _payment_text(state: State, ctx: Context) -> str:
+def _payment_text(state: State, ctx: TurnContext) -> str:
     if not ctx.payment_link:
         return _confirm_text(replace(state, payment_method="cash"), ctx)
     return t("ask_payment", state.lang, cash=_cash_label(state))
 
 
-def _confirm_text(state: State, ctx: Context) -> str:
+def _confirm_text(state: State, ctx: TurnContext) -> str:
     payment = t("pay_online", state.lang) if state.payment_method == "online" else _cash_label(state)
     return t("ask_confirm", state.lang, payment=payment)
 
 
-def _summary_text(state: State, ctx: Context) -> str:
+def _summary_text(state: State, ctx: TurnContext) -> str:
     if state.order_type == "pickup":
         branch = _find(ctx.branches, state.branch_id)
         where = t("where_pickup", state.lang, branch=_name(branch, state.lang) if branch else "")
@@ -448,11 +448,11 @@ def _summary_text(state: State, ctx: Context) -> str:
     return t("summary", state.lang, lines=_cart_lines(state, ctx), total=total, where=where)
 
 
-def _fixed(key: str) -> Callable[[State, Context], str]:
+def _fixed(key: str) -> Callable[[State, TurnContext], str]:
     return lambda state, ctx: t(key, state.lang)
 
 
-_PROMPTS: dict[str, Callable[[State, Context], str]] = {
+_PROMPTS: dict[str, Callable[[State, TurnContext], str]] = {
     "start": _welcome_text,
     "welcome": _welcome_text,
     "done": _welcome_text,
@@ -480,13 +480,13 @@ def _say(state: State, *parts: str | None) -> Turn:
     return state, [Reply("\n\n".join(p for p in parts if p))]
 
 
-def _reprompt(state: State, ctx: Context) -> Turn:
+def _reprompt(state: State, ctx: TurnContext) -> Turn:
     """Input we didn't understand: same step, same cart, the step's options again."""
     return _say(state, t("didnt_get", state.lang), _PROMPTS.get(state.step, _welcome_text)(state, ctx))
 
 
 # ── moves shared by several steps ───────────────────────────────────────────────────────────────
-def _welcome(state: State, ctx: Context, *, note: str | None = None) -> Turn:
+def _welcome(state: State, ctx: TurnContext, *, note: str | None = None) -> Turn:
     """The main menu. The cart survives (a greeting mid-order must not lose it); a pending rating doesn't."""
     state = replace(
         state, step="welcome", category_id=None, pending_item_id=None, rating_order_id=None, rating=None
@@ -502,7 +502,7 @@ def _handoff(state: State) -> Turn:
 _STATUSES = ("CONFIRMED", "PREPARING", "OUT_FOR_DELIVERY", "READY", "DELIVERED", "CANCELLED")
 
 
-def _track(state: State, ctx: Context) -> Turn:
+def _track(state: State, ctx: TurnContext) -> Turn:
     """The latest order's status, without moving: mid-order the customer carries on where they were."""
     if state.step in ("start", "handoff", "placing"):
         state = replace(state, step="done")
@@ -513,28 +513,28 @@ def _track(state: State, ctx: Context) -> Turn:
     return _say(state, t("track", state.lang, reference=order.reference, status=status))
 
 
-def _ask_branch(state: State, ctx: Context) -> Turn:
+def _ask_branch(state: State, ctx: TurnContext) -> Turn:
     if not ctx.branches:
         state = replace(state, step="order_type")
         return _say(state, t("no_branches", state.lang), t("order_type", state.lang))
     return _say(replace(state, step="branch"), _branches_text(state, ctx))
 
 
-def _show_categories(state: State, ctx: Context, *, note: str | None = None) -> Turn:
+def _show_categories(state: State, ctx: TurnContext, *, note: str | None = None) -> Turn:
     state = replace(state, step="category", category_id=None, pending_item_id=None)
     if not _open_categories(ctx):
         return _say(replace(state, step="done"), note, t("menu_empty", state.lang))
     return _say(state, note, _categories_text(state, ctx))
 
 
-def _show_items(state: State, ctx: Context, category_id: str) -> Turn:
+def _show_items(state: State, ctx: TurnContext, category_id: str) -> Turn:
     state = replace(state, step="item", category_id=category_id)
     if not _orderable(ctx, category_id):
         return _show_categories(state, ctx)
     return _say(state, _items_text(state, ctx))
 
 
-def _ask_quantity(state: State, ctx: Context, item: Item) -> Turn:
+def _ask_quantity(state: State, ctx: TurnContext, item: Item) -> Turn:
     limit = _quantity_limit(state, item)
     if limit <= 0:
         maxed = t("quantity_maxed", state.lang, item=_name(item, state.lang), limit=item.max_quantity)
@@ -543,14 +543,14 @@ def _ask_quantity(state: State, ctx: Context, item: Item) -> Turn:
     return _say(state, _quantity_text(state, ctx))
 
 
-def _show_cart(state: State, ctx: Context, *, note: str | None = None) -> Turn:
+def _show_cart(state: State, ctx: TurnContext, *, note: str | None = None) -> Turn:
     if not state.cart:
         return _show_categories(state, ctx, note="\n".join(filter(None, (note, t("cart_empty", state.lang)))))
     state = replace(state, step="cart")
     return _say(state, note, _cart_text(state, ctx))
 
 
-def _remove_line(state: State, ctx: Context, number: int) -> Turn:
+def _remove_line(state: State, ctx: TurnContext, number: int) -> Turn:
     if not 1 <= number <= len(state.cart):
         return _show_cart(state, ctx, note=t("didnt_get", state.lang))
     gone = state.cart[number - 1]
@@ -558,7 +558,7 @@ def _remove_line(state: State, ctx: Context, number: int) -> Turn:
     return _show_cart(state, ctx, note=t("removed", state.lang, item=_name(gone, state.lang)))
 
 
-def _checkout(state: State, ctx: Context) -> Turn:
+def _checkout(state: State, ctx: TurnContext) -> Turn:
     """Minimum check, then the summary with the payment question (skipped when cash is the only way)."""
     if not state.cart:
         return _show_cart(state, ctx)
@@ -575,7 +575,7 @@ def _checkout(state: State, ctx: Context) -> Turn:
     return _say(state, _summary_text(state, ctx), _PROMPTS[state.step](state, ctx))
 
 
-def _place(state: State, ctx: Context) -> Turn:
+def _place(state: State, ctx: TurnContext) -> Turn:
     if state.order_type is None or state.payment_method is None or not state.cart:
         return _checkout(state, ctx)
     if state.order_type == "delivery" and _subtotal(state.cart) < ctx.min_delivery_total:
@@ -598,7 +598,7 @@ def _place(state: State, ctx: Context) -> Turn:
     return State(step="placing", lang=state.lang, order_type=state.order_type, placed_total=subtotal), [order]
 
 
-def _delivery_location(state: State, inbound: Inbound, ctx: Context) -> Turn:
+def _delivery_location(state: State, inbound: Inbound, ctx: TurnContext) -> Turn:
     lat, lon = inbound.latitude, inbound.longitude
     assert lat is not None and lon is not None
     branch = _covering_branch(ctx, lat, lon)
@@ -625,11 +625,11 @@ _ADD = _Option("add", _words("add", "add item", "more", "اضافه"))
 _VIEW, _PAY = _Option("cart", _CART), _Option("checkout", _CHECKOUT)
 
 
-def _on_start(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_start(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     return _welcome(state, ctx)
 
 
-def _on_welcome(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_welcome(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     choice = _choose(
         inbound,
         [
@@ -656,11 +656,11 @@ def _on_welcome(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return None
 
 
-def _on_done(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_done(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     return _on_welcome(state, inbound, ctx) or _welcome(state, ctx)
 
 
-def _on_order_type(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_order_type(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if _has_location(inbound):
         return _delivery_location(state, inbound, ctx)
     choice = _choose(inbound, [_Option("delivery", _DELIVERY), _Option("pickup", _PICKUP)])
@@ -669,7 +669,7 @@ def _on_order_type(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _ask_branch(state, ctx) if choice == "pickup" else None
 
 
-def _on_location(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_location(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if _has_location(inbound):
         return _delivery_location(state, inbound, ctx)
     if _matches(inbound, _PICKUP):
@@ -692,7 +692,7 @@ def _on_location(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _show_categories(state, ctx, note=t("address_ok", state.lang, address=address))
 
 
-def _on_out_of_range(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_out_of_range(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if _has_location(inbound):
         return _delivery_location(state, inbound, ctx)
     choice = _choose(inbound, [_Option("pickup", _PICKUP), _Option("location", _words("location", "موقع"))])
@@ -701,7 +701,7 @@ def _on_out_of_range(state: State, inbound: Inbound, ctx: Context) -> Turn | Non
     return _ask_branch(state, ctx) if choice == "pickup" else None
 
 
-def _on_branch(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_branch(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     branch = _find(ctx.branches, _choose(inbound, _options(ctx.branches)))
     if branch is None:
         return None
@@ -716,12 +716,12 @@ def _on_branch(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _show_categories(state, ctx, note=t("branch_chosen", state.lang, branch=_name(branch, state.lang)))
 
 
-def _on_category(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_category(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     category_id = _choose(inbound, _options(_open_categories(ctx)))
     return _show_items(state, ctx, category_id) if category_id else None
 
 
-def _on_item(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_item(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     items = _orderable(ctx, state.category_id)
     if not items or _matches(inbound, _BACK):
         return _show_categories(state, ctx)
@@ -729,7 +729,7 @@ def _on_item(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _ask_quantity(state, ctx, item) if item else None
 
 
-def _on_quantity(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_quantity(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     item = _find(_orderable(ctx), state.pending_item_id)
     if item is None:
         return _show_categories(state, ctx, note=t("item_gone", state.lang))
@@ -756,7 +756,7 @@ def _on_quantity(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _say(state, added, t("after_item", state.lang))
 
 
-def _on_after_item(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_after_item(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     choice = _choose(inbound, [_ADD, _VIEW, _PAY])
     if choice == "add":
         return _show_categories(state, ctx)
@@ -765,7 +765,7 @@ def _on_after_item(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _checkout(state, ctx) if choice == "checkout" else None
 
 
-def _on_cart(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_cart(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if not state.cart:
         return _show_cart(state, ctx)
     choice = _choose(inbound, [_ADD, _PAY, _Option("remove", _words("remove", "delete", "حذف"))])
@@ -779,14 +779,14 @@ def _on_cart(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return None
 
 
-def _on_remove(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_remove(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if not state.cart or _matches(inbound, _BACK):
         return _show_cart(state, ctx)
     number = _number(inbound)
     return _remove_line(state, ctx, number) if number and number <= len(state.cart) else None
 
 
-def _on_payment(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_payment(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     options = [_Option("cash", _words("cash", "كاش", "نقدا", "نقد"))]
     if ctx.payment_link:
         options.append(_Option("online", _words("online", "card", "pay online", "اونلاين", "بطاقة")))
@@ -797,7 +797,7 @@ def _on_payment(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _say(state, _confirm_text(state, ctx))
 
 
-def _on_confirm(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_confirm(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     choice = _choose(
         inbound,
         [
@@ -810,7 +810,7 @@ def _on_confirm(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _place(state, ctx) if choice == "confirm" else None
 
 
-def _on_rating(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_rating(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if state.rating_order_id is None:
         return _welcome(state, ctx)
     rating = _choose(inbound, [_Option(str(n)) for n in range(1, 6)])
@@ -819,7 +819,7 @@ def _on_rating(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _say(replace(state, step="rating_comment", rating=int(rating)), t("ask_comment", state.lang))
 
 
-def _on_rating_comment(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _on_rating_comment(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     comment = None if _matches(inbound, _SKIP) else inbound.text.strip()
     if comment == "":
         return None
@@ -835,7 +835,7 @@ def _finish_rating(state: State, *, comment: str | None, note: str | None) -> Tu
     return replace(state, step="done", rating_order_id=None, rating=None), actions
 
 
-_HANDLERS: dict[str, Callable[[State, Inbound, Context], Turn | None]] = {
+_HANDLERS: dict[str, Callable[[State, Inbound, TurnContext], Turn | None]] = {
     "start": _on_start,
     "handoff": _on_start,
     "welcome": _on_welcome,
@@ -859,7 +859,7 @@ _HANDLERS: dict[str, Callable[[State, Inbound, Context], Turn | None]] = {
 
 
 # ── commands that work from any step ───────────────────────────────────────────────────────────
-def _command(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
+def _command(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if _matches(inbound, _STAFF):
         return _handoff(state)
     if _matches(inbound, _TRACK):
@@ -879,7 +879,7 @@ def _command(state: State, inbound: Inbound, ctx: Context) -> Turn | None:
     return _remove_line(state, ctx, int(removal.group(1))) if removal else None
 
 
-def _drop_vanished(state: State, ctx: Context) -> tuple[State, list[Action]]:
+def _drop_vanished(state: State, ctx: TurnContext) -> tuple[State, list[Action]]:
     """Cart lines whose item left the menu (or became unavailable) go, with a note to the customer."""
     orderable = {item.id for item in _orderable(ctx)}
     gone = [line for line in state.cart if line.item_id not in orderable]
@@ -891,7 +891,7 @@ def _drop_vanished(state: State, ctx: Context) -> tuple[State, list[Action]]:
 
 
 # ── the public entry points ─────────────────────────────────────────────────────────────────────
-def step(state: State, inbound: Inbound, ctx: Context) -> Turn:
+def step(state: State, inbound: Inbound, ctx: TurnContext) -> Turn:
     """One customer message in, the new state and the actions to apply (in order) out.
 
     Always at least one Reply, except when the customer confirms: then the only action is PlaceOrder
@@ -911,7 +911,7 @@ def step(state: State, inbound: Inbound, ctx: Context) -> Turn:
     return new_state, [*notes, *actions]
 
 
-def order_placed(state: State, *, reference: str, payment_method: str, ctx: Context) -> Turn:
+def order_placed(state: State, *, reference: str, payment_method: str, ctx: TurnContext) -> Turn:
     """After the runner created the order: the confirmation (reference, total, payment link if online)."""
     payment = t("pay_online", state.lang) if payment_method == "online" else _cash_label(state)
     total = _price(state.placed_total, state, ctx)
@@ -925,7 +925,7 @@ def order_placed(state: State, *, reference: str, payment_method: str, ctx: Cont
     )
 
 
-def order_status_changed(state: State, *, order: LatestOrder, ctx: Context) -> Turn:
+def order_status_changed(state: State, *, order: LatestOrder, ctx: TurnContext) -> Turn:
     """Staff moved an order: tell the customer; after DELIVERED also ask for a rating (1 to 5).
 
     The rating is only asked when the customer isn't in the middle of something else (a new cart, a

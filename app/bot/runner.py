@@ -5,7 +5,8 @@ conversation, however many processes run this and whenever one of them dies.
 
 Claiming: a transaction takes `pg_try_advisory_xact_lock` on the conversation, then re-reads that
 conversation's pending messages. Another process skips a conversation that is locked and moves on;
-the lock ends with the transaction, commit or crash alike.
+the lock ends with the transaction, commit or crash alike (app/bot/memory.py; an order status
+notice from the orders service waits for the same lock).
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import logging
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.bot import flow
+from app.bot import flow, memory
 from app.db.engine import Database
-from app.models import Bot, BotState, Conversation, Message, Order, Restaurant
-from app.services import catalog, conversations, orders, outbound
+from app.models import Bot, Conversation, Message, Restaurant
+from app.services import conversations, orders, outbound
 
 log = logging.getLogger("sufrah.bot")
 
@@ -29,8 +29,6 @@ _CANDIDATES = text(
     " SELECT restaurant_id, conversation_id FROM message WHERE bot_turn = 'pending'"
     " ORDER BY created_at LIMIT :n) AS pending"
 )
-_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:r || '/' || :c, 7411))")
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:r || '/' || :c, 7411))")
 
 
 class BotRunner:
@@ -51,9 +49,9 @@ class BotRunner:
         async with self.db.session() as session:
             candidates = (await session.execute(_CANDIDATES, {"n": 50})).all()
             for restaurant_id, conversation_id in candidates:
-                if not (
-                    await session.execute(_TRY_LOCK, {"r": restaurant_id, "c": conversation_id})
-                ).scalar():
+                if not await memory.try_lock(
+                    session, restaurant_id=restaurant_id, conversation_id=conversation_id
+                ):
                     continue  # another process is answering this customer right now
                 count = await self._turns(session, restaurant_id, conversation_id)
                 await session.commit()
@@ -86,8 +84,8 @@ class BotRunner:
                 select(Bot).where(Bot.restaurant_id == restaurant_id, Bot.id == conversation.bot_id)
             )
         ).scalar_one()
-        state = await load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
-        ctx: flow.Context | None = None
+        state = await memory.load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
+        ctx: flow.TurnContext | None = None
         for message in pending:
             bot_on = (
                 conversation.is_bot_active
@@ -99,13 +97,13 @@ class BotRunner:
             if not bot_on:
                 await _mark(session, message, "skipped")
                 continue
-            ctx = ctx or await build_context(
-                session, restaurant=restaurant, bot=bot, conversation=conversation
-            )
+            ctx = ctx or await _context(session, restaurant=restaurant, bot=bot, conversation=conversation)
             state, actions = flow.step(state, inbound_of(message), ctx)
             state, ctx, conversation = await self._apply(session, state, actions, ctx, conversation)
             await _mark(session, message, "done")
-        await save_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id, state=state)
+        await memory.save_state(
+            session, restaurant_id=restaurant_id, conversation_id=conversation_id, state=state
+        )
         return len(pending)
 
     async def _apply(
@@ -113,9 +111,9 @@ class BotRunner:
         session: AsyncSession,
         state: flow.State,
         actions: list[Any],
-        ctx: flow.Context,
+        ctx: flow.TurnContext,
         conversation: Conversation,
-    ) -> tuple[flow.State, flow.Context, Conversation]:
+    ) -> tuple[flow.State, flow.TurnContext, Conversation]:
         restaurant_id = conversation.restaurant_id
         for action in actions:
             if isinstance(action, flow.Reply):
@@ -147,7 +145,7 @@ class BotRunner:
                     delivery_longitude=action.delivery_longitude,
                     lang=action.lang,
                 )
-                ctx = _with_latest(ctx, order)
+                ctx = memory.with_latest(ctx, order)
                 state, more = flow.order_placed(
                     state, reference=order.reference, payment_method=action.payment_method, ctx=ctx
                 )
@@ -171,39 +169,6 @@ class BotRunner:
         return state, ctx, conversation
 
 
-async def notify_order_status(session: AsyncSession, *, order: Order) -> None:
-    """Tell the customer their order moved (in the caller's transaction), and let the bot ask for
-    a rating after delivery. Waits for the conversation's lock so it never races a bot turn."""
-    await session.execute(_LOCK, {"r": order.restaurant_id, "c": order.conversation_id})
-    conversation = await conversations.get(
-        session, restaurant_id=order.restaurant_id, conversation_id=order.conversation_id
-    )
-    restaurant = await session.get(Restaurant, order.restaurant_id)
-    bot = (
-        await session.execute(
-            select(Bot).where(Bot.restaurant_id == order.restaurant_id, Bot.id == conversation.bot_id)
-        )
-    ).scalar_one()
-    state = await load_state(
-        session, restaurant_id=order.restaurant_id, conversation_id=order.conversation_id
-    )
-    ctx = await build_context(session, restaurant=restaurant, bot=bot, conversation=conversation)
-    state, actions = flow.order_status_changed(state, order=_latest(order), ctx=ctx)
-    for action in actions:
-        if isinstance(action, flow.Reply):
-            await outbound.queue(
-                session,
-                restaurant_id=order.restaurant_id,
-                conversation_id=order.conversation_id,
-                body=action.text,
-                author="bot",
-                enforce_window=False,
-            )
-    await save_state(
-        session, restaurant_id=order.restaurant_id, conversation_id=order.conversation_id, state=state
-    )
-
-
 def inbound_of(message: Message) -> flow.Inbound:
     meta = message.meta or {}
     location = meta.get("location") or {}
@@ -221,72 +186,13 @@ def inbound_of(message: Message) -> flow.Inbound:
     )
 
 
-async def build_context(
+async def _context(
     session: AsyncSession, *, restaurant: Restaurant | None, bot: Bot, conversation: Conversation
-) -> flow.Context:
-    """Everything the bot may know for this customer: the menu, branches, and their latest order."""
-    assert restaurant is not None
-    menu = await catalog.menu(session, restaurant_id=restaurant.id, include_inactive=False)
+) -> flow.TurnContext:
     latest = await orders.latest_for_conversation(
-        session, restaurant_id=restaurant.id, conversation_id=conversation.id
+        session, restaurant_id=conversation.restaurant_id, conversation_id=conversation.id
     )
-    return flow.Context(
-        restaurant_name=bot.restaurant_name or restaurant.name,
-        currency=restaurant.currency,
-        min_delivery_total=restaurant.min_delivery_total,
-        payment_link=bot.payment_link,
-        branches=tuple(
-            flow.Branch(b.id, b.name_ar, b.name_en, b.address, b.latitude, b.longitude, b.delivery_radius_km)
-            for b in menu.branches
-        ),
-        categories=tuple(flow.Category(c.id, c.name_ar, c.name_en) for c in menu.categories),
-        items=tuple(
-            flow.Item(i.id, i.category_id, i.name_ar, i.name_en, i.price, i.available, i.max_quantity)
-            for i in menu.items
-        ),
-        latest_order=_latest(latest) if latest else None,
-    )
-
-
-def _latest(order: Order) -> flow.LatestOrder:
-    return flow.LatestOrder(
-        id=order.id,
-        reference=order.reference,
-        status=order.status,
-        order_type=order.order_type,
-        rated=order.rating is not None,
-    )
-
-
-def _with_latest(ctx: flow.Context, order: Order) -> flow.Context:
-    from dataclasses import replace
-
-    return replace(ctx, latest_order=_latest(order))
-
-
-async def load_state(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> flow.State:
-    data = await session.scalar(
-        select(BotState.state).where(
-            BotState.restaurant_id == restaurant_id, BotState.conversation_id == conversation_id
-        )
-    )
-    return flow.State.from_json(data)
-
-
-async def save_state(
-    session: AsyncSession, *, restaurant_id: str, conversation_id: str, state: flow.State
-) -> None:
-    from sqlalchemy import func
-
-    stmt = insert(BotState).values(
-        restaurant_id=restaurant_id, conversation_id=conversation_id, state=state.to_json()
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["restaurant_id", "conversation_id"],
-            set_={"state": stmt.excluded.state, "updated_at": func.now()},
-        )
-    )
+    return await memory.turn_context(session, restaurant=restaurant, bot=bot, latest=latest)
 
 
 async def _mark(session: AsyncSession, message: Message, outcome: str) -> None:

@@ -24,7 +24,6 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.nodes import SelectedField
 
 from app import models
-from app.bot.runner import notify_order_status
 from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
 from app.graphql import ordering as o
@@ -341,12 +340,11 @@ class Mutation:
     async def update_order_status(
         self, info: Info, id: strawberry.ID, status: o.OrderStatus
     ) -> o.OrderResult:
-        async def change(s: AsyncSession, r: str) -> object:
-            order = await orders.set_status(s, restaurant_id=r, order_id=str(id), status=status.value)
-            await notify_order_status(s, order=order)
-            return order
-
-        return await _mutate(info, change, o.ORDER.from_row)
+        return await _mutate(
+            info,
+            lambda s, r: orders.change_status(s, restaurant_id=r, order_id=str(id), status=status.value),
+            o.ORDER.from_row,
+        )
 
     @strawberry.mutation(description="Create a branch (no id) or change one.")
     async def save_branch(

@@ -1,4 +1,9 @@
-"""Orders: created by the bot at checkout, moved through their statuses by staff."""
+"""Orders: created by the bot at checkout, moved through their statuses by staff.
+
+A status change is one application step, `change_status`: the status is stored and the customer's
+WhatsApp notice is queued in the same transaction (the bot's pure flow words it and may move the
+conversation on, e.g. to ask for a rating after delivery), so no edge can do one without the other.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from datetime import datetime
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bot import flow, memory
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
-from app.models import ORDER_STATUSES, Conversation, Order, OrderLine
+from app.models import ORDER_STATUSES, Bot, Conversation, Order, OrderLine, Restaurant
 from app.realtime import events
 from app.realtime.events import Change
+from app.services import conversations, outbound
 
 # Where staff may move an order from each status. Delivery orders go OUT_FOR_DELIVERY, pickup
 # orders READY; both end DELIVERED (handed over) or CANCELLED.
@@ -174,7 +181,7 @@ async def latest_for_conversation(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def set_status(session: AsyncSession, *, restaurant_id: str, order_id: str, status: str) -> Order:
+async def _set_status(session: AsyncSession, *, restaurant_id: str, order_id: str, status: str) -> Order:
     """Move an order to its next status; ValidationFailed for a move the flow doesn't allow."""
     order = (
         await session.execute(
@@ -201,6 +208,48 @@ async def set_status(session: AsyncSession, *, restaurant_id: str, order_id: str
     ).scalar_one()
     await _published(session, row)
     return row
+
+
+async def change_status(session: AsyncSession, *, restaurant_id: str, order_id: str, status: str) -> Order:
+    """Move an order to its next status and queue the customer's notice (NotFound, ValidationFailed)."""
+    order = await _set_status(session, restaurant_id=restaurant_id, order_id=order_id, status=status)
+    await _tell_customer(session, order=order)
+    return order
+
+
+async def _tell_customer(session: AsyncSession, *, order: Order) -> None:
+    """Tell the customer their order moved (in the caller's transaction), and let the bot ask for
+    a rating after delivery. Waits for the conversation's lock so it never races a bot turn."""
+    restaurant_id, conversation_id = order.restaurant_id, order.conversation_id
+    await memory.lock(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
+    conversation = await conversations.get(
+        session, restaurant_id=restaurant_id, conversation_id=conversation_id
+    )
+    restaurant = await session.get(Restaurant, restaurant_id)
+    bot = (
+        await session.execute(
+            select(Bot).where(Bot.restaurant_id == restaurant_id, Bot.id == conversation.bot_id)
+        )
+    ).scalar_one()
+    state = await memory.load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
+    latest = await latest_for_conversation(
+        session, restaurant_id=restaurant_id, conversation_id=conversation_id
+    )
+    ctx = await memory.turn_context(session, restaurant=restaurant, bot=bot, latest=latest)
+    state, actions = flow.order_status_changed(state, order=memory.latest_order(order), ctx=ctx)
+    for action in actions:
+        if isinstance(action, flow.Reply):
+            await outbound.queue(
+                session,
+                restaurant_id=restaurant_id,
+                conversation_id=conversation_id,
+                body=action.text,
+                author="bot",
+                enforce_window=False,
+            )
+    await memory.save_state(
+        session, restaurant_id=restaurant_id, conversation_id=conversation_id, state=state
+    )
 
 
 async def rate(

@@ -19,7 +19,6 @@ from app.bot.flow import (
     Action,
     Branch,
     Category,
-    Context,
     Handoff,
     Inbound,
     Item,
@@ -29,6 +28,7 @@ from app.bot.flow import (
     RateOrder,
     Reply,
     State,
+    TurnContext,
     detect_language,
     format_price,
     order_placed,
@@ -39,7 +39,7 @@ from app.bot.texts import TEXTS
 
 OLAYA = Branch("br_olaya", "العليا", "Olaya", "Olaya St, Riyadh", 24.6900, 46.6850, 5.0)
 MALQA = Branch("br_malqa", "الملقا", "Malqa", "Anas Ibn Malik Rd, Riyadh", 24.8100, 46.6100, 3.0)
-MENU = Context(
+MENU = TurnContext(
     restaurant_name="Sufrah Grill",
     min_delivery_total=2000,
     payment_link="https://pay.example/sufrah",
@@ -67,7 +67,7 @@ SHIPPED = LatestOrder(id="ord_1", reference="#1042", status="DELIVERED", order_t
 class Chat:
     """One customer talking to the bot, the way the runner plays it (state stored as JSON in between)."""
 
-    def __init__(self, ctx: Context = MENU, state: State | None = None) -> None:
+    def __init__(self, ctx: TurnContext = MENU, state: State | None = None) -> None:
         self.ctx = ctx
         self.state = state or State()
         self.actions: list[Action] = []
@@ -115,7 +115,7 @@ def only_reply(actions: list[Action]) -> str:
     return reply.text
 
 
-def delivering(ctx: Context = MENU) -> Chat:
+def delivering(ctx: TurnContext = MENU) -> Chat:
     """A customer who asked for delivery to a location near Olaya and sees the categories."""
     chat = Chat(ctx)
     chat.send_all("hi", "1", "1")
@@ -123,7 +123,7 @@ def delivering(ctx: Context = MENU) -> Chat:
     return chat
 
 
-def picking_up(ctx: Context = MENU) -> Chat:
+def picking_up(ctx: TurnContext = MENU) -> Chat:
     chat = Chat(ctx)
     chat.send_all("hi", "1", "2", "1")
     return chat
