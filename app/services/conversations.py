@@ -27,7 +27,7 @@ def scope(*, restaurant_id: str, bot_id: str | None) -> dict[str, str]:
     )
 
 
-def _in_scope(*, restaurant_id: str, bot_id: str | None) -> list[ColumnElement[bool]]:
+def in_scope(*, restaurant_id: str, bot_id: str | None) -> list[ColumnElement[bool]]:
     """`scope` as WHERE terms over the conversation table."""
     return [
         getattr(Conversation, column) == value
@@ -71,7 +71,7 @@ async def list_page(
     # a full page and one more row, to tell whether there is a next page
     pages.page_size(limit, field="limit", high=pages.MAX_PAGE + 1)
     pages.offset(offset, high=pages.LEGACY_MAX_OFFSET)
-    stmt = select(Conversation).where(*_in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
+    stmt = select(Conversation).where(*in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
     if status is not None:
         stmt = stmt.where(Conversation.status == status)
     if search:
@@ -113,7 +113,7 @@ async def count(
     stmt = (
         select(func.count())
         .select_from(Conversation)
-        .where(*_in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
+        .where(*in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
     )
     if status is not None:
         stmt = stmt.where(Conversation.status == status)
@@ -130,7 +130,7 @@ async def get(
     row = (
         await session.execute(
             select(Conversation).where(
-                *_in_scope(restaurant_id=restaurant_id, bot_id=bot_id), Conversation.id == conversation_id
+                *in_scope(restaurant_id=restaurant_id, bot_id=bot_id), Conversation.id == conversation_id
             )
         )
     ).scalar_one_or_none()
@@ -156,7 +156,7 @@ async def stats(session: AsyncSession, *, restaurant_id: str, bot_id: str | None
         func.count().filter(Conversation.status == "active"),
         func.coalesce(func.sum(Conversation.unread_count), 0),
         func.count().filter(WAITING_FOR_STAFF),
-    ).where(*_in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
+    ).where(*in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
     total, active, unread, waiting = (await session.execute(stmt)).one()
     return Stats(
         total_conversations=total,
@@ -267,7 +267,7 @@ async def _update(
     row = (
         await session.execute(
             update(Conversation)
-            .where(*_in_scope(restaurant_id=restaurant_id, bot_id=bot_id), Conversation.id == conversation_id)
+            .where(*in_scope(restaurant_id=restaurant_id, bot_id=bot_id), Conversation.id == conversation_id)
             .values(**values, updated_at=func.now())
             .returning(Conversation)
         )

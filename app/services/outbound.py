@@ -14,6 +14,7 @@ from app.models import Bot, Conversation, Message
 from app.phone import to_whatsapp
 from app.realtime import events
 from app.realtime.events import Change
+from app.services import conversations
 
 CUSTOMER_WINDOW = timedelta(hours=24)
 MAX_BODY = 4096  # WhatsApp's limit for a text message body
@@ -50,8 +51,8 @@ async def queue(
     conversation = (
         await session.execute(
             select(Conversation)
-            .where(Conversation.restaurant_id == restaurant_id, Conversation.id == conversation_id)
-            .where(*([Conversation.bot_id == bot_id] if bot_id is not None else []))
+            .where(*conversations.in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
+            .where(Conversation.id == conversation_id)
             .with_for_update()
         )
     ).scalar_one_or_none()
