@@ -168,12 +168,13 @@ class GraphQLApp(GraphQL[OperationContext, None]):
 
     def __init__(self, settings: Settings) -> None:
         production = settings.env == "production"
+        schema = build_schema(
+            production=production,
+            max_query_bytes=settings.graphql_max_query_bytes,
+            max_cost=settings.graphql_max_cost,
+        )
         super().__init__(
-            build_schema(
-                production=production,
-                max_query_bytes=settings.graphql_max_query_bytes,
-                max_cost=settings.graphql_max_cost,
-            ),
+            schema,
             graphql_ide=None if production else "graphiql",
             allow_queries_via_get=True,
             keep_alive=True,  # graphql-ws "ka" frames; graphql-transport-ws clients ping on their own
@@ -186,7 +187,7 @@ class GraphQLApp(GraphQL[OperationContext, None]):
         if settings.graphql_compile:
             from app.graphql import fast
 
-            self.fast = fast.install(self.schema)  # type: ignore[arg-type]
+            self.fast = fast.install(schema)
             self.graphql_transport_ws_handler_class = _with(self.fast.transport_frames, TransportWSHandler)
             self.graphql_ws_handler_class = _with(self.fast.legacy_frames, LegacyWSHandler)
 
