@@ -6,23 +6,31 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.models import Bot, Conversation, Message, OrderLine
+from app.models import Bot, Conversation, Message, OrderLine, table_of
 from app.services import bots, conversations, orders
 
 T = TypeVar("T")
-# The operation's way to use its one session (OperationContext.run), and its caller's restaurant.
-Run = Callable[[Callable[[AsyncSession], Awaitable[T]]], Awaitable[T]]
+V = TypeVar("V")
+D = TypeVar("D")
+
+
+class Run(Protocol):
+    """The operation's way to use its one session (OperationContext.run)."""
+
+    def __call__(self, fn: Callable[[AsyncSession], Awaitable[T]], /) -> Awaitable[T]: ...
+
+
 MessagesKey = tuple[str, int, datetime | None, str | None]  # conversation, last, before (at, id)
 
 # The newest N messages of each conversation, each one an index range scan backwards (LATERAL), so a
 # conversation with a long history costs what a short one costs.
-_COLUMNS = ", ".join(f'm."{c.name}"' for c in Message.__table__.columns)
+_COLUMNS = ", ".join(f'm."{c.name}"' for c in table_of(Message).columns)
 _LATEST = text(
     f"""
     SELECT {_COLUMNS} FROM unnest(CAST(:ids AS text[])) AS c(id)
@@ -35,35 +43,39 @@ _LATEST = text(
         LIMIT :n
     ) m
     """
-).columns(*Message.__table__.columns)
+).columns(*table_of(Message).columns)
 
 
 class Loaders:
-    def __init__(self, *, run: Run[Any], restaurant: Callable[[], Awaitable[str]]) -> None:
+    def __init__(self, *, run: Run, restaurant: Callable[[], Awaitable[str]]) -> None:
         self._run = run
-        self._restaurant = restaurant
-        self.bot = DataLoader(self._bots)
-        self.conversation = DataLoader(self._conversations)
-        self.order_lines = DataLoader(self._order_lines)
-        self.last_message = DataLoader(self._last_messages)
-        self.messages = DataLoader(self._messages)
+        self._restaurant = restaurant  # the caller's restaurant
+        self.bot: DataLoader[str, Bot | None] = DataLoader(self._bots)
+        self.conversation: DataLoader[str, Conversation | None] = DataLoader(self._conversations)
+        self.order_lines: DataLoader[str, list[OrderLine]] = DataLoader(self._order_lines)
+        self.last_message: DataLoader[str, Message | None] = DataLoader(self._last_messages)
+        self.messages: DataLoader[MessagesKey, list[Message]] = DataLoader(self._messages)
 
     async def _by_id(
         self,
-        fetch: Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Any]]],
+        fetch: Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, V]]],
         ids: list[str],
-        missing: Any = None,
-    ) -> list[Any]:
+        missing: D,
+    ) -> list[V | D]:
         """One query for a batch of keys of the caller's restaurant, answered in key order."""
         restaurant_id = await self._restaurant()
         found = await self._run(lambda session: fetch(session, restaurant_id, list(ids)))
         return [found.get(i, missing) for i in ids]
 
     async def _bots(self, ids: list[str]) -> list[Bot | None]:
-        return await self._by_id(lambda s, r, keys: bots.get_many(s, restaurant_id=r, ids=keys), ids)
+        return await self._by_id(
+            lambda s, r, keys: bots.get_many(s, restaurant_id=r, ids=keys), ids, missing=None
+        )
 
     async def _conversations(self, ids: list[str]) -> list[Conversation | None]:
-        return await self._by_id(lambda s, r, keys: conversations.get_many(s, restaurant_id=r, ids=keys), ids)
+        return await self._by_id(
+            lambda s, r, keys: conversations.get_many(s, restaurant_id=r, ids=keys), ids, missing=None
+        )
 
     async def _order_lines(self, order_ids: list[str]) -> list[list[OrderLine]]:
         return await self._by_id(
@@ -95,7 +107,7 @@ class Loaders:
 
     async def _last_messages(self, conversation_ids: list[str]) -> list[Message | None]:
         latest = await self._latest(list(conversation_ids), 1, None)
-        return [(latest.get(c) or [None])[0] for c in conversation_ids]
+        return [latest[c][0] if latest.get(c) else None for c in conversation_ids]
 
     async def _messages(self, keys: list[MessagesKey]) -> list[list[Message]]:
         """Pages of history; keys sharing (last, before) are fetched together."""

@@ -33,11 +33,17 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import inspect
 from sqlmodel import SQLModel
 from strawberry.types.base import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
-T = TypeVar("T")
+from app.models import table_of
+
+if typing.TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")  # a Strawberry type, which is a dataclass
 Row = TypeVar("Row", bound=SQLModel)
 
 
@@ -99,8 +105,8 @@ class Projection(Generic[T, Row]):
         self.columns: dict[str, _Column] = {}
         definition = get_object_definition(gql_type, strict=True)
         hints = typing.get_type_hints(gql_type)
-        table = model.__table__  # type: ignore[attr-defined]  # SQLModel's table models have one
-        mapper_columns = {prop.key: prop.columns[0].name for prop in model.__mapper__.column_attrs}  # type: ignore[attr-defined]
+        table = table_of(model)
+        mapper_columns = {prop.key: prop.columns[0].name for prop in inspect(model).column_attrs}
         names = set()
         for field in definition.fields:
             name = field.python_name
@@ -124,7 +130,7 @@ class Projection(Generic[T, Row]):
         self.field_names: dict[str, str] = {
             field.graphql_name or to_camel_case(field.python_name): field.python_name
             for field in definition.fields
-        }  # type: ignore[arg-type]
+        }
 
     def from_row(self, row: Row, **given: Any) -> T:
         """The GraphQL object for `row`; `given` sets absent fields (e.g. an event's cursor)."""

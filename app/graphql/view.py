@@ -14,7 +14,7 @@ import json
 from contextlib import suppress
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cross_web import HTTPException  # what strawberry turns into an HTTP error response
 from starlette.requests import HTTPConnection, Request
@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -90,7 +91,7 @@ class _SocketRules:
     its credentials are known only then). Operations per socket are capped by strawberry
     (`max_subscriptions_per_connection`: "Subscription limit reached")."""
 
-    view: GraphQLApp
+    view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, OperationContext, None]
     context: OperationContext
     schema: Any
     websocket: Any
@@ -101,30 +102,35 @@ class _SocketRules:
         super().__init__(*args, **kwargs)
         self.schema = _OwnContexts(self.schema)
 
+    @property
+    def _sockets_per_token(self) -> SocketsPerToken:
+        assert isinstance(self.view, GraphQLApp)  # the view that made this handler
+        return self.view.sockets_per_token
+
     async def handle(self) -> None:
         try:
-            await super().handle()  # type: ignore[misc]
+            await super().handle()  # type: ignore[misc]  # a mixin: the handler follows it in the MRO
         finally:
             forget_socket(self.context)
             if self._counted is not None:
-                self.view.sockets_per_token.give_back(self._counted)
+                self._sockets_per_token.give_back(self._counted)
 
     async def handle_connection_init(self, message: Any) -> None:
-        await super().handle_connection_init(message)  # type: ignore[misc]
+        await super().handle_connection_init(message)  # type: ignore[misc]  # a mixin, as above
         if self.connection_acknowledged and self._counted is None:
-            self._counted = self.view.sockets_per_token.take(self.context.token)
+            self._counted = self._sockets_per_token.take(self.context.token)
             if self._counted is None:
                 await self.websocket.close(code=4429, reason="Too many open sockets for this token")
 
 
-class TransportWSHandler(_SocketRules, BaseGraphQLTransportWSHandler):  # type: ignore[type-arg]
+class TransportWSHandler(_SocketRules, BaseGraphQLTransportWSHandler[OperationContext, None]):
     async def handle_task_exception(self, error: Exception) -> None:
         """A client that went away while its operation was answering is not an error of ours."""
         if not isinstance(error, WebSocketDisconnected):
             await super().handle_task_exception(error)
 
 
-class LegacyWSHandler(_SocketRules, BaseGraphQLWSHandler):  # type: ignore[type-arg]
+class LegacyWSHandler(_SocketRules, BaseGraphQLWSHandler[OperationContext, None]):
     """graphql-ws (subscriptions-transport-ws), held to graphql-transport-ws's rules: a socket that
     hasn't sent `connection_init` within the view's `connection_init_wait_timeout` is closed 4408,
     and a second `connection_init` closes it 4429 (each used to start one more keep-alive task)."""
@@ -156,18 +162,19 @@ class LegacyWSHandler(_SocketRules, BaseGraphQLWSHandler):  # type: ignore[type-
             await super().handle_async_results(operation_id, *args)
 
 
-class GraphQLApp(GraphQL):  # type: ignore[type-arg]
+class GraphQLApp(GraphQL[OperationContext, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, settings: Settings) -> None:
         production = settings.env == "production"
+        schema = build_schema(
+            production=production,
+            max_query_bytes=settings.graphql_max_query_bytes,
+            max_cost=settings.graphql_max_cost,
+        )
         super().__init__(
-            build_schema(
-                production=production,
-                max_query_bytes=settings.graphql_max_query_bytes,
-                max_cost=settings.graphql_max_cost,
-            ),
+            schema,
             graphql_ide=None if production else "graphiql",
             allow_queries_via_get=True,
             keep_alive=True,  # graphql-ws "ka" frames; graphql-transport-ws clients ping on their own
@@ -180,7 +187,7 @@ class GraphQLApp(GraphQL):  # type: ignore[type-arg]
         if settings.graphql_compile:
             from app.graphql import fast
 
-            self.fast = fast.install(self.schema)  # type: ignore[arg-type]
+            self.fast = fast.install(schema)
             self.graphql_transport_ws_handler_class = _with(self.fast.transport_frames, TransportWSHandler)
             self.graphql_ws_handler_class = _with(self.fast.legacy_frames, LegacyWSHandler)
 
@@ -200,7 +207,7 @@ class GraphQLApp(GraphQL):  # type: ignore[type-arg]
             response = PlainTextResponse(e.reason, status_code=e.status_code)
         await response(scope, receive, send)
 
-    async def process_result(self, request: Any, result: Any) -> Any:  # type: ignore[override]
+    async def process_result(self, request: Any, result: Any) -> Any:
         key = getattr(request.state, "plan_key", None) if isinstance(request, Request) else None
         if key is not None and self.fast is not None:
             self.fast.plans.learn(key, result)
@@ -232,7 +239,7 @@ class GraphQLApp(GraphQL):  # type: ignore[type-arg]
             raise HTTPException(400, "the request body must be a JSON object")
         return parsed
 
-    async def get_context(self, request: HTTPConnection, response: Any = None) -> OperationContext:  # type: ignore[override]
+    async def get_context(self, request: HTTPConnection, response: Any = None) -> OperationContext:
         caller = credentials.from_headers(request.headers)
         return OperationContext(
             app=app_context(request),
@@ -243,7 +250,7 @@ class GraphQLApp(GraphQL):  # type: ignore[type-arg]
             response=response,
         )
 
-    async def on_ws_connect(self, context: OperationContext) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: OperationContext) -> Any:
         """Browsers can't set socket headers: credentials come in connection_init's payload
         `{"authorization": "Bearer ...", "restaurantId": "..."}`. Bad ones close the socket (4403)."""
         given = credentials.Credentials(context.token, context.tenant_ref)
@@ -279,6 +286,9 @@ def forget_socket(context: OperationContext) -> None:
     context.app.auth.sockets.discard(context.connection)
 
 
-def _with(frames: type, handler: type) -> type:
+H = TypeVar("H", bound=_SocketRules)
+
+
+def _with(frames: type, handler: type[H]) -> type[H]:
     """`handler` with the fast path's frames mixed in before it."""
-    return type(f"Fast{handler.__name__}", (frames, handler), {})
+    return cast("type[H]", type(f"Fast{handler.__name__}", (frames, handler), {}))

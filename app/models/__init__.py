@@ -20,9 +20,11 @@ from sqlalchemy import (
     DateTime,
     ForeignKeyConstraint,
     Index,
+    Table,
     Text,
     UniqueConstraint,
     func,
+    inspect,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -31,6 +33,14 @@ from sqlmodel import Field, SQLModel
 BOT_STATUSES = ("PENDING", "ACTIVE", "FAILED", "VERIFYING")
 CONVERSATION_STATUSES = ("active", "closed")
 DIRECTIONS = ("IN", "OUT")
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The `Table` of a table model, typed: SQLModel gives `__table__` no type."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
 
 
 def _ts(*, nullable: bool = False, default_now: bool = True) -> Any:

@@ -264,7 +264,9 @@ _ERROR_TEXT = {
 }
 
 
-def _conversation_action(summary: str, body: dict[str, Any], ok: dict[str, Any], *extra_errors: int) -> dict:
+def _conversation_action(
+    summary: str, body: dict[str, Any], ok: dict[str, Any], *extra_errors: int
+) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
@@ -276,7 +278,7 @@ def _conversation_action(summary: str, body: dict[str, Any], ok: dict[str, Any],
     }
 
 
-ADMIN = [{"bearer": []}]
+ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
 
 PATHS: dict[str, Any] = {
     "/api/db/conversations": _list_conversations("Conversations of the restaurant"),

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.crypto import SecretBox
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -92,9 +93,9 @@ async def update_bot(
 ) -> Bot:
     """Change a bot. `restaurant_id=None` only for admins, who address bots by id alone."""
     values = changes.columns(box)
-    stmt = update(Bot).where(Bot.id == bot_id, Bot.deleted_at.is_(None))
+    stmt = update(Bot).where(col(Bot.id) == bot_id, col(Bot.deleted_at).is_(None))
     if restaurant_id is not None:
-        stmt = stmt.where(Bot.restaurant_id == restaurant_id)
+        stmt = stmt.where(col(Bot.restaurant_id) == restaurant_id)
     try:
         async with session.begin_nested():
             row = (
@@ -122,9 +123,9 @@ def _conflict(exc: IntegrityError) -> Exception:
 
 async def get(session: AsyncSession, *, restaurant_id: str | None, bot_id: str) -> Bot:
     """A live bot; `restaurant_id=None` only for admins."""
-    stmt = select(Bot).where(Bot.id == bot_id, Bot.deleted_at.is_(None))
+    stmt = select(Bot).where(col(Bot.id) == bot_id, col(Bot.deleted_at).is_(None))
     if restaurant_id is not None:
-        stmt = stmt.where(Bot.restaurant_id == restaurant_id)
+        stmt = stmt.where(col(Bot.restaurant_id) == restaurant_id)
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
         raise NotFound("bot not found")
@@ -133,17 +134,17 @@ async def get(session: AsyncSession, *, restaurant_id: str | None, bot_id: str) 
 
 async def list_for(session: AsyncSession, *, restaurant_id: str | None) -> list[Bot]:
     """The live bots of a restaurant, or of every restaurant when `restaurant_id` is None (admins)."""
-    stmt = select(Bot).where(Bot.deleted_at.is_(None)).order_by(Bot.created_at, Bot.id)
+    stmt = select(Bot).where(col(Bot.deleted_at).is_(None)).order_by(col(Bot.created_at), col(Bot.id))
     if restaurant_id is not None:
-        stmt = stmt.where(Bot.restaurant_id == restaurant_id)
+        stmt = stmt.where(col(Bot.restaurant_id) == restaurant_id)
     return list((await session.execute(stmt)).scalars())
 
 
 async def delete(session: AsyncSession, *, restaurant_id: str | None, bot_id: str) -> None:
     """Retire a bot. Its conversations and messages stay; its number may be registered again."""
-    stmt = update(Bot).where(Bot.id == bot_id, Bot.deleted_at.is_(None))
+    stmt = update(Bot).where(col(Bot.id) == bot_id, col(Bot.deleted_at).is_(None))
     if restaurant_id is not None:
-        stmt = stmt.where(Bot.restaurant_id == restaurant_id)
+        stmt = stmt.where(col(Bot.restaurant_id) == restaurant_id)
     row = (
         await session.execute(
             stmt.values(deleted_at=func.now(), is_active=False, updated_at=func.now()).returning(Bot)
@@ -156,7 +157,7 @@ async def delete(session: AsyncSession, *, restaurant_id: str | None, bot_id: st
 
 async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Bot]:
     """Bots by id, deleted ones included (an old conversation still names its sender)."""
-    stmt = select(Bot).where(Bot.restaurant_id == restaurant_id, Bot.id.in_(ids))
+    stmt = select(Bot).where(col(Bot.restaurant_id) == restaurant_id, col(Bot.id).in_(ids))
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
@@ -166,5 +167,5 @@ async def find_by_number(session: AsyncSession, *, whatsapp_number: str) -> Bot 
         number = to_e164(whatsapp_number)
     except ValidationFailed:
         return None
-    stmt = select(Bot).where(Bot.whatsapp_number == number, Bot.deleted_at.is_(None))
+    stmt = select(Bot).where(col(Bot.whatsapp_number) == number, col(Bot.deleted_at).is_(None))
     return (await session.execute(stmt)).scalar_one_or_none()

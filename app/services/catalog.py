@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from app.db import rowcount
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Branch, MenuCategory, MenuItem, Restaurant
+
+# One of the catalog's tables, which share restaurant_id, id, sort_order and created_at.
+_Row = TypeVar("_Row", Branch, MenuCategory, MenuItem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +32,9 @@ class Menu:
 async def menu(session: AsyncSession, *, restaurant_id: str, include_inactive: bool = True) -> Menu:
     """Branches, categories and items in display order."""
 
-    def ordered(model: Any) -> Any:
-        stmt = select(model).where(model.restaurant_id == restaurant_id)
-        return stmt.order_by(model.sort_order, model.created_at, model.id)
+    def ordered(model: type[_Row]) -> Select[_Row]:
+        stmt = select(model).where(col(model.restaurant_id) == restaurant_id)
+        return stmt.order_by(col(model.sort_order), col(model.created_at), col(model.id))
 
     branches = list((await session.execute(ordered(Branch))).scalars())
     categories = list((await session.execute(ordered(MenuCategory))).scalars())
@@ -67,30 +72,30 @@ def _check_ranges(values: dict[str, Any]) -> None:
 
 async def _upsert(
     session: AsyncSession,
-    model: Any,
+    model: type[_Row],
     *,
     restaurant_id: str,
     row_id: str | None,
     values: dict[str, Any],
     prefix: str,
-) -> Any:
+) -> _Row:
     values = {k: v for k, v in values.items() if v is not None}
     _check_ranges(values)
     if row_id is None:
-        row = model(restaurant_id=restaurant_id, id=new_id(prefix), **values)
+        new = model(restaurant_id=restaurant_id, id=new_id(prefix), **values)
         try:
             async with session.begin_nested():
-                session.add(row)
+                session.add(new)
         except IntegrityError as exc:
             raise NotFound("category not found") from exc
-        await session.refresh(row)
-        return row
+        await session.refresh(new)
+        return new
     try:
         async with session.begin_nested():
             row = (
                 await session.execute(
                     update(model)
-                    .where(model.restaurant_id == restaurant_id, model.id == row_id)
+                    .where(col(model.restaurant_id) == restaurant_id, col(model.id) == row_id)
                     .values(**values, updated_at=func.now())
                     .returning(model)
                 )
@@ -143,15 +148,19 @@ async def save_item(
 
 async def remove(session: AsyncSession, *, restaurant_id: str, kind: str, row_id: str) -> None:
     """Delete a branch, a category (and its items) or an item. Past orders keep their copied lines."""
-    model = {"branch": Branch, "category": MenuCategory, "item": MenuItem}[kind]
+    tables: dict[str, type[Branch] | type[MenuCategory] | type[MenuItem]]
+    tables = {"branch": Branch, "category": MenuCategory, "item": MenuItem}
+    model = tables[kind]
     if kind == "category":
         await session.execute(
-            delete(MenuItem).where(MenuItem.restaurant_id == restaurant_id, MenuItem.category_id == row_id)
+            delete(MenuItem).where(
+                col(MenuItem.restaurant_id) == restaurant_id, col(MenuItem.category_id) == row_id
+            )
         )
     result = await session.execute(
-        delete(model).where(model.restaurant_id == restaurant_id, model.id == row_id)
+        delete(model).where(col(model.restaurant_id) == restaurant_id, col(model.id) == row_id)
     )
-    if result.rowcount == 0:
+    if rowcount(result) == 0:
         raise NotFound(f"{kind} not found")
 
 
@@ -182,7 +191,7 @@ async def update_settings(session: AsyncSession, *, restaurant_id: str, **values
         row = (
             await session.execute(
                 update(Restaurant)
-                .where(Restaurant.id == restaurant_id)
+                .where(col(Restaurant.id) == restaurant_id)
                 .values(**values, updated_at=func.now())
                 .returning(Restaurant)
             )
@@ -225,7 +234,7 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
             session, restaurant_id=restaurant_id, **{_snake(k): v for k, v in settings.items()}
         )
     for model in (MenuItem, MenuCategory, Branch):
-        await session.execute(delete(model).where(model.restaurant_id == restaurant_id))
+        await session.execute(delete(model).where(col(model.restaurant_id) == restaurant_id))
     allowed_branch = {f.name for f in fields(_BranchFields)}
     for order, raw in enumerate(data.get("branches", [])):
         values = {_snake(k): v for k, v in raw.items() if _snake(k) in allowed_branch}
@@ -271,8 +280,8 @@ class _BranchFields:
 
 
 async def _insert(
-    session: AsyncSession, model: Any, restaurant_id: str, row_id: Any, prefix: str, **values: Any
-) -> Any:
+    session: AsyncSession, model: type[_Row], restaurant_id: str, row_id: Any, prefix: str, **values: Any
+) -> _Row:
     if row_id is not None and (not isinstance(row_id, str) or not row_id.strip()):
         raise ValidationFailed(f"{model.__tablename__} ids must be non-empty strings", field="id")
     required = [k for k in ("name_ar", "name_en") if k in values or model is not MenuItem]

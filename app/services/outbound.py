@@ -4,9 +4,11 @@ conversation at once, and a sender delivers it through Twilio after the transact
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import NotFound, OutsideCustomerWindow, ValidationFailed
 from app.ids import new_id
@@ -18,6 +20,12 @@ from app.services import conversations
 
 CUSTOMER_WINDOW = timedelta(hours=24)
 MAX_BODY = 4096  # WhatsApp's limit for a text message body
+
+
+def _in_sql(expr: ColumnElement[Any]) -> Any:
+    """A SQL expression as a new row's column value: the ORM writes it into the INSERT, which
+    SQLModel's constructor, typed for Python values only, cannot say."""
+    return expr
 
 
 def _check_media_url(media_url: str) -> None:
@@ -52,21 +60,23 @@ async def queue(
         await session.execute(
             select(Conversation)
             .where(*conversations.in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
-            .where(Conversation.id == conversation_id)
+            .where(col(Conversation.id) == conversation_id)
             .with_for_update()
         )
     ).scalar_one_or_none()
     if conversation is None:
         raise NotFound("conversation not found")
     if enforce_window:
-        now = await session.scalar(select(func.now()))
+        now = (await session.execute(select(func.now()))).scalar_one()
         if conversation.last_inbound_at is None or now - conversation.last_inbound_at > CUSTOMER_WINDOW:
             raise OutsideCustomerWindow(
                 "the customer's last message is more than 24 hours old; WhatsApp only allows a "
                 "template message now"
             )
     from_number = await session.scalar(
-        select(Bot.whatsapp_number).where(Bot.restaurant_id == restaurant_id, Bot.id == conversation.bot_id)
+        select(col(Bot.whatsapp_number)).where(
+            col(Bot.restaurant_id) == restaurant_id, col(Bot.id) == conversation.bot_id
+        )
     )
     message = Message(
         restaurant_id=restaurant_id,
@@ -80,8 +90,8 @@ async def queue(
         delivery_status="queued",
         bot_id=conversation.bot_id,
         send_state="pending",
-        next_attempt_at=func.now(),
-        created_at=func.clock_timestamp(),
+        next_attempt_at=_in_sql(func.now()),
+        created_at=_in_sql(func.clock_timestamp()),  # distinct and ordered within one transaction
         meta={
             "fromPhone": to_whatsapp(from_number) if from_number else None,
             "toPhone": to_whatsapp(conversation.customer_phone),
@@ -93,7 +103,7 @@ async def queue(
     await session.flush()
     await session.execute(
         update(Conversation)
-        .where(Conversation.restaurant_id == restaurant_id, Conversation.id == conversation_id)
+        .where(col(Conversation.restaurant_id) == restaurant_id, col(Conversation.id) == conversation_id)
         # A staff reply means staff have read the conversation.
         .values(
             last_message_at=func.now(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
@@ -42,9 +43,9 @@ async def list_all(
     session: AsyncSession, *, restaurant_ids: frozenset[str] | None = None
 ) -> list[Restaurant]:
     """All restaurants, or only those in `restaurant_ids` (a scoped token's view)."""
-    stmt = select(Restaurant).order_by(Restaurant.created_at, Restaurant.id)
+    stmt = select(Restaurant).order_by(col(Restaurant.created_at), col(Restaurant.id))
     if restaurant_ids is not None:
-        stmt = stmt.where(Restaurant.id.in_(restaurant_ids))
+        stmt = stmt.where(col(Restaurant.id).in_(restaurant_ids))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -52,7 +53,7 @@ async def set_bot_enabled(session: AsyncSession, *, restaurant_id: str, enabled:
     """The restaurant-wide bot switch: when off, no conversation of the restaurant gets bot replies."""
     result = await session.execute(
         update(Restaurant)
-        .where(Restaurant.id == restaurant_id)
+        .where(col(Restaurant.id) == restaurant_id)
         .values(bot_enabled=enabled, updated_at=func.now())
         .returning(Restaurant)
     )

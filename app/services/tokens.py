@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.principal import Principal, Tenant
+from app.db import rowcount
 from app.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.models import ApiToken, Bot, Restaurant
@@ -31,7 +33,11 @@ async def create(
         raise ValidationFailed("a non-admin token needs at least one restaurant", field="restaurant_ids")
     if restaurant_ids:
         found = set(
-            (await session.execute(select(Restaurant.id).where(Restaurant.id.in_(restaurant_ids)))).scalars()
+            (
+                await session.execute(
+                    select(col(Restaurant.id)).where(col(Restaurant.id).in_(restaurant_ids))
+                )
+            ).scalars()
         )
         missing = [r for r in restaurant_ids if r not in found]
         if missing:
@@ -52,7 +58,7 @@ async def create(
 
 async def list_all(session: AsyncSession) -> list[ApiToken]:
     """Every token (hashes only), newest first."""
-    rows = await session.execute(select(ApiToken).order_by(ApiToken.created_at.desc()))
+    rows = await session.execute(select(ApiToken).order_by(col(ApiToken.created_at).desc()))
     return list(rows.scalars())
 
 
@@ -60,10 +66,10 @@ async def revoke(session: AsyncSession, *, token_id: str) -> None:
     """Revoke a token; it stops working on the next request."""
     result = await session.execute(
         update(ApiToken)
-        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        .where(col(ApiToken.id) == token_id, col(ApiToken.revoked_at).is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
-    if result.rowcount == 0:
+    if rowcount(result) == 0:
         raise NotFound(f"no active token {token_id}")
 
 
@@ -76,9 +82,12 @@ async def authenticate(session: AsyncSession, *, token: str | None, dashboard_pa
     digest = hash_token(token)
     row = (
         await session.execute(
-            select(ApiToken.id, ApiToken.token_hash, ApiToken.is_admin, ApiToken.restaurant_ids).where(
-                ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
-            )
+            select(
+                col(ApiToken.id),
+                col(ApiToken.token_hash),
+                col(ApiToken.is_admin),
+                col(ApiToken.restaurant_ids),
+            ).where(col(ApiToken.token_hash) == digest, col(ApiToken.revoked_at).is_(None))
         )
     ).one_or_none()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
@@ -99,10 +108,10 @@ async def resolve_tenant(session: AsyncSession, *, principal: Principal, tenant_
     restaurant_id, bot_id = tenant_ref, None
     if not principal.is_admin and tenant_ref in principal.restaurant_ids:
         return Tenant(principal=principal, restaurant_id=tenant_ref)
-    exists = await session.scalar(select(Restaurant.id).where(Restaurant.id == tenant_ref))
+    exists = await session.scalar(select(col(Restaurant.id)).where(col(Restaurant.id) == tenant_ref))
     if exists is None:
         owner = await session.scalar(
-            select(Bot.restaurant_id).where(Bot.id == tenant_ref, Bot.deleted_at.is_(None))
+            select(col(Bot.restaurant_id)).where(col(Bot.id) == tenant_ref, col(Bot.deleted_at).is_(None))
         )
         if owner is None:
             if principal.is_admin:

@@ -20,10 +20,11 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.crypto import SecretBox
 from app.channels.twilio.sender import (
@@ -118,16 +119,16 @@ class Outbox:
                 select(Message, Conversation, Bot)
                 .join(
                     Conversation,
-                    (Conversation.restaurant_id == Message.restaurant_id)
-                    & (Conversation.id == Message.conversation_id),
+                    (col(Conversation.restaurant_id) == col(Message.restaurant_id))
+                    & (col(Conversation.id) == col(Message.conversation_id)),
                 )
                 .join(
                     Bot,
-                    (Bot.restaurant_id == Message.restaurant_id)
-                    & (Bot.id == func.coalesce(Message.bot_id, Conversation.bot_id)),
+                    (col(Bot.restaurant_id) == col(Message.restaurant_id))
+                    & (col(Bot.id) == func.coalesce(col(Message.bot_id), col(Conversation.bot_id))),
                 )
-                .where(tuple_(Message.restaurant_id, Message.id).in_([tuple(k) for k in keys]))
-                .order_by(Message.created_at, Message.id)
+                .where(tuple_(col(Message.restaurant_id), col(Message.id)).in_([tuple(k) for k in keys]))
+                .order_by(col(Message.created_at), col(Message.id))
             )
             return [_Job(message, conversation, bot) for message, conversation, bot in rows]
 
@@ -192,14 +193,15 @@ class Outbox:
             await self._sent(message, sid=result.sid, status=result.status or "queued")
 
     def _backoff(self, attempts: int) -> float:
-        return min(self.base_delay * 2 ** max(attempts - 1, 0), 300.0)
+        return min(self.base_delay * 2.0 ** max(attempts - 1, 0), 300.0)
 
     async def _rate_limited(self, session: AsyncSession, bot: Bot) -> float | None:
         """Seconds to wait before this sender may send again, or None. Queued, never dropped."""
-        per_minute, per_day, oldest_minute, oldest_day = (
-            await session.execute(_SENT_SINCE, {"r": bot.restaurant_id, "b": bot.id})
-        ).one()
-        now = await session.scalar(select(func.now()))
+        sent: tuple[int, int, datetime | None, datetime | None] = tuple(
+            (await session.execute(_SENT_SINCE, {"r": bot.restaurant_id, "b": bot.id})).one()
+        )
+        per_minute, per_day, oldest_minute, oldest_day = sent
+        now = (await session.execute(select(func.now()))).scalar_one()
         if per_day >= bot.max_messages_per_day and oldest_day is not None:
             return max((oldest_day + timedelta(days=1) - now).total_seconds(), 1.0)
         if per_minute >= bot.max_messages_per_min and oldest_minute is not None:
@@ -211,13 +213,15 @@ class Outbox:
             row = (
                 await session.execute(
                     update(Message)
-                    .where(Message.restaurant_id == message.restaurant_id, Message.id == message.id)
+                    .where(col(Message.restaurant_id) == message.restaurant_id, col(Message.id) == message.id)
                     .values(
                         send_state="sent",
                         sent_at=func.now(),
-                        wa_sid=func.coalesce(Message.wa_sid, sid),
+                        wa_sid=func.coalesce(col(Message.wa_sid), sid),
                         # a status callback may have overtaken us: keep what it said
-                        delivery_status=func.coalesce(func.nullif(Message.delivery_status, "queued"), status),
+                        delivery_status=func.coalesce(
+                            func.nullif(col(Message.delivery_status), "queued"), status
+                        ),
                         error_message=None,
                         next_attempt_at=None,
                         updated_at=func.now(),
@@ -246,13 +250,13 @@ class Outbox:
             if error:
                 values["error_message"] = error
             if not count_attempt:
-                values["send_attempts"] = Message.send_attempts - 1
+                values["send_attempts"] = col(Message.send_attempts) - 1
             await session.execute(
                 update(Message)
                 .where(
-                    Message.restaurant_id == message.restaurant_id,
-                    Message.id == message.id,
-                    Message.send_state == "sending",
+                    col(Message.restaurant_id) == message.restaurant_id,
+                    col(Message.id) == message.id,
+                    col(Message.send_state) == "sending",
                 )
                 .values(**values)
             )
@@ -264,7 +268,7 @@ class Outbox:
             row = (
                 await session.execute(
                     update(Message)
-                    .where(Message.restaurant_id == message.restaurant_id, Message.id == message.id)
+                    .where(col(Message.restaurant_id) == message.restaurant_id, col(Message.id) == message.id)
                     .values(
                         send_state=state,
                         delivery_status="failed",

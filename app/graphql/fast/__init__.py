@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import strawberry
+from strawberry.types.base import StrawberryObjectDefinition
 
 from app.graphql.fast import encoding, frames, plans
 from app.graphql.fast.execution import FastExecution
@@ -49,10 +50,10 @@ def install(schema: strawberry.Schema) -> Installed:
     plans.check(schema.extensions)
     for type_name, field_name in ROOT_FIELDS:
         definition = schema.get_type_by_name(type_name)
-        assert definition is not None
+        assert isinstance(definition, StrawberryObjectDefinition)
         field = next(
             f for f in definition.fields if schema.config.name_converter.get_graphql_name(f) == field_name
-        )  # type: ignore[union-attr]
+        )
         if field.extensions or field.permission_classes:
             raise RuntimeError(
                 f"{type_name}.{field_name} is compiled, which skips its field extensions and permission"

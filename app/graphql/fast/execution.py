@@ -38,6 +38,7 @@ from typing import Any
 
 from graphql import (
     ExecutionResult,
+    ExperimentalIncrementalExecutionResults,
     FieldNode,
     GraphQLObjectType,
     OperationDefinitionNode,
@@ -131,9 +132,15 @@ class FastExecution(StrawberryGraphQLCoreExecutionContext):
             return result  # complete already: the database wrote the value
         return super().complete_value(return_type, field_details_list, info, path, result, position_context)
 
-    def build_response(self, data: dict[str, Any] | None) -> Any:
+    def build_response(
+        self, data: dict[str, Any] | None
+    ) -> ExecutionResult | ExperimentalIncrementalExecutionResults:
         response = super().build_response(data)
-        if data is not None and any(type(value) is RawJSON for value in data.values()):
+        if (
+            data is not None
+            and isinstance(response, ExecutionResult)
+            and any(type(value) is RawJSON for value in data.values())
+        ):
             response.data = SharedData(data)  # written around the JSON text (app.graphql.fast.encoding)
         return response
 
@@ -169,18 +176,23 @@ class FastExecution(StrawberryGraphQLCoreExecutionContext):
 
 
 def _results(root_value: Any) -> dict[Any, Any] | None:
-    """The results kept on an event's GraphQL object (made once per event for all its subscribers);
-    None for a root value that isn't one (the subscription's own first execution has none)."""
+    """The results kept on an event's GraphQL object; None for a root value that isn't one (the
+    subscription's own first execution has none)."""
     if root_value is None or isinstance(root_value, dict | Delivered):
         return None
-    results = getattr(root_value, RESULTS, None)
+    return _results_of(root_value)
+
+
+def _results_of(obj: object) -> dict[Any, Any]:
+    """The results kept on an event's GraphQL object, made once per event for all its subscribers."""
+    results: dict[Any, Any] | None = getattr(obj, RESULTS, None)
     if results is None:
         results = {}
-        object.__setattr__(root_value, RESULTS, results)
+        object.__setattr__(obj, RESULTS, results)
     return results
 
 
-async def _finish(outcome: Awaitable[ExecutionResult]) -> ExecutionResult:
+async def _finish(outcome: Awaitable[object]) -> ExecutionResult:
     return _share(await outcome)
 
 
@@ -188,7 +200,9 @@ async def _await(future: asyncio.Future[ExecutionResult]) -> ExecutionResult:
     return await asyncio.shield(future)  # one subscriber leaving must not cancel the others' result
 
 
-def _share(result: ExecutionResult) -> ExecutionResult:
+def _share(result: object) -> ExecutionResult:
+    # The schema has no @defer or @stream, so an execution's outcome is one ExecutionResult.
+    assert isinstance(result, ExecutionResult)
     if result.data is not None and not result.errors:
         result.data = SharedData(result.data)
     return result
@@ -225,9 +239,10 @@ _SHAPES_MAX = 1000
 
 
 def _shape(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> _Shape | None:
-    cached = _shapes.get(id(operation), False)
-    if cached is not False and (cached is None or cached.operation is operation):
-        return cached
+    if id(operation) in _shapes:
+        cached = _shapes[id(operation)]
+        if cached is None or cached.operation is operation:
+            return cached
     shape = _compute_shape(operation, fragments)
     if len(_shapes) >= _SHAPES_MAX:
         _shapes.clear()
@@ -271,7 +286,7 @@ class FastFrames:
 
     async def prepare(self, item: Delivered) -> None:
         obj = self.build(item)
-        if obj is None or isinstance(_results(obj).get(self.key), ExecutionResult):
+        if obj is None or isinstance(_results_of(obj).get(self.key), ExecutionResult):
             return  # the row is gone, or the event is executed for this key already
         context = self.executor.context_value.fork()  # the feed's own session, not the subscriber's
         try:
@@ -287,7 +302,7 @@ class FastFrames:
         obj = self.build(item)
         if obj is None:
             return True  # the row is gone: nothing to send
-        result = _results(obj).get(self.key)
+        result = _results_of(obj).get(self.key)
         if not isinstance(result, ExecutionResult) or not isinstance(result.data, SharedData):
             return False
         if not self.sink.frames.put(self.sink, self.sink.frame(result.data.encoded)):

@@ -165,7 +165,8 @@ class Compiler:
         return fields
 
     def field(self, type_name: str, name: str) -> GraphQLField:
-        return self._type(type_name).fields[name]
+        field: GraphQLField = self._type(type_name).fields[name]  # its cached_property loses the type
+        return field
 
     def _type(self, name: str) -> GraphQLObjectType:
         gql_type = self.x.schema.get_type(name)
@@ -212,9 +213,7 @@ class Compiler:
         return f"json_build_object({', '.join(pairs)})"
 
     def page_info(self, details: list[FieldDetails], values: dict[str, str]) -> str:
-        return self.build(
-            "PageInfo", details, {name: (lambda _g, sql=sql: sql) for name, sql in values.items()}
-        )
+        return self.build("PageInfo", details, {name: _constant(sql) for name, sql in values.items()})
 
     def tenant_filter(self, tenant: Tenant, row: str = "") -> str:
         """The caller's conversations (app.services.conversations.scope); the only place the caller's
@@ -457,3 +456,8 @@ def compile_root(
     assert c.tenant is not None
     nullable = not isinstance(field.type, GraphQLNonNull)
     return Compiled(sql, tuple(c.params), key=key, nullable=nullable, tenant=c.tenant)
+
+
+def _constant(sql: str) -> Callable[[list[FieldDetails]], str]:
+    """A field whose SQL does not depend on its selection (PageInfo's)."""
+    return lambda _group: sql
