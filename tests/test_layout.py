@@ -119,3 +119,20 @@ def test_app_auth_writes_no_sql() -> None:
         and node.module != "sqlalchemy.ext.asyncio"
     }
     assert found == set()
+
+
+def test_tests_are_laid_out_like_the_code() -> None:
+    """A newcomer finds a module's tests by its path: the test files at the top of tests/ are only those
+    of top-level modules (app/cli.py, app/errors.py, app/settings.py, app/spool.py) or ones that cross
+    modules by design."""
+    crossing = {
+        "test_isolation_property",
+        "test_layout",
+        "test_multiprocess",
+        "test_reliability",
+        "test_tenancy",
+    }
+    top_modules = {f"test_{path.stem}" for path in APP.glob("*.py")}
+    tests = APP.parent / "tests"
+    stray = sorted(path.stem for path in tests.glob("test_*.py") if path.stem not in crossing | top_modules)
+    assert stray == []

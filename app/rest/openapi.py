@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the legacy REST contract and the admin API, served at /openapi.json.
 
-Written by hand, next to the handlers it describes; tests/test_openapi.py checks that every /api
+Written by hand, next to the handlers it describes; tests/rest/test_openapi.py checks that every /api
 route is in it (and nothing else), and fuzzes each operation from it.
 """
 

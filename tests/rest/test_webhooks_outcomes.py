@@ -1,6 +1,6 @@
 """Each webhook outcome (app/services/inbound.py `Outcome`) as Twilio sees it, and what is stored.
 
-Stored, duplicate, unknown number and bad signature for inbound messages are in tests/test_webhook.py;
+Stored, duplicate, unknown number and bad signature for inbound messages are in tests/rest/test_webhooks.py;
 here: the outcome set itself (an operator counts these), the status callback's answers, and the
 outage: a webhook taken while the database is unreachable is spooled, acknowledged, and stored once
 the database is back. The outage is a TCP proxy in front of PostgreSQL that the test cuts, so the app
@@ -26,8 +26,8 @@ from app.main import create_app
 from app.models import Message
 from app.services.inbound import Outcome
 from app.settings import Settings
+from tests.rest.test_webhooks import _outbound, status_params
 from tests.support import PUBLIC_BASE_URL, Factory, inbound_params, post_signed, sign
-from tests.test_webhook import _outbound, status_params
 
 
 def test_the_outcomes_are_the_five_an_operator_counts():

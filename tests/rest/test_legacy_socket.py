@@ -12,8 +12,8 @@ import websockets
 
 from app.realtime.hub import Hub, SubscriptionOverflow
 from app.rest.legacy_socket import frame
+from tests.rest.test_legacy_reads import CONVERSATION_KEYS, MESSAGE_KEYS, assert_shape
 from tests.support import Factory, auth, inbound_params, post_signed
-from tests.test_legacy_reads import CONVERSATION_KEYS, MESSAGE_KEYS, assert_shape
 
 
 class LegacySocket:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.auth.crypto import SecretBox
 from app.models import Bot
 from app.services import restaurants
+from tests.rest.test_legacy_reads import BOT_KEYS, assert_shape
 from tests.support import Factory, auth, inbound_params, new_number, post_signed
-from tests.test_legacy_reads import BOT_KEYS, assert_shape
 
 ADMIN_EXTRA = {
     "restaurantId": str,
