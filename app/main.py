@@ -125,6 +125,6 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         middleware=[limits],
     )

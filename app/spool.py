@@ -48,6 +48,7 @@ from typing import BinaryIO
 import asyncpg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.db.engine import Database
 from app.logs import untrusted
@@ -161,7 +162,7 @@ class BotDirectory:
     async def refresh(self, db: Database) -> None:
         generation = self.generation
         async with db.session() as session:
-            rows = (await session.execute(select(Bot).where(Bot.deleted_at.is_(None)))).scalars()
+            rows = (await session.execute(select(Bot).where(col(Bot.deleted_at).is_(None)))).scalars()
             routes = {b.whatsapp_number: Route(b.restaurant_id, b.id, b.auth_token_encrypted) for b in rows}
         if routes != self._routes:
             self._routes = routes

@@ -14,6 +14,7 @@ from dataclasses import replace
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.bot import flow
 from app.models import Bot, BotState, Order, Restaurant
@@ -77,8 +78,8 @@ def with_latest(ctx: flow.TurnContext, order: Order) -> flow.TurnContext:
 async def load_state(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> flow.State:
     """The conversation's bot state (a fresh one when it has none)."""
     data = await session.scalar(
-        select(BotState.state).where(
-            BotState.restaurant_id == restaurant_id, BotState.conversation_id == conversation_id
+        select(col(BotState.state)).where(
+            col(BotState.restaurant_id) == restaurant_id, col(BotState.conversation_id) == conversation_id
         )
     )
     return flow.State.from_json(data)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.bot import flow, memory
 from app.db.engine import Database
@@ -65,11 +66,11 @@ class BotRunner:
                 await session.execute(
                     select(Message)
                     .where(
-                        Message.restaurant_id == restaurant_id,
-                        Message.conversation_id == conversation_id,
-                        Message.bot_turn == "pending",
+                        col(Message.restaurant_id) == restaurant_id,
+                        col(Message.conversation_id) == conversation_id,
+                        col(Message.bot_turn) == "pending",
                     )
-                    .order_by(Message.created_at, Message.id)
+                    .order_by(col(Message.created_at), col(Message.id))
                 )
             ).scalars()
         )
@@ -81,7 +82,7 @@ class BotRunner:
         restaurant = await session.get(Restaurant, restaurant_id)
         bot = (
             await session.execute(
-                select(Bot).where(Bot.restaurant_id == restaurant_id, Bot.id == conversation.bot_id)
+                select(Bot).where(col(Bot.restaurant_id) == restaurant_id, col(Bot.id) == conversation.bot_id)
             )
         ).scalar_one()
         state = await memory.load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
@@ -198,6 +199,6 @@ async def _context(
 async def _mark(session: AsyncSession, message: Message, outcome: str) -> None:
     await session.execute(
         update(Message)
-        .where(Message.restaurant_id == message.restaurant_id, Message.id == message.id)
+        .where(col(Message.restaurant_id) == message.restaurant_id, col(Message.id) == message.id)
         .values(bot_turn=outcome)
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from enum import Enum
 from functools import partial
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLError, StringValueNode, Visitor, visit
+from graphql import ASTValidationRule, GraphQLError, StringValueNode, Visitor, visit
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
@@ -68,21 +68,23 @@ async def _read(info: Info, fn: Callable[[AsyncSession, str, str | None], Awaita
 
 
 async def _mutate(
-    info: Info, fn: Callable[[AsyncSession, str], Awaitable[Any]], wrap: Callable[[Any], Any]
-) -> Any:
+    info: Info, fn: Callable[[AsyncSession, str], Awaitable[Any]], wrap: Callable[[Any], T]
+) -> T:
     tenant = await info.context.authenticate()
     try:
         row = await info.context.run(lambda s: fn(s, tenant.restaurant_id))
         await info.context.commit()
     except SufrahError as exc:
         await info.context.run(lambda s: s.rollback())
-        return failure(exc)
+        # T is the mutation's result union: it lists the failures its service raises, which the
+        # checker can't follow from the service to `failure`.
+        return cast(T, failure(exc))
     return wrap(row)
 
 
 async def _mutate_in_scope(
-    info: Info, fn: Callable[[AsyncSession, str, str | None], Awaitable[Any]], wrap: Callable[[Any], Any]
-) -> Any:
+    info: Info, fn: Callable[[AsyncSession, str, str | None], Awaitable[Any]], wrap: Callable[[Any], T]
+) -> T:
     """`_mutate` for writes to conversations: `fn` also gets the bot the caller narrowed to (or None),
     so a caller that named one sender can only change that sender's conversations, as it can only read
     them."""
@@ -115,7 +117,7 @@ class Query:
 
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> ConversationConnection:
             position = cursors.decode(after, field="after") if after else None
-            filters = dict(
+            filters: dict[str, Any] = dict(
                 restaurant_id=restaurant_id,
                 bot_id=bot_id,
                 status=status.value if status else None,
@@ -162,7 +164,8 @@ class Query:
         conversation = await Query.conversation(self, info, conversation_id)
         if conversation is None:
             return None
-        return await conversation.messages(info, last=last, before=before)
+        page: MessageConnection = await conversation.messages(info, last=last, before=before)
+        return page
 
     @strawberry.field
     async def stats(self, info: Info) -> Stats:
@@ -614,7 +617,7 @@ class Schema(strawberry.Schema):
 
 # The limit rules are built once: the validation cache keys on the rule classes, so rules made anew
 # per request (what `QueryDepthLimiter(...)` in a factory does) would make every lookup a miss.
-_LIMIT_RULES = [
+_LIMIT_RULES: list[type[ASTValidationRule]] = [
     depth_validator(10, None, None),
     aliases_validator(30),
 ]

@@ -13,11 +13,11 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import rowcount
 from app.errors import ValidationFailed
 
 MESSAGE_CREATED = "message.created"
@@ -120,7 +120,7 @@ async def prune(session: AsyncSession, *, older_than_days: int) -> int:
     result = await session.execute(
         text("DELETE FROM event WHERE created_at < now() - make_interval(days => :d)"), {"d": older_than_days}
     )
-    return int(cast("CursorResult[Any]", result).rowcount or 0)  # a DELETE's result is a CursorResult
+    return rowcount(result)
 
 
 def encode_cursor(restaurant_id: str, seq: int) -> str:

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, FromClause, and_, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import NotFound, ValidationFailed
-from app.models import CONVERSATION_STATUSES, Conversation, Message
+from app.models import CONVERSATION_STATUSES, Conversation, Message, table_of
 from app.realtime import events
 from app.realtime.events import Change
 from app.services import pages
@@ -73,30 +74,34 @@ async def list_page(
     pages.offset(offset, high=pages.LEGACY_MAX_OFFSET)
     stmt = select(Conversation).where(*in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
     if status is not None:
-        stmt = stmt.where(Conversation.status == status)
+        stmt = stmt.where(col(Conversation.status) == status)
     if search:
         stmt = stmt.where(_matches(restaurant_id, search))
     if after is not None:
         stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(*after))
     stmt = (
-        stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).offset(offset).limit(limit)
+        stmt.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+        .offset(offset)
+        .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
 
 
-def _matches(restaurant_id: str, search: str):  # type: ignore[no-untyped-def]
+def _matches(restaurant_id: str, search: str) -> ColumnElement[bool]:
     pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     in_messages = (
-        select(Message.id)
+        select(col(Message.id))
         .where(
-            Message.restaurant_id == restaurant_id,
-            Message.conversation_id == Conversation.id,
-            Message.content.ilike(pattern),
+            col(Message.restaurant_id) == restaurant_id,
+            col(Message.conversation_id) == Conversation.id,
+            col(Message.content).ilike(pattern),
         )
         .exists()
     )
     return or_(
-        Conversation.customer_name.ilike(pattern), Conversation.customer_phone.ilike(pattern), in_messages
+        col(Conversation.customer_name).ilike(pattern),
+        col(Conversation.customer_phone).ilike(pattern),
+        in_messages,
     )
 
 
@@ -116,7 +121,7 @@ async def count(
         .where(*in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
     )
     if status is not None:
-        stmt = stmt.where(Conversation.status == status)
+        stmt = stmt.where(col(Conversation.status) == status)
     if search:
         stmt = stmt.where(_matches(restaurant_id, search))
     return int(await session.scalar(stmt) or 0)
@@ -130,7 +135,7 @@ async def get(
     row = (
         await session.execute(
             select(Conversation).where(
-                *in_scope(restaurant_id=restaurant_id, bot_id=bot_id), Conversation.id == conversation_id
+                *in_scope(restaurant_id=restaurant_id, bot_id=bot_id), col(Conversation.id) == conversation_id
             )
         )
     ).scalar_one_or_none()
@@ -140,12 +145,14 @@ async def get(
 
 
 async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Conversation]:
-    stmt = select(Conversation).where(Conversation.restaurant_id == restaurant_id, Conversation.id.in_(ids))
+    stmt = select(Conversation).where(
+        col(Conversation.restaurant_id) == restaurant_id, col(Conversation.id).in_(ids)
+    )
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
 async def get_messages(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Message]:
-    stmt = select(Message).where(Message.restaurant_id == restaurant_id, Message.id.in_(ids))
+    stmt = select(Message).where(col(Message.restaurant_id) == restaurant_id, col(Message.id).in_(ids))
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
@@ -153,7 +160,7 @@ async def stats(session: AsyncSession, *, restaurant_id: str, bot_id: str | None
     """The dashboard's counters over the conversations the caller sees (see `scope`)."""
     stmt = select(
         func.count(),
-        func.count().filter(Conversation.status == "active"),
+        func.count().filter(col(Conversation.status) == "active"),
         func.coalesce(func.sum(Conversation.unread_count), 0),
         func.count().filter(WAITING_FOR_STAFF),
     ).where(*in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
@@ -191,11 +198,12 @@ def waiting_for_staff(row: Conversation) -> bool:
 
 def waiting_sql(alias: str) -> str:
     """`waiting_clause` as SQL text over the row alias `alias` (for statements written as text)."""
-    clause = waiting_clause(Conversation.__table__.alias(alias))  # type: ignore[attr-defined]
-    return f"({clause.compile(dialect=postgresql.dialect(), compile_kwargs={'literal_binds': True})})"
+    clause = waiting_clause(table_of(Conversation).alias(alias))
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
+    return f"({clause.compile(dialect=dialect, compile_kwargs={'literal_binds': True})})"
 
 
-WAITING_FOR_STAFF = waiting_clause(Conversation.__table__)  # type: ignore[arg-type]  # SQLModel types __table__ loosely
+WAITING_FOR_STAFF = waiting_clause(table_of(Conversation))
 
 
 # Messages since midnight in the restaurant's time zone.
@@ -249,13 +257,13 @@ async def list_messages(
     pages.page_size(limit, field="limit", high=pages.LEGACY_MAX_MESSAGES)
     pages.offset(offset, high=pages.LEGACY_MAX_OFFSET)
     stmt = select(Message).where(
-        Message.restaurant_id == restaurant_id, Message.conversation_id == conversation_id
+        col(Message.restaurant_id) == restaurant_id, col(Message.conversation_id) == conversation_id
     )
     if isinstance(before, tuple):
         stmt = stmt.where(tuple_(Message.created_at, Message.id) < tuple_(*before))
     elif before is not None:
-        stmt = stmt.where(Message.created_at < before)
-    stmt = stmt.order_by(Message.created_at.desc(), Message.id.desc()).offset(offset).limit(limit)
+        stmt = stmt.where(col(Message.created_at) < before)
+    stmt = stmt.order_by(col(Message.created_at).desc(), col(Message.id).desc()).offset(offset).limit(limit)
     rows = list((await session.execute(stmt)).scalars())
     rows.reverse()
     return rows
@@ -267,7 +275,9 @@ async def _update(
     row = (
         await session.execute(
             update(Conversation)
-            .where(*in_scope(restaurant_id=restaurant_id, bot_id=bot_id), Conversation.id == conversation_id)
+            .where(
+                *in_scope(restaurant_id=restaurant_id, bot_id=bot_id), col(Conversation.id) == conversation_id
+            )
             .values(**values, updated_at=func.now())
             .returning(Conversation)
         )

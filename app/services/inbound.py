@@ -32,8 +32,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, text, update
+from sqlalchemy import ColumnElement, case, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+from sqlmodel import col
 
 from app.auth.crypto import SecretBox
 from app.channels.twilio.inbound import InboundMessage, StatusCallback, parse_inbound, parse_status
@@ -121,7 +123,7 @@ def _params(restaurant_id: str, bot_id: str, inbound: InboundMessage) -> dict[st
     }
 
 
-def _result(restaurant_id: str, row: Mapping[str, Any]) -> Ingested:
+def _result(restaurant_id: str, row: Mapping[Any, Any]) -> Ingested:
     if not row["bot_live"]:
         raise NotFound("no bot is registered for this number")
     return Ingested(row["message_id"] is not None, restaurant_id, row["conversation_id"], row["message_id"])
@@ -175,7 +177,7 @@ async def apply_spooled(db: Database, *, entry: Spooled) -> None:
         await session.commit()
 
 
-def _rank(column):  # type: ignore[no-untyped-def]
+def _rank(column: Mapped[str | None]) -> ColumnElement[int]:
     return case(*((column == status, rank) for status, rank in STATUS_RANK.items()), else_=-1)
 
 
@@ -192,10 +194,10 @@ async def apply_status(
         await session.execute(
             update(Message)
             .where(
-                Message.restaurant_id == restaurant_id,
-                Message.id == message_id,
-                Message.direction == "OUT",
-                Message.wa_sid.is_(None),
+                col(Message.restaurant_id) == restaurant_id,
+                col(Message.id) == message_id,
+                col(Message.direction) == "OUT",
+                col(Message.wa_sid).is_(None),
             )
             .values(
                 wa_sid=callback.message_sid,
@@ -215,10 +217,10 @@ async def apply_status(
     result = await session.execute(
         update(Message)
         .where(
-            Message.restaurant_id == restaurant_id,
-            Message.wa_sid == callback.message_sid,
-            Message.direction == "OUT",
-            _rank(Message.delivery_status) < STATUS_RANK[callback.status],
+            col(Message.restaurant_id) == restaurant_id,
+            col(Message.wa_sid) == callback.message_sid,
+            col(Message.direction) == "OUT",
+            _rank(col(Message.delivery_status)) < STATUS_RANK[callback.status],
         )
         .values(**values)
         .returning(Message)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.bot import flow, memory
 from app.errors import NotFound, ValidationFailed
@@ -122,7 +123,9 @@ async def _published(session: AsyncSession, order: Order) -> None:
 
 async def get(session: AsyncSession, *, restaurant_id: str, order_id: str) -> Order:
     row = (
-        await session.execute(select(Order).where(Order.restaurant_id == restaurant_id, Order.id == order_id))
+        await session.execute(
+            select(Order).where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order_id)
+        )
     ).scalar_one_or_none()
     if row is None:
         raise NotFound("order not found")
@@ -130,7 +133,7 @@ async def get(session: AsyncSession, *, restaurant_id: str, order_id: str) -> Or
 
 
 async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Order]:
-    stmt = select(Order).where(Order.restaurant_id == restaurant_id, Order.id.in_(ids))
+    stmt = select(Order).where(col(Order.restaurant_id) == restaurant_id, col(Order.id).in_(ids))
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
@@ -139,8 +142,8 @@ async def lines_of(
 ) -> dict[str, list[OrderLine]]:
     stmt = (
         select(OrderLine)
-        .where(OrderLine.restaurant_id == restaurant_id, OrderLine.order_id.in_(order_ids))
-        .order_by(OrderLine.order_id, OrderLine.line_no)
+        .where(col(OrderLine.restaurant_id) == restaurant_id, col(OrderLine.order_id).in_(order_ids))
+        .order_by(col(OrderLine.order_id), col(OrderLine.line_no))
     )
     grouped: dict[str, list[OrderLine]] = {i: [] for i in order_ids}
     for line in (await session.execute(stmt)).scalars():
@@ -160,12 +163,12 @@ async def list_page(
     for status in statuses or ():
         if status not in ORDER_STATUSES:
             raise ValidationFailed(f"unknown order status {status}", field="status")
-    stmt = select(Order).where(Order.restaurant_id == restaurant_id)
+    stmt = select(Order).where(col(Order.restaurant_id) == restaurant_id)
     if statuses:
-        stmt = stmt.where(Order.status.in_(list(statuses)))
+        stmt = stmt.where(col(Order.status).in_(list(statuses)))
     if after is not None:
         stmt = stmt.where(tuple_(Order.created_at, Order.id) < tuple_(*after))
-    stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+    stmt = stmt.order_by(col(Order.created_at).desc(), col(Order.id).desc()).limit(limit)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -174,8 +177,8 @@ async def latest_for_conversation(
 ) -> Order | None:
     stmt = (
         select(Order)
-        .where(Order.restaurant_id == restaurant_id, Order.conversation_id == conversation_id)
-        .order_by(Order.created_at.desc(), Order.id.desc())
+        .where(col(Order.restaurant_id) == restaurant_id, col(Order.conversation_id) == conversation_id)
+        .order_by(col(Order.created_at).desc(), col(Order.id).desc())
         .limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -185,7 +188,9 @@ async def _set_status(session: AsyncSession, *, restaurant_id: str, order_id: st
     """Move an order to its next status; ValidationFailed for a move the flow doesn't allow."""
     order = (
         await session.execute(
-            select(Order).where(Order.restaurant_id == restaurant_id, Order.id == order_id).with_for_update()
+            select(Order)
+            .where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order_id)
+            .with_for_update()
         )
     ).scalar_one_or_none()
     if order is None:
@@ -201,7 +206,7 @@ async def _set_status(session: AsyncSession, *, restaurant_id: str, order_id: st
     row = (
         await session.execute(
             update(Order)
-            .where(Order.restaurant_id == restaurant_id, Order.id == order_id)
+            .where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order_id)
             .values(status=status, updated_at=func.now())
             .returning(Order)
         )
@@ -228,7 +233,7 @@ async def _tell_customer(session: AsyncSession, *, order: Order) -> None:
     restaurant = await session.get(Restaurant, restaurant_id)
     bot = (
         await session.execute(
-            select(Bot).where(Bot.restaurant_id == restaurant_id, Bot.id == conversation.bot_id)
+            select(Bot).where(col(Bot.restaurant_id) == restaurant_id, col(Bot.id) == conversation.bot_id)
         )
     ).scalar_one()
     state = await memory.load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
@@ -260,7 +265,7 @@ async def rate(
     row = (
         await session.execute(
             update(Order)
-            .where(Order.restaurant_id == restaurant_id, Order.id == order_id)
+            .where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order_id)
             .values(rating=rating, rating_comment=comment, updated_at=func.now())
             .returning(Order)
         )
