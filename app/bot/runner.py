@@ -153,8 +153,8 @@ class BotRunner:
                 )
                 state, ctx, conversation = await self._apply(session, state, more, ctx, conversation)
             elif isinstance(action, flow.Handoff):
-                conversation = await conversations.set_bot_active(
-                    session, restaurant_id=restaurant_id, conversation_id=conversation.id, active=False
+                conversation = await conversations.request_staff(
+                    session, restaurant_id=restaurant_id, conversation_id=conversation.id
                 )
             elif isinstance(action, flow.RateOrder):
                 await orders.rate(
@@ -232,7 +232,16 @@ async def build_context(
         min_delivery_total=restaurant.min_delivery_total,
         payment_link=bot.payment_link,
         branches=tuple(
-            flow.Branch(b.id, b.name_ar, b.name_en, b.address, b.latitude, b.longitude, b.delivery_radius_km)
+            flow.Branch(
+                b.id,
+                b.name_ar,
+                b.name_en,
+                b.address,
+                b.latitude,
+                b.longitude,
+                b.delivery_radius_km,
+                is_default=b.is_default,
+            )
             for b in menu.branches
         ),
         categories=tuple(flow.Category(c.id, c.name_ar, c.name_en) for c in menu.categories),

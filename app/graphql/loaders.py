@@ -12,8 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.models import Bot, Conversation, Message, OrderLine
-from app.services import bots, conversations, orders
+from app.models import Bot, Branch, Conversation, Message, OrderLine
+from app.services import bots, catalog, conversations, orders
 
 T = TypeVar("T")
 # The operation's way to use its one session (OperationContext.run), and its caller's restaurant.
@@ -43,6 +43,7 @@ class Loaders:
         self._run = run
         self._restaurant = restaurant
         self.bot = DataLoader(self._bots)
+        self.branch = DataLoader(self._branches)
         self.conversation = DataLoader(self._conversations)
         self.order_lines = DataLoader(self._order_lines)
         self.last_message = DataLoader(self._last_messages)
@@ -61,6 +62,9 @@ class Loaders:
 
     async def _bots(self, ids: list[str]) -> list[Bot | None]:
         return await self._by_id(lambda s, r, keys: bots.get_many(s, restaurant_id=r, ids=keys), ids)
+
+    async def _branches(self, ids: list[str]) -> list[Branch | None]:
+        return await self._by_id(lambda s, r, keys: catalog.get_branches(s, restaurant_id=r, ids=keys), ids)
 
     async def _conversations(self, ids: list[str]) -> list[Conversation | None]:
         return await self._by_id(lambda s, r, keys: conversations.get_many(s, restaurant_id=r, ids=keys), ids)
