@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from math import asin, cos, radians, sin, sqrt
 from typing import Any, TypeVar, cast
 
-from app.bot.texts import t
+from app.bot.texts import branch_name, t
 
 
 # ── what the runner loads before a turn ─────────────────────────────────────────────────────────
@@ -56,6 +56,7 @@ class Branch:
     latitude: float
     longitude: float
     delivery_radius_km: float
+    is_default: bool = False  # delivers orders to a typed address (see `_default_branch`)
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,16 @@ def _name(thing: Item | Category | Branch | OrderLine, lang: str) -> str:
     return (thing.name_ar if lang == "ar" else thing.name_en) or thing.name_en or thing.name_ar
 
 
+def _branch_name(branch: Branch, lang: str) -> str:
+    return branch_name(_name(branch, lang), lang)
+
+
+def _default_branch(ctx: TurnContext) -> Branch | None:
+    """The branch that delivers to a typed address: the one the restaurant marked default, else its
+    first in display order (a typed address has no coordinates to find the nearest)."""
+    return next((b for b in ctx.branches if b.is_default), ctx.branches[0] if ctx.branches else None)
+
+
 def _numbered(rows: Iterable[str]) -> str:
     return "\n".join(f"{n}. {row}" for n, row in enumerate(rows, start=1))
 
@@ -387,6 +398,7 @@ def _welcome_text(state: State, ctx: TurnContext) -> str:
 
 
 def _branches_text(state: State, ctx: TurnContext) -> str:
+    # The picker shows names as the restaurant wrote them (customers may type one back).
     rows = _numbered(f"{_name(b, state.lang)} — {b.address}" for b in ctx.branches)
     return t("choose_branch", state.lang, branches=rows)
 
@@ -440,7 +452,7 @@ def _confirm_text(state: State, ctx: TurnContext) -> str:
 def _summary_text(state: State, ctx: TurnContext) -> str:
     if state.order_type == "pickup":
         branch = _find(ctx.branches, state.branch_id)
-        where = t("where_pickup", state.lang, branch=_name(branch, state.lang) if branch else "")
+        where = t("where_pickup", state.lang, branch=_branch_name(branch, state.lang) if branch else "")
     else:
         address = state.delivery_address or t("shared_location", state.lang)
         where = t("where_delivery", state.lang, address=address)
@@ -613,7 +625,9 @@ def _delivery_location(state: State, inbound: Inbound, ctx: TurnContext) -> Turn
         delivery_latitude=lat,
         delivery_longitude=lon,
     )
-    return _show_categories(state, ctx, note=t("delivery_ok", state.lang, branch=_name(branch, state.lang)))
+    return _show_categories(
+        state, ctx, note=t("delivery_ok", state.lang, branch=_branch_name(branch, state.lang))
+    )
 
 
 def _has_location(inbound: Inbound) -> bool:
@@ -678,9 +692,10 @@ def _on_location(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | Non
     words = _normalize(address).split()
     if len(words) < 2 or words[0] in _HOME or not any(ch.isalpha() for ch in address):
         return None  # "12", "pizza?", "hi there": not an address, ask again
-    # A typed address has no coordinates, so no radius check: staff confirm it with the customer. With a
-    # single branch that branch delivers; otherwise branch_id stays None for staff to assign.
-    branch_id = ctx.branches[0].id if len(ctx.branches) == 1 else None
+    # A typed address has no coordinates, so no radius check: staff confirm it with the customer. The
+    # restaurant's default branch delivers it (staff may reassign it).
+    default = _default_branch(ctx)
+    branch_id = default.id if default else None
     state = replace(
         state,
         order_type="delivery",
@@ -713,7 +728,9 @@ def _on_branch(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
         delivery_latitude=None,
         delivery_longitude=None,
     )
-    return _show_categories(state, ctx, note=t("branch_chosen", state.lang, branch=_name(branch, state.lang)))
+    return _show_categories(
+        state, ctx, note=t("branch_chosen", state.lang, branch=_branch_name(branch, state.lang))
+    )
 
 
 def _on_category(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:

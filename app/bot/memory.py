@@ -47,7 +47,16 @@ async def turn_context(
         min_delivery_total=restaurant.min_delivery_total,
         payment_link=bot.payment_link,
         branches=tuple(
-            flow.Branch(b.id, b.name_ar, b.name_en, b.address, b.latitude, b.longitude, b.delivery_radius_km)
+            flow.Branch(
+                b.id,
+                b.name_ar,
+                b.name_en,
+                b.address,
+                b.latitude,
+                b.longitude,
+                b.delivery_radius_km,
+                is_default=b.is_default,
+            )
             for b in menu.branches
         ),
         categories=tuple(flow.Category(c.id, c.name_ar, c.name_en) for c in menu.categories),

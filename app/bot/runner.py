@@ -152,12 +152,8 @@ class BotRunner:
                 )
                 state, ctx, conversation = await self._apply(session, state, more, ctx, conversation)
             elif isinstance(action, flow.Handoff):
-                conversation = await conversations.set_bot_active(
-                    session,
-                    restaurant_id=restaurant_id,
-                    bot_id=conversation.bot_id,
-                    conversation_id=conversation.id,
-                    active=False,
+                conversation = await conversations.request_staff(
+                    session, restaurant_id=restaurant_id, conversation_id=conversation.id
                 )
             elif isinstance(action, flow.RateOrder):
                 await orders.rate(

@@ -32,8 +32,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "عذراً، لا نوصل إلى هذا الموقع.\n1. الاستلام من الفرع بدلاً من ذلك\n2. إرسال موقع آخر",
     ),
     "delivery_ok": (
-        "Great, we deliver to you from our {branch} branch.",
-        "رائع، سنوصل طلبك من فرع {branch}.",
+        "Great, we deliver to you from our {branch}.",
+        "رائع، سنوصل طلبك من {branch}.",
     ),
     "address_ok": ("Thanks, we'll deliver to: {address}", "شكراً، سنوصل طلبك إلى: {address}"),
     "no_branches": ("Sorry, pickup isn't available right now.", "عذراً، الاستلام غير متاح حالياً."),
@@ -41,7 +41,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Which branch will you pick up from?\n{branches}",
         "من أي فرع ستستلم طلبك؟\n{branches}",
     ),
-    "branch_chosen": ("Pickup from {branch}.", "الاستلام من فرع {branch}."),
+    "branch_chosen": ("Pickup from {branch}.", "الاستلام من {branch}."),
     "categories": (
         "What would you like? Choose a category:\n{categories}\nSend *cart* to see your cart.",
         "ماذا تحب أن تطلب؟ اختر القسم:\n{categories}\nأرسل *السلة* لعرض سلتك.",
@@ -162,6 +162,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Thanks! Any comment? Type it, or send *skip*.",
         "شكراً! هل لديك تعليق؟ اكتبه، أو أرسل *تخطي*.",
     ),
+    "branch_alert": (
+        "🔔 New order {reference} ({kind}) for {branch}\n{lines}\nTotal: {total}\nCustomer: {customer}",
+        "🔔 طلب جديد {reference} ({kind}) لـ{branch}\n{lines}\nالإجمالي: {total}\nالعميل: {customer}",
+    ),
+    "alert_kind_delivery": ("delivery", "توصيل"),
+    "alert_kind_pickup": ("pickup", "استلام"),
+    "alert_conversation": ("{branch}: order alerts", "{branch}: تنبيهات الطلبات"),
     "thanks_rating": (
         "Thank you for your feedback! 🙏 Send 1 for a new order.",
         "شكراً لتقييمك! 🙏 أرسل 1 لطلب جديد.",
@@ -173,3 +180,16 @@ def t(key: str, lang: str, /, **values: object) -> str:
     """The text `key` in `lang` (English for any language we don't have), placeholders filled."""
     english, arabic = TEXTS[key]
     return (arabic if lang == "ar" else english).format(**values)
+
+
+_BRANCH_WORD = {"ar": "فرع", "en": "branch"}
+
+
+def branch_name(name: str, lang: str) -> str:
+    """A branch named in a sentence: "فرع العليا" / "Olaya branch". The word is added only when the
+    name doesn't carry it already (restaurants often name branches "فرع العليا"), so no text reads
+    "فرع فرع العليا". Every text that names a branch fills `{branch}` with this."""
+    name = name.strip()
+    if lang == "ar":
+        return name if name.startswith(_BRANCH_WORD["ar"]) else f"{_BRANCH_WORD['ar']} {name}"
+    return name if _BRANCH_WORD["en"] in name.lower().split() else f"{name} {_BRANCH_WORD['en']}"

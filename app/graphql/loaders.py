@@ -12,8 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.models import Bot, Conversation, Message, OrderLine, table_of
-from app.services import bots, conversations, orders
+from app.models import Bot, Branch, Conversation, Message, OrderLine, table_of
+from app.services import bots, catalog, conversations, orders
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -51,6 +51,7 @@ class Loaders:
         self._run = run
         self._restaurant = restaurant  # the caller's restaurant
         self.bot: DataLoader[str, Bot | None] = DataLoader(self._bots)
+        self.branch: DataLoader[str, Branch | None] = DataLoader(self._branches)
         self.conversation: DataLoader[str, Conversation | None] = DataLoader(self._conversations)
         self.order_lines: DataLoader[str, list[OrderLine]] = DataLoader(self._order_lines)
         self.last_message: DataLoader[str, Message | None] = DataLoader(self._last_messages)
@@ -71,6 +72,9 @@ class Loaders:
         return await self._by_id(
             lambda s, r, keys: bots.get_many(s, restaurant_id=r, ids=keys), ids, missing=None
         )
+
+    async def _branches(self, ids: list[str]) -> list[Branch | None]:
+        return await self._by_id(lambda s, r, keys: catalog.get_branches(s, restaurant_id=r, ids=keys), ids)
 
     async def _conversations(self, ids: list[str]) -> list[Conversation | None]:
         return await self._by_id(

@@ -50,6 +50,10 @@ class Branch:
     delivery_radius_km: float
     is_active: bool
     sort_order: int
+    is_default: bool = strawberry.field(description="Delivers orders to a typed address (no coordinates).")
+    alert_phone: str | None = strawberry.field(
+        description="E.164 number that gets a WhatsApp alert for each new order of this branch."
+    )
 
 
 BRANCH = Projection(Branch, models.Branch)
@@ -142,6 +146,13 @@ class Order:
     updated_at: datetime
     cursor: str | None = None
 
+    @strawberry.field(description="The branch that prepares the order (null: none left to assign).")
+    async def branch(self, info: strawberry.Info[OperationContext]) -> Branch | None:
+        if self.branch_id is None:
+            return None
+        row = await info.context.loaders.branch.load(str(self.branch_id))
+        return BRANCH.from_row(row) if row is not None else None
+
     @strawberry.field
     async def lines(self, info: strawberry.Info[OperationContext]) -> list[OrderLine]:
         rows = await info.context.loaders.order_lines.load(str(self.id))
@@ -158,7 +169,7 @@ ORDER = Projection(
     Order,
     models.Order,
     derived={"reference": Derived(python=lambda o: o.reference, sql=lambda r: f"('#' || {r}.number)")},
-    resolved={"lines", "next_statuses"},
+    resolved={"branch", "lines", "next_statuses"},
     absent={"cursor"},
 )
 
@@ -190,6 +201,9 @@ class BranchInput:
     delivery_radius_km: float | None = None
     is_active: bool | None = None
     sort_order: int | None = None
+    is_default: bool | None = strawberry.field(
+        default=None, description="true: this branch becomes the restaurant's default (the others stop)."
+    )
 
 
 @strawberry.input
@@ -218,6 +232,7 @@ class RestaurantSettingsInput:
     timezone: str | None = None
     min_delivery_total: int | None = None
     bot_enabled: bool | None = None
+    pause_bot_on_staff_reply: bool | None = None
 
 
 @strawberry.type

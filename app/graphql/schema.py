@@ -26,6 +26,7 @@ from strawberry.types.nodes import SelectedField
 from app import models
 from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
+from app.graphql import notifications as n
 from app.graphql import ordering as o
 from app.graphql.context import OperationContext, graphql_error
 from app.graphql.cost import CostLimit, Costs
@@ -52,7 +53,7 @@ from app.graphql.types import (
 )
 from app.realtime import events
 from app.realtime.hub import CursorExpired, Delivered, SubscriptionOverflow
-from app.services import bots, catalog, conversations, orders, outbound, pages, restaurants
+from app.services import bots, catalog, conversations, notifications, orders, outbound, pages, restaurants
 
 T = TypeVar("T")
 Info = strawberry.Info[OperationContext]
@@ -263,6 +264,35 @@ class Query:
 
         return await _read(info, load)
 
+    @strawberry.field(
+        description="Staff notifications, newest first (keyset pagination), with the unread count."
+    )
+    async def notifications(
+        self, info: Info, first: int = 20, after: str | None = None, unread_only: bool = False
+    ) -> n.NotificationConnection:
+        try:
+            pages.page_size(first, field="first")
+        except ValidationFailed as exc:
+            raise graphql_error(exc) from None
+
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> n.NotificationConnection:
+            position = cursors.decode(after, field="after") if after else None
+            page = await notifications.list_page(
+                s, restaurant_id=restaurant_id, limit=first, after=position, unread_only=unread_only
+            )
+            edges = [
+                n.NotificationEdge(cursor=cursors.encode(r.created_at, r.id), node=n.NOTIFICATION.from_row(r))
+                for r in page.rows
+            ]
+            return n.NotificationConnection(
+                edges=edges,
+                has_next_page=page.has_next_page,
+                end_cursor=edges[-1].cursor if edges else None,
+                unread_count=page.unread_count,
+            )
+
+        return await _read(info, load)
+
     @strawberry.field(description="The restaurants this token may act for.")
     async def restaurants(self, info: Info) -> list[Restaurant]:
         principal = await info.context.principal()
@@ -359,6 +389,29 @@ class Mutation:
             o.BRANCH.from_row,
         )
 
+    @strawberry.mutation(description="The number that gets a WhatsApp alert for each new order of a branch.")
+    async def set_branch_alert_phone(
+        self, info: Info, id: strawberry.ID, phone: str | None = None
+    ) -> o.BranchResult:
+        return await _mutate(
+            info,
+            lambda s, r: catalog.set_branch_alert_phone(s, restaurant_id=r, branch_id=str(id), phone=phone),
+            o.BRANCH.from_row,
+        )
+
+    @strawberry.mutation(description="Mark notifications read: the ones named, or all of them.")
+    async def mark_notifications_read(
+        self, info: Info, ids: list[strawberry.ID] | None = None, all: bool = False
+    ) -> n.MarkNotificationsReadResult:
+        async def mark(s: AsyncSession, r: str) -> n.NotificationsRead:
+            named = [str(i) for i in ids] if ids is not None else None
+            updated = await notifications.mark_read(s, restaurant_id=r, ids=named, all=all)
+            return n.NotificationsRead(
+                updated_count=updated, unread_count=await notifications.unread_count(s, restaurant_id=r)
+            )
+
+        return await _mutate(info, mark, lambda result: result)
+
     @strawberry.mutation(description="Create a menu category (no id) or change one.")
     async def save_category(
         self, info: Info, input: o.CategoryInput, id: strawberry.ID | None = None
@@ -418,13 +471,16 @@ class Mutation:
         )
 
 
-Event = Annotated[Message | Conversation | Restaurant | Bot | o.Order, strawberry.union("Event")]
+Event = Annotated[
+    Message | Conversation | Restaurant | Bot | o.Order | n.Notification, strawberry.union("Event")
+]
 _OBJECTS: dict[type[Any], Callable[[Any, str], Any]] = {
     models.Message: lambda row, cursor: MESSAGE.from_row(row, cursor=cursor),
     models.Conversation: lambda row, cursor: CONVERSATION.from_row(row, cursor=cursor),
     models.Restaurant: lambda row, cursor: RESTAURANT.from_row(row, cursor=cursor),
     models.Bot: lambda row, cursor: BOT.from_row(row, cursor=cursor),
     models.Order: lambda row, cursor: o.ORDER.from_row(row, cursor=cursor),
+    models.Notification: lambda row, cursor: n.NOTIFICATION.from_row(row, cursor=cursor),
 }
 _UNSET = object()
 
@@ -504,6 +560,13 @@ class Subscription:
     @strawberry.subscription(description="Orders created or changed (status, rating), resumable by cursor.")
     async def order_updated(self, info: Info, after: str | None = None) -> AsyncGenerator[o.Order, None]:
         async for obj in _stream(info, after, lambda d: d.kind == events.ORDER_UPDATED):
+            yield obj
+
+    @strawberry.subscription(description="New staff notifications, resumable by cursor.")
+    async def notification_created(
+        self, info: Info, after: str | None = None
+    ) -> AsyncGenerator[n.Notification, None]:
+        async for obj in _stream(info, after, lambda d: d.kind == events.NOTIFICATION_CREATED):
             yield obj
 
     @strawberry.subscription(

@@ -166,6 +166,9 @@ class Restaurant:
     bot_enabled: bool
     created_at: datetime
     cursor: str | None = None
+    pause_bot_on_staff_reply: bool = strawberry.field(
+        default=True, description="A staff reply turns the bot off for that conversation."
+    )
 
 
 RESTAURANT = Projection(Restaurant, models.Restaurant, absent={"cursor"})

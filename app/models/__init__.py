@@ -63,6 +63,8 @@ class Restaurant(SQLModel, table=True):
     bot_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     timezone: str = Field(default="Asia/Riyadh", sa_column_kwargs={"server_default": "Asia/Riyadh"})
     min_delivery_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # minor units
+    # A staff reply turns the bot off for that conversation (as the earlier backend did).
+    pause_bot_on_staff_reply: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -146,6 +148,8 @@ class Conversation(SQLModel, table=True):
     last_inbound_at: datetime | None = _ts(nullable=True, default_now=False)
     unread_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     is_bot_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    # When the customer asked for staff ("talk to staff"); read by the "waiting for staff" rule.
+    staff_requested_at: datetime | None = _ts(nullable=True, default_now=False)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -282,7 +286,11 @@ def _tenant_fk(column: str, table: str) -> ForeignKeyConstraint:
 
 class Branch(SQLModel, table=True):
     __tablename__ = "branch"
-    __table_args__ = (ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),)
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        # At most one default branch per restaurant (it delivers orders to a typed address).
+        Index("branch_default_key", "restaurant_id", unique=True, postgresql_where=text("is_default")),
+    )
 
     restaurant_id: str = Field(primary_key=True)
     id: str = Field(primary_key=True)
@@ -294,6 +302,8 @@ class Branch(SQLModel, table=True):
     delivery_radius_km: float = Field(default=5.0, sa_column_kwargs={"server_default": "5"})
     is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    is_default: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    alert_phone: str | None = None  # E.164: gets a WhatsApp alert for each new order of this branch
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -429,3 +439,32 @@ class BotState(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     )
     updated_at: datetime = _ts()
+
+
+NOTIFICATION_KINDS = ("order_created", "handoff_requested", "conversation_started")
+
+
+class Notification(SQLModel, table=True):
+    """A staff notification (a new order, a customer asking for staff, a new conversation), with its
+    read state; raised in the transaction of what caused it (app/services/notifications.py)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        CheckConstraint(f"kind IN {NOTIFICATION_KINDS}", name="notification_kind_valid"),
+        # The bell's list: newest first, keyset pagination; and its unread count.
+        Index("notification_by_time", "restaurant_id", text("created_at DESC"), text("id DESC")),
+        Index("notification_unread", "restaurant_id", postgresql_where=text("read_at IS NULL")),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    kind: str
+    title: str
+    body: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    read_at: datetime | None = _ts(nullable=True, default_now=False)
+    created_at: datetime = _ts()

@@ -26,6 +26,7 @@ CONVERSATION_UPDATED = "conversation.updated"
 RESTAURANT_UPDATED = "restaurant.updated"
 BOT_UPDATED = "bot.status.updated"
 ORDER_UPDATED = "order.updated"
+NOTIFICATION_CREATED = "notification.created"
 
 TOUCHED = "sufrah.touched_restaurants"  # session.info key: restaurants whose log grew in this transaction
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.realtime import events
 from app.realtime.hub import PayloadLoader
-from app.services import bots, conversations, orders, restaurants
+from app.services import bots, conversations, notifications, orders, restaurants
 
 
 async def _messages(session: AsyncSession, restaurant_id: str, ids: list[str]) -> dict[str, Any]:
@@ -27,6 +27,10 @@ async def _bots(session: AsyncSession, restaurant_id: str, ids: list[str]) -> di
     return await bots.get_many(session, restaurant_id=restaurant_id, ids=ids)
 
 
+async def _notifications(session: AsyncSession, restaurant_id: str, ids: list[str]) -> dict[str, Any]:
+    return await notifications.get_many(session, restaurant_id=restaurant_id, ids=ids)
+
+
 async def _orders(session: AsyncSession, restaurant_id: str, ids: list[str]) -> dict[str, Any]:
     return await orders.get_many(session, restaurant_id=restaurant_id, ids=ids)
 
@@ -38,4 +42,5 @@ LOADERS: dict[str, PayloadLoader] = {
     events.CONVERSATION_UPDATED: _conversations,
     events.RESTAURANT_UPDATED: _restaurants,
     events.BOT_UPDATED: _bots,
+    events.NOTIFICATION_CREATED: _notifications,
 }

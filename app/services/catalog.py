@@ -17,6 +17,7 @@ from app.db import rowcount
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Branch, MenuCategory, MenuItem, Restaurant
+from app.phone import to_e164
 
 # One of the catalog's tables, which share restaurant_id, id, sort_order and created_at.
 _Row = TypeVar("_Row", Branch, MenuCategory, MenuItem)
@@ -110,15 +111,43 @@ async def _upsert(
 async def save_branch(
     session: AsyncSession, *, restaurant_id: str, branch_id: str | None = None, **values: Any
 ) -> Branch:
-    """Create (no id) or change a branch."""
+    """Create (no id) or change a branch; `is_default=True` makes it the restaurant's only default."""
     if branch_id is None:
         _require_text(values, "name_ar", "name_en")
         for name in ("latitude", "longitude"):
             if values.get(name) is None:
                 raise ValidationFailed(f"{name} is required", field=name)
+    if values.get("is_default"):
+        others = update(Branch).where(Branch.restaurant_id == restaurant_id, Branch.is_default)
+        if branch_id is not None:
+            others = others.where(Branch.id != branch_id)
+        await session.execute(others.values(is_default=False, updated_at=func.now()))
     return await _upsert(
         session, Branch, restaurant_id=restaurant_id, row_id=branch_id, values=values, prefix="brn"
     )
+
+
+async def set_branch_alert_phone(
+    session: AsyncSession, *, restaurant_id: str, branch_id: str, phone: str | None
+) -> Branch:
+    """The number that gets a WhatsApp alert for each new order of the branch (None: no alerts)."""
+    value = to_e164(phone, field="alertPhone") if phone and phone.strip() else None
+    row = (
+        await session.execute(
+            update(Branch)
+            .where(Branch.restaurant_id == restaurant_id, Branch.id == branch_id)
+            .values(alert_phone=value, updated_at=func.now())
+            .returning(Branch)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("branch not found")
+    return row
+
+
+async def get_branches(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Branch]:
+    stmt = select(Branch).where(Branch.restaurant_id == restaurant_id, Branch.id.in_(ids))
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
 async def save_category(

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import NotFound, ValidationFailed
+from app.ids import new_id
 from app.models import CONVERSATION_STATUSES, Conversation, Message, table_of
 from app.realtime import events
 from app.realtime.events import Change
-from app.services import pages
+from app.services import notifications, pages
 
 
 def scope(*, restaurant_id: str, bot_id: str | None) -> dict[str, str]:
@@ -174,15 +175,18 @@ async def stats(session: AsyncSession, *, restaurant_id: str, bot_id: str | None
 
 
 def waiting_clause(conversation: FromClause) -> ColumnElement[bool]:
-    """The rule "waiting for staff" over `conversation` (the table or an alias of it): the customer
-    spoke last, the bot is off for the conversation, and it is open, so a person must answer.
+    """The rule "waiting for staff" over `conversation` (the table or an alias of it): the bot is off
+    for the conversation, it is open, and the customer spoke last or asked for staff ("talk to
+    staff", `request_staff`) after the last message sent, so a person must answer.
     `waiting_for_staff` is the same rule for a row in hand; tests hold the two to each other."""
     c = conversation.c
     return and_(
         c.status == "active",
         c.is_bot_active.is_(False),
-        c.last_inbound_at.is_not(None),
-        c.last_inbound_at >= c.last_message_at,
+        or_(
+            and_(c.last_inbound_at.is_not(None), c.last_inbound_at >= c.last_message_at),
+            and_(c.staff_requested_at.is_not(None), c.staff_requested_at >= c.last_message_at),
+        ),
     )
 
 
@@ -191,8 +195,10 @@ def waiting_for_staff(row: Conversation) -> bool:
     return (
         row.status == "active"
         and not row.is_bot_active
-        and row.last_inbound_at is not None
-        and row.last_inbound_at >= row.last_message_at
+        and any(
+            at is not None and at >= row.last_message_at
+            for at in (row.last_inbound_at, row.staff_requested_at)
+        )
     )
 
 
@@ -310,3 +316,54 @@ async def set_bot_active(
 ) -> Conversation:
     """Turn the bot on or off for one conversation (off = staff answer by hand)."""
     return await _update(session, restaurant_id, bot_id, conversation_id, is_bot_active=active)
+
+
+async def request_staff(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> Conversation:
+    """The customer asked for staff: the bot stops, the conversation waits for staff from now (not
+    from the customer's next message: the bot's "someone will answer" must not count as the answer,
+    see `waiting_clause`), and staff are notified."""
+    # now() is the transaction's time, the same the bot's reply in this turn wrote to last_message_at.
+    row = await _update(
+        session,
+        restaurant_id,
+        None,
+        conversation_id,
+        is_bot_active=False,
+        staff_requested_at=func.greatest(func.now(), Conversation.last_message_at),
+    )
+    await notifications.handoff_requested(session, restaurant_id=restaurant_id, conversation=row)
+    return row
+
+
+async def find_or_create(
+    session: AsyncSession,
+    *,
+    restaurant_id: str,
+    bot_id: str,
+    customer_phone: str,
+    customer_name: str | None,
+    bot_active: bool = True,
+) -> Conversation:
+    """The conversation of this bot with this number, created when there is none (as a first
+    inbound message would create it: the same key, so the number's replies land in it)."""
+    await session.execute(
+        postgresql.insert(Conversation)
+        .values(
+            restaurant_id=restaurant_id,
+            id=new_id("cnv"),
+            bot_id=bot_id,
+            customer_phone=customer_phone,
+            customer_name=customer_name,
+            is_bot_active=bot_active,
+        )
+        .on_conflict_do_nothing(constraint="conversation_customer_key")
+    )
+    return (
+        await session.execute(
+            select(Conversation).where(
+                Conversation.restaurant_id == restaurant_id,
+                Conversation.bot_id == bot_id,
+                Conversation.customer_phone == customer_phone,
+            )
+        )
+    ).scalar_one()

@@ -21,7 +21,7 @@ from app.ids import new_id
 from app.models import ORDER_STATUSES, Bot, Conversation, Order, OrderLine, Restaurant
 from app.realtime import events
 from app.realtime.events import Change
-from app.services import conversations, outbound
+from app.services import alerts, conversations, notifications, outbound
 
 # Where staff may move an order from each status. Delivery orders go OUT_FOR_DELIVERY, pickup
 # orders READY; both end DELIVERED (handed over) or CANCELLED.
@@ -110,6 +110,9 @@ async def create(
     await session.flush()
     await session.refresh(order)
     await _published(session, order)
+    # Staff hear of it in this transaction: the bell, and the branch's WhatsApp alert.
+    await notifications.order_created(session, restaurant_id=restaurant_id, order=order)
+    await alerts.new_order(session, restaurant_id=restaurant_id, order=order, lines=lines)
     return order
 
 

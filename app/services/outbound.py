@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, and_, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import NotFound, OutsideCustomerWindow, ValidationFailed
 from app.ids import new_id
-from app.models import Bot, Conversation, Message
+from app.models import Bot, Conversation, Message, Restaurant
 from app.phone import to_whatsapp
 from app.realtime import events
 from app.realtime.events import Change
@@ -31,6 +31,11 @@ def _in_sql(expr: ColumnElement[Any]) -> Any:
 def _check_media_url(media_url: str) -> None:
     if not media_url.startswith(("https://", "http://")) or len(media_url) > 2048:
         raise ValidationFailed("mediaUrl must be an http(s) URL", field="mediaUrl")
+
+
+def _bot_after_staff_reply(restaurant_id: str) -> ColumnElement[bool]:
+    paused = select(Restaurant.pause_bot_on_staff_reply).where(Restaurant.id == restaurant_id)
+    return and_(Conversation.is_bot_active, not_(paused.scalar_subquery()))
 
 
 async def queue(
@@ -104,11 +109,16 @@ async def queue(
     await session.execute(
         update(Conversation)
         .where(col(Conversation.restaurant_id) == restaurant_id, col(Conversation.id) == conversation_id)
-        # A staff reply means staff have read the conversation.
+        # A staff reply means staff have read the conversation, and (the restaurant's setting, on by
+        # default) that staff took it over: the bot pauses for it.
         .values(
             last_message_at=func.now(),
             updated_at=func.now(),
-            **({"unread_count": 0} if author == "staff" else {}),
+            **(
+                {"unread_count": 0, "is_bot_active": _bot_after_staff_reply(restaurant_id)}
+                if author == "staff"
+                else {}
+            ),
         )
     )
     await events.record(

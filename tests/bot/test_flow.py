@@ -35,7 +35,7 @@ from app.bot.flow import (
     order_status_changed,
     step,
 )
-from app.bot.texts import TEXTS
+from app.bot.texts import TEXTS, branch_name
 
 OLAYA = Branch("br_olaya", "العليا", "Olaya", "Olaya St, Riyadh", 24.6900, 46.6850, 5.0)
 MALQA = Branch("br_malqa", "الملقا", "Malqa", "Anas Ibn Malik Rd, Riyadh", 24.8100, 46.6100, 3.0)
@@ -202,11 +202,51 @@ def test_full_delivery_order_in_arabic_with_typed_address_and_online_payment() -
     assert "طريقة الدفع: الدفع الإلكتروني" in chat.send("٢")
     chat.send("١")
     [order] = chat.of(PlaceOrder)
-    # A typed address has no coordinates; with two branches staff pick the branch.
-    assert (order.payment_method, order.delivery_latitude, order.branch_id) == ("online", None, None)
+    # A typed address has no coordinates: the restaurant's default branch (none marked: its first).
+    assert (order.payment_method, order.delivery_latitude, order.branch_id) == ("online", None, "br_olaya")
     assert order.delivery_address == "حي العليا، شارع التحلية، عمارة 12" and order.lang == "ar"
     text = only_reply(order_placed(chat.state, reference="#1043", payment_method="online", ctx=MENU)[1])
     assert "تم تأكيد طلبك #1043" in text and "30.00 ر.س" in text and "https://pay.example/sufrah" in text
+
+
+def test_a_typed_address_is_delivered_by_the_branch_marked_default() -> None:
+    chat = Chat(replace(MENU, branches=(OLAYA, replace(MALQA, is_default=True))))
+    chat.send_all("hi", "1", "delivery", "12 Tahlia Street, Riyadh", "1", "1", "2", "3", "1", "1")
+    [order] = chat.of(PlaceOrder)
+    assert (order.order_type, order.delivery_address, order.branch_id) == (
+        "delivery",
+        "12 Tahlia Street, Riyadh",
+        "br_malqa",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name_ar", "name_en", "arabic", "english"),
+    [
+        ("العليا", "Olaya", "الاستلام من فرع العليا.", "Pickup from Olaya branch."),
+        ("فرع العليا", "Olaya Branch", "الاستلام من فرع العليا.", "Pickup from Olaya Branch."),
+        ("فرع الملقا", "Branch of Malqa", "الاستلام من فرع الملقا.", "Pickup from Branch of Malqa."),
+    ],
+)
+def test_a_branch_is_named_without_a_doubled_word(name_ar, name_en, arabic, english) -> None:
+    ctx = replace(MENU, branches=(replace(OLAYA, name_ar=name_ar, name_en=name_en),))
+    arabic_chat = Chat(ctx)
+    arabic_chat.send_all("مرحبا", "١", "استلام")
+    reply = arabic_chat.send("١")
+    assert arabic in reply and "فرع فرع" not in reply
+    english_chat = Chat(ctx)
+    english_chat.send_all("hi", "1", "pickup")
+    assert english in english_chat.send("1")
+    near = Chat(ctx)  # delivering from it names it once too
+    near.send_all("مرحبا", "١", "توصيل")
+    assert "فرع فرع" not in near.send(**NEAR_OLAYA)
+
+
+def test_branch_name_adds_the_word_only_when_missing() -> None:
+    assert branch_name("العليا", "ar") == "فرع العليا"
+    assert branch_name("فرع العليا", "ar") == "فرع العليا"
+    assert branch_name("Olaya", "en") == "Olaya branch"
+    assert branch_name("Olaya branch", "en") == "Olaya branch"
 
 
 def test_pickup_with_branch_several_items_and_removal() -> None:

@@ -141,6 +141,8 @@ async def test_events_stream_carries_messages_and_conversations_in_order(client,
         first, second = (await ws.next_data())["events"], (await ws.next_data())["events"]
         assert (first["__typename"], first["content"]) == ("Message", "one")
         assert (second["__typename"], second["unreadCount"]) == ("Conversation", 1)
+        # A new conversation also raises a staff notification, in the same transaction (issue #15).
+        assert (await ws.next_data())["events"]["__typename"] == "Notification"
         query = "mutation($id: ID!) { markConversationRead(id: $id) { __typename } }"
         conversation_id = second["id"]
         await gql(client, query, {"id": conversation_id}, token=token, restaurant=bot.restaurant.id)
@@ -185,9 +187,9 @@ async def test_writers_of_one_restaurant_commit_in_event_order(db, shop):
     await asyncio.wait_for(fast, 5)
     async with db.session() as reader:
         rows = await events.read(reader, restaurant_id=restaurant_id, after=start)
-    assert [r.seq for r in rows] == list(range(start + 1, start + 5))
-    kinds = [r.kind for r in rows]
-    assert kinds == ["message.created", "conversation.updated"] * 2
+    assert [r.seq for r in rows] == list(range(start + 1, start + 7))
+    kinds = [r.kind for r in rows]  # each customer's first message: a new conversation, notified
+    assert kinds == ["message.created", "conversation.updated", "notification.created"] * 2
 
 
 async def test_other_restaurants_do_not_wait_for_each_other(db, factory):

@@ -18,8 +18,8 @@
 
 import { createClient } from "./vendor/graphql-ws-6.4.2/client.js";
 import {
-  M_BOT, M_CLOSE, M_MARK_READ, M_ORDER_STATUS, M_REOPEN, M_SEND, Q_CONVERSATION, Q_CONVERSATIONS, Q_ORDER, Q_ORDERS,
-  Q_RESTAURANTS, Q_STATS, S_EVENTS,
+  M_BOT, M_CLOSE, M_MARK_READ, M_NOTIFICATIONS_READ, M_ORDER_STATUS, M_REOPEN, M_SEND, Q_CONVERSATION,
+  Q_CONVERSATIONS, Q_NOTIFICATIONS, Q_ORDER, Q_ORDERS, Q_RESTAURANTS, Q_STATS, S_EVENTS,
 } from "./queries.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -54,6 +54,9 @@ function freshState() {
     orders: new Map(), // open orders, by id
     ordersPage: { hasNext: false, endCursor: null },
     stats: null,
+    notifications: new Map(), // the newest staff notifications, by id (the bell's list)
+    unreadNotifications: 0,
+    notificationsLoaded: false,
     connection: "idle",
     synced: false, // the lists have been read once for this restaurant
   };
@@ -66,6 +69,7 @@ window.sufrahInbox = Object.freeze({
   get cursor() { return state.cursor; },
   get connection() { return state.connection; },
   get restaurantId() { return state.restaurantId; },
+  get alerts() { return { ...alerts }; }, // sounds played and browser notifications shown
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -377,6 +381,12 @@ function applyEvent(event) {
     case "Restaurant":
       mergeRestaurant(event);
       break;
+    case "Notification":
+      if (mergeNotification(event)) {
+        state.unreadNotifications += event.read ? 0 : 1;
+        alertStaff(event);
+      }
+      break;
     default:
       break; // Bot: nothing on this page depends on it
   }
@@ -400,7 +410,7 @@ function mergeRestaurant(restaurant) {
 async function synchronize() {
   const restaurantId = state.restaurantId;
   const results = await Promise.allSettled([reloadList({ merge: state.synced }), loadOrders(), refreshStats(),
-    state.openId ? loadLatestMessages(state.openId) : null]);
+    loadNotifications(), state.openId ? loadLatestMessages(state.openId) : null]);
   if (restaurantId !== state.restaurantId) return;
   if (results.every((r) => r.status === "fulfilled")) state.synced = true;
   render();
@@ -614,7 +624,7 @@ async function runConversationMutation(query, field, variables) {
 // ---------------------------------------------------------------------------------------------
 // Rendering (keyed: nodes are reused, so focus and scroll positions survive updates)
 
-const changed = { header: true, list: true, chat: true, orders: true };
+const changed = { header: true, list: true, chat: true, orders: true, notifications: true };
 let renderTimer = null;
 
 function render() {
@@ -625,7 +635,8 @@ function render() {
     if (changed.list) renderList();
     if (changed.chat) renderChat();
     if (changed.orders) renderOrders();
-    changed.header = changed.list = changed.chat = changed.orders = false;
+    if (changed.notifications) renderNotifications();
+    changed.header = changed.list = changed.chat = changed.orders = changed.notifications = false;
   }, 0);
 }
 
@@ -965,11 +976,121 @@ function orderNode(o) {
         el("time", { datetime: o.createdAt, text: formatTime(o.createdAt) })),
       el("p", { class: "customer" }, el("bdi", { text: o.customerName || o.customerPhone }),
         ` · ${where} · ${o.paymentMethod === "CASH" ? "cash" : "paid online"}`),
+      el("p", { class: "branch" }, o.branch
+        ? ["Branch: ", el("bdi", { text: o.branch.nameEn }),
+          o.branch.nameAr ? el("span", { class: "ar", dir: "rtl", lang: "ar", text: ` ${o.branch.nameAr}` }) : null]
+        : (o.branchId ? "Branch: …" : "No branch yet: assign one")),
       o.deliveryLatitude != null ? el("p", { class: "hint" }, osmLink(o.deliveryLatitude, o.deliveryLongitude,
         "Delivery location on OpenStreetMap")) : null,
       lines.length ? el("ul", { class: "lines" }, lines) : el("p", { class: "hint", text: "Loading lines…" }),
       el("p", { class: "total" }, el("span", { text: "Total" }), el("strong", { text: money(o.total, o.currency) })),
       el("div", { class: "actions" }, actions)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications: the bell's list, a short sound and a browser notification for each new one
+
+const NOTIFICATIONS_PAGE = 20;
+const FRESH_MS = 2 * 60 * 1000; // a replayed notification older than this is listed, not sounded
+const alerts = { sounds: 0, shown: 0 };
+let audio = null;
+
+function mergeNotification(incoming) {
+  const known = state.notifications.has(incoming.id);
+  const notification = { ...state.notifications.get(incoming.id), ...incoming };
+  delete notification.cursor;
+  delete notification.__typename;
+  state.notifications.set(notification.id, notification);
+  changed.notifications = true;
+  return !known;
+}
+
+async function loadNotifications() {
+  const data = await gql(Q_NOTIFICATIONS, { first: NOTIFICATIONS_PAGE, after: null });
+  // A read after the first may be the first to see a new one (it can overtake its event): it rings
+  // then, and the event finds it known. The first read lists what was there before the page.
+  const ring = state.notificationsLoaded;
+  for (const node of data.notifications.nodes) {
+    if (mergeNotification(node) && ring && !node.read) alertStaff(node);
+  }
+  state.notificationsLoaded = true;
+  state.unreadNotifications = data.notifications.unreadCount;
+  changed.notifications = true;
+}
+
+async function markNotificationsRead(ids) {
+  try {
+    const data = await gql(M_NOTIFICATIONS_READ, { ids, all: ids === null });
+    const result = data.markNotificationsRead;
+    if (result.__typename !== "NotificationsRead") return announce(result.message);
+    for (const n of state.notifications.values()) if (ids === null || ids.includes(n.id)) n.read = true;
+    state.unreadNotifications = result.unreadCount;
+    changed.notifications = true;
+    render();
+  } catch (error) {
+    announce(error.message);
+  }
+}
+
+function alertStaff(notification) {
+  if (Date.now() - Date.parse(notification.createdAt) > FRESH_MS) return;
+  announce(`${notification.title}: ${notification.body}`);
+  beep();
+  if ("Notification" in window && Notification.permission === "granted") {
+    try {
+      const shown = new Notification(notification.title, { body: notification.body, tag: notification.id });
+      shown.onclick = () => {
+        window.focus();
+        const conversationId = notification.metadata?.conversationId;
+        if (conversationId) openConversation(conversationId, { focus: true });
+      };
+      alerts.shown += 1;
+    } catch (error) {
+      console.warn("no browser notification", error);
+    }
+  }
+}
+
+// Two short tones from an oscillator: no sound file to load.
+function beep() {
+  if (!audio) return;
+  try {
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+    const gain = audio.createGain();
+    gain.connect(audio.destination);
+    const start = audio.currentTime;
+    gain.gain.setValueAtTime(0.0001, start);
+    gain.gain.exponentialRampToValueAtTime(0.2, start + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.35);
+    for (const [frequency, at] of [[880, 0], [1320, 0.15]]) {
+      const tone = audio.createOscillator();
+      tone.type = "sine";
+      tone.frequency.value = frequency;
+      tone.connect(gain);
+      tone.start(start + at);
+      tone.stop(start + at + 0.18);
+    }
+    alerts.sounds += 1;
+  } catch (error) {
+    console.warn("no sound", error);
+  }
+}
+
+function renderNotifications() {
+  const unread = state.unreadNotifications;
+  const count = $("bell-count");
+  count.hidden = unread === 0;
+  count.textContent = String(unread);
+  $("bell").setAttribute("aria-label", unread ? `Notifications, ${unread} unread` : "Notifications");
+  const newest = [...state.notifications.values()]
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.id < b.id ? 1 : -1))
+    .slice(0, NOTIFICATIONS_PAGE * 2);
+  $("notifications").replaceChildren(...newest.map((n) => el("li", { class: "notification", "data-kind": n.kind },
+    el("button", { type: "button", class: n.read ? "read" : "unread", "data-notification-id": n.id },
+      el("strong", { text: n.title }),
+      el("bdi", { class: "body", text: n.body }),
+      el("time", { datetime: n.createdAt, text: formatTime(n.createdAt) })))));
+  $("notifications-empty").hidden = newest.length > 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1046,6 +1167,7 @@ function showSignIn(message = "") {
   $("pick-form").hidden = true;
   $("app").hidden = true;
   $("sign-out").hidden = true;
+  $("bell-wrap").hidden = true;
   $("restaurant-switch").hidden = true;
   $("restaurant-name").hidden = true;
   $("restaurant-bot").hidden = true;
@@ -1077,7 +1199,8 @@ function openRestaurant(restaurantId) {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("sign-out").hidden = false;
-  Object.assign(changed, { header: true, list: true, chat: true, orders: true });
+  Object.assign(changed, { header: true, list: true, chat: true, orders: true, notifications: true });
+  $("bell-wrap").hidden = false;
   showView("list");
   render();
   synchronize(); // at once, over HTTP: the page is useful even before (or without) the socket
@@ -1102,6 +1225,34 @@ function signOut(message = "") {
 // Wiring
 
 function wire() {
+  $("bell").addEventListener("click", () => {
+    const open = $("notifications-panel").hidden;
+    $("notifications-panel").hidden = !open;
+    $("bell").setAttribute("aria-expanded", String(open));
+    // Asked on a click (browsers only ask from a user's gesture), once.
+    if (open && "Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission().catch(() => {});
+    }
+  });
+  $("notifications-read-all").addEventListener("click", () => markNotificationsRead(null));
+  $("notifications").addEventListener("click", (event) => {
+    const item = event.target.closest("button[data-notification-id]");
+    if (!item) return;
+    const notification = state.notifications.get(item.dataset.notificationId);
+    if (notification && !notification.read) markNotificationsRead([notification.id]);
+    const conversationId = notification?.metadata?.conversationId;
+    $("notifications-panel").hidden = true;
+    $("bell").setAttribute("aria-expanded", "false");
+    if (conversationId) openConversation(conversationId, { focus: true });
+  });
+  // Sound needs an AudioContext started by a user's gesture: made on the first one.
+  const unlock = () => {
+    if (!audio && (window.AudioContext || window.webkitAudioContext)) {
+      audio = new (window.AudioContext || window.webkitAudioContext)();
+    }
+  };
+  document.addEventListener("pointerdown", unlock, { once: true, capture: true });
+  document.addEventListener("keydown", unlock, { once: true, capture: true });
   $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const token = $("token").value.trim().replace(/^bearer\s+/i, "");

@@ -7,8 +7,9 @@ export const MESSAGE = `id conversationId direction author messageType content m
   errorMessage metadata createdAt`;
 export const ORDER = `id reference conversationId customerPhone customerName orderType deliveryAddress
   deliveryLatitude deliveryLongitude paymentMethod subtotal total currency status createdAt updatedAt
-  nextStatuses`;
-export const LINES = `lines { lineNo nameAr nameEn quantity unitPrice lineTotal }`;
+  nextStatuses branchId`;
+export const LINES = `lines { lineNo nameAr nameEn quantity unitPrice lineTotal } branch { id nameAr nameEn }`;
+export const NOTIFICATION = `id kind title body metadata read createdAt`;
 export const RESTAURANT = `id name currency timezone botEnabled`;
 export const FAILURES = `... on NotFoundError { message } ... on ForbiddenError { message }
   ... on ValidationError { message }`;
@@ -33,6 +34,15 @@ export const Q_ORDERS = `query Orders($status: [OrderStatus!], $first: Int!, $af
 export const Q_ORDER = `query Order($id: ID!) { order(id: $id) { ${ORDER} ${LINES} } }`;
 export const Q_STATS = `query Stats { stats { totalConversations activeConversations totalUnread waitingForStaff
   messagesToday medianFirstResponseSeconds } }`;
+
+export const Q_NOTIFICATIONS = `query Notifications($first: Int!, $after: String) {
+  notifications(first: $first, after: $after) { unreadCount hasNextPage endCursor nodes { ${NOTIFICATION} } }
+}`;
+export const M_NOTIFICATIONS_READ = `mutation NotificationsRead($ids: [ID!], $all: Boolean!) {
+  markNotificationsRead(ids: $ids, all: $all) {
+    __typename ... on NotificationsRead { updatedCount unreadCount } ... on ValidationError { message }
+  }
+}`;
 
 export const conversationMutation = (field, args = "", params = "") => `mutation($id: ID!${params}) {
   ${field}(id: $id${args}) { __typename ... on Conversation { ${CONVERSATION} } ${FAILURES} }
@@ -61,5 +71,6 @@ export const S_EVENTS = `subscription Events($after: String) {
     ... on Order { ${ORDER.replace(/\bstatus\b/, "orderStatus: status")} cursor }
     ... on Restaurant { ${RESTAURANT} cursor }
     ... on Bot { id cursor }
+    ... on Notification { ${NOTIFICATION} cursor }
   }
 }`;
