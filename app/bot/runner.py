@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bot import flow
+from app.bot.texts import t
 from app.db.engine import Database
 from app.models import Bot, BotState, Conversation, Message, Order, Restaurant
 from app.services import catalog, conversations, orders, outbound
@@ -194,6 +195,9 @@ async def notify_order_status(session: AsyncSession, *, order: Order) -> None:
                 body=action.text,
                 author="bot",
                 enforce_window=False,
+                fallback=outbound.TemplateFallback(
+                    "order_status", {"1": order.reference, "2": t(f"status_word_{order.status}", order.lang)}
+                ),
             )
     await save_state(
         session, restaurant_id=order.restaurant_id, conversation_id=order.conversation_id, state=state

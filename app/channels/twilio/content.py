@@ -26,7 +26,7 @@ from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
 from app.channels.twilio.sender import TwilioError, TwilioRejectedError, TwilioSender
 
-CONTENT_TYPES = ("twilio/text", "twilio/quick-reply", "twilio/list-picker")
+CONTENT_TYPES = ("twilio/text", "twilio/quick-reply", "twilio/list-picker", "twilio/card")
 WHATSAPP_CATEGORIES = ("UTILITY", "MARKETING", "AUTHENTICATION")
 
 
