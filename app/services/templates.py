@@ -557,3 +557,27 @@ def needs(template: MessageTemplate) -> Literal["retire", "submit", "poll", "not
     if template.status == "pending":
         return "poll" if template.content_sid else "submit"
     return "nothing"
+
+
+async def purposes(
+    session: AsyncSession, *, restaurant_id: str
+) -> tuple[MessageTemplate | None, MessageTemplate | None]:
+    """The restaurant's chosen (follow-up, order-status) templates, whatever their review status."""
+    restaurant = await session.get(Restaurant, restaurant_id)
+    if restaurant is None:
+        raise NotFound("restaurant not found")
+    chosen = []
+    for template_id in (restaurant.follow_up_template_id, restaurant.order_status_template_id):
+        row = None
+        if template_id is not None:
+            row = (
+                await session.execute(
+                    select(MessageTemplate).where(
+                        MessageTemplate.restaurant_id == restaurant_id,
+                        MessageTemplate.id == template_id,
+                        _live(),
+                    )
+                )
+            ).scalar_one_or_none()
+        chosen.append(row)
+    return chosen[0], chosen[1]
