@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bot import flow, memory
+from app.bot.texts import t
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import ORDER_STATUSES, Bot, Conversation, Order, OrderLine, Restaurant
@@ -246,6 +247,9 @@ async def _tell_customer(session: AsyncSession, *, order: Order) -> None:
                 body=action.text,
                 author="bot",
                 enforce_window=False,
+                fallback=outbound.TemplateFallback(
+                    "order_status", {"1": order.reference, "2": t(f"status_word_{order.status}", order.lang)}
+                ),
             )
     await memory.save_state(
         session, restaurant_id=restaurant_id, conversation_id=conversation_id, state=state

@@ -161,8 +161,11 @@ class Outbox:
                 auth_token=auth_token,
                 from_=bot.whatsapp_number,
                 to=job.conversation.customer_phone,
-                body=message.content or None,
+                # a template goes as its ContentSid + variables; its rendered text is for the inbox
+                body=None if message.content_sid else (message.content or None),
                 media_url=message.media_urls[0] if message.media_urls else None,
+                content_sid=message.content_sid,
+                content_variables=message.content_variables if message.content_sid else None,
                 status_callback=f"{self.public_base_url}/whatsapp/status?m={message.id}",
             )
         except TwilioRejectedError as exc:
