@@ -192,7 +192,9 @@ async def _context(
     latest = await orders.latest_for_conversation(
         session, restaurant_id=conversation.restaurant_id, conversation_id=conversation.id
     )
-    return await memory.turn_context(session, restaurant=restaurant, bot=bot, latest=latest)
+    return await memory.turn_context(
+        session, restaurant=restaurant, bot=bot, latest=latest, customer_name=conversation.customer_name
+    )
 
 
 async def _mark(session: AsyncSession, message: Message, outcome: str) -> None:

@@ -339,6 +339,7 @@ class MenuItem(SQLModel, table=True):
     available: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     max_quantity: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    image_url: str | None = None  # a public http(s) photo, sent when the bot shows the item
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -493,3 +494,25 @@ class MessageTemplate(SQLModel, table=True):
     deleted_at: datetime | None = _ts(nullable=True, default_now=False)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class InteractiveContent(SQLModel, table=True):
+    """A Content API content (quick-reply buttons or a list picker) created for the bot's interactive
+    messages: created once per Twilio account and content JSON (`content_hash`), then reused by SID.
+
+    Tenant-owned (restaurant_id leads the key) although a content belongs to a Twilio account: the
+    content JSON carries the restaurant's name and menu, the outbox reads it beside the restaurant's
+    messages (one shard under Citus, distributed by restaurant_id like every tenant table), and the
+    rows go with the restaurant. Restaurants sharing an account each create their own copy of a
+    generic content (e.g. delivery/pickup buttons): a few extra creates, instead of a cross-tenant
+    reference table written to from the send path."""
+
+    __tablename__ = "interactive_content"
+    __table_args__ = (ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),)
+
+    restaurant_id: str = Field(primary_key=True)
+    account_sid: str = Field(primary_key=True)
+    content_hash: str = Field(primary_key=True)  # sha256 of the canonical content JSON
+    content_sid: str  # "HX…"
+    content_type: str  # twilio/quick-reply | twilio/list-picker
+    created_at: datetime = _ts()

@@ -236,7 +236,9 @@ async def _tell_customer(session: AsyncSession, *, order: Order) -> None:
     latest = await latest_for_conversation(
         session, restaurant_id=restaurant_id, conversation_id=conversation_id
     )
-    ctx = await memory.turn_context(session, restaurant=restaurant, bot=bot, latest=latest)
+    ctx = await memory.turn_context(
+        session, restaurant=restaurant, bot=bot, latest=latest, customer_name=conversation.customer_name
+    )
     state, actions = flow.order_status_changed(state, order=memory.latest_order(order), ctx=ctx)
     for action in actions:
         if isinstance(action, flow.Reply):
