@@ -81,4 +81,4 @@ class Customer:
         await self.shop.outbox.send_due()
         mine = [m for m in self.shop.fake.sent if m["To"] == f"whatsapp:{self.phone}"]
         new, self.seen = mine[self.seen :], len(mine)
-        return "\n---\n".join(m["Body"] or "" for m in new)
+        return "\n---\n".join(self.shop.fake.shown(m) for m in new)

@@ -117,13 +117,12 @@ class BotRunner:
         restaurant_id = conversation.restaurant_id
         for action in actions:
             if isinstance(action, flow.Reply):
-                await outbound.queue(
+                await outbound.queue_reply(
                     session,
                     restaurant_id=restaurant_id,
                     conversation_id=conversation.id,
-                    body=action.text,
-                    author="bot",
-                    enforce_window=False,
+                    reply=action,
+                    lang=state.lang,
                 )
             elif isinstance(action, flow.PlaceOrder):
                 order = await orders.create(

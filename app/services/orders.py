@@ -242,13 +242,12 @@ async def _tell_customer(session: AsyncSession, *, order: Order) -> None:
     state, actions = flow.order_status_changed(state, order=memory.latest_order(order), ctx=ctx)
     for action in actions:
         if isinstance(action, flow.Reply):
-            await outbound.queue(
+            await outbound.queue_reply(
                 session,
                 restaurant_id=restaurant_id,
                 conversation_id=conversation_id,
-                body=action.text,
-                author="bot",
-                enforce_window=False,
+                reply=action,
+                lang=state.lang,
                 fallback=outbound.TemplateFallback(
                     "order_status", {"1": order.reference, "2": t(f"status_word_{order.status}", order.lang)}
                 ),

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bot import flow
 from app.errors import NotFound, OutsideCustomerWindow, ValidationFailed
 from app.ids import new_id
 from app.models import Bot, Conversation, Message, MessageTemplate
 from app.phone import to_whatsapp
 from app.realtime import events
 from app.realtime.events import Change
-from app.services import conversations, templates
+from app.services import conversations, interactive, templates
 
 CUSTOMER_WINDOW = timedelta(hours=24)
 MAX_BODY = 4096  # WhatsApp's limit for a text message body
@@ -36,6 +38,30 @@ class TemplateFallback:
 
     purpose: templates.Purpose
     variables: dict[str, str]
+
+
+async def queue_reply(
+    session: AsyncSession,
+    *,
+    restaurant_id: str,
+    conversation_id: str,
+    reply: flow.Reply,
+    lang: str,
+    fallback: TemplateFallback | None = None,
+) -> Message:
+    """Queue a bot Reply: its numbered text (and photo) is the message staff see, its choices go along
+    for the outbox to send as buttons or a list (app/services/interactive.py)."""
+    return await queue(
+        session,
+        restaurant_id=restaurant_id,
+        conversation_id=conversation_id,
+        body=reply.text,
+        media_url=reply.media_url,
+        author="bot",
+        enforce_window=False,
+        fallback=fallback,
+        choices=interactive.describe(reply, lang=lang),
+    )
 
 
 def _check_media_url(media_url: str) -> None:
@@ -56,13 +82,15 @@ async def queue(
     fallback: TemplateFallback | None = None,
     template_id: str | None = None,
     variables: dict[str, str] | None = None,
+    choices: dict[str, Any] | None = None,
 ) -> Message:
     """Store an outgoing message as `queued` in the caller's transaction.
 
     Free-form messages may only reach a customer within 24 hours of their last message (WhatsApp's
     customer service window); outside it a template goes instead (see the module docstring), or the
     message is refused with OutsideCustomerWindow. `template_id` + `variables`: that template, in
-    or outside the window. `enforce_window=False`: without a template, send the text anyway. `bot_id`
+    or outside the window. `enforce_window=False`: without a template, send the text anyway. `choices`:
+    interactive.describe() of a bot Reply, sent as buttons or a list unless a template goes. `bot_id`
     narrows like `conversations.scope` (a caller that named one sender may only write to its
     conversations)."""
     body = body.strip() if body else ""
@@ -131,6 +159,7 @@ async def queue(
             "toPhone": to_whatsapp(conversation.customer_phone),
             "botId": conversation.bot_id,
             "author": author,
+            **({"interactive": choices} if choices is not None and template is None else {}),
             **(
                 {}
                 if template is None

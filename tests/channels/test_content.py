@@ -123,7 +123,7 @@ async def test_a_raw_request_without_authorization_is_refused(fake):
 
 
 async def test_twilio_down_is_retryable(fake, sender):
-    fake.script(503)
+    fake.script_content(503)
     with pytest.raises(TwilioRetryableError) as down:
         await create(TwilioContent(sender))
     assert down.value.status == 503

@@ -21,7 +21,10 @@ GET and DELETE /v1/Content/{sid}, POST /v1/Content/{sid}/ApprovalRequests/whatsa
 GET /v1/Content/{sid}/ApprovalRequests, with twilio-python's JSON shapes and Basic auth (the
 account's SID and token; 401 otherwise). A submitted content stays "received" until the test ends
 the review: `fake.approve(sid)` / `fake.reject(sid, reason)` (or POST /_fake/content/{sid}/approve
-and /_fake/content/{sid}/reject with {"reason": ...}). `fake.contents` holds what was created.
+and /_fake/content/{sid}/reject with {"reason": ...}). `fake.contents` holds what was created,
+`fake.content_creates` counts the creates answered 201, and `fake.script_content(500, ...)` scripts
+its creates (`script` is the Messages API's). Quick-reply and list-picker contents are held
+to WhatsApp's limits (≤ 3 buttons of ≤ 20 characters, ≤ 10 rows of ≤ 24, descriptions ≤ 72): 400.
 
 Like the real API, a request that has been answered late (see `delay`) is still accepted: a client
 timeout does not mean the message was not sent.
@@ -60,6 +63,7 @@ class FakeTwilio:
         self.content_requests: list[dict[str, Any]] = []  # every Content API request: method, path, status
         self._accounts: dict[str, str] = {}
         self._script: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
+        self._content_script: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
         self._sent_changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -76,6 +80,40 @@ class FakeTwilio:
         for entry in responses:
             status, body, headers = (entry, {}, {}) if isinstance(entry, int) else (*entry, {})[:3]
             self._script.append((int(status), dict(body), dict(headers)))
+
+    def script_content(self, *responses: ScriptEntry) -> None:
+        """Like `script`, for the Content API only (e.g. 500: it is down while messages still go)."""
+        for entry in responses:
+            status, body, headers = (entry, {}, {}) if isinstance(entry, int) else (*entry, {})[:3]
+            self._content_script.append((int(status), dict(body), dict(headers)))
+
+    def shown(self, sent: dict[str, Any]) -> str:
+        """What the customer's phone shows for an accepted message, as text: its Body, or for a content
+        its body (variables filled in) with its buttons or list rows numbered as a customer reads them."""
+        content = self.contents.get(str(sent.get("ContentSid")))
+        if content is None:
+            return str(sent.get("Body") or "")
+        values = {**content["variables"], **json.loads(sent.get("ContentVariables") or "{}")}
+        types = content["types"]
+        kind = next(k for k in ("twilio/quick-reply", "twilio/list-picker", "twilio/text") if k in types)
+        shape = types[kind]
+        rows = [a["title"] for a in shape.get("actions", [])] + [
+            f"{i['item']} — {i['description']}" if i.get("description") else i["item"]
+            for i in shape.get("items", [])
+        ]
+        text = "\n".join([shape["body"], *(f"{n}. {row}" for n, row in enumerate(rows, start=1))])
+        for key, value in values.items():
+            text = text.replace("{{" + key + "}}", str(value))
+        return text
+
+    @property
+    def content_creates(self) -> int:
+        """How many contents were created (POST /v1/Content answered 201)."""
+        return sum(
+            1
+            for r in self.content_requests
+            if r["method"] == "POST" and r["path"] == "/v1/Content" and r["status"] == 201
+        )
 
     async def wait_for(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until at least n messages were accepted; return them all."""
@@ -239,7 +277,10 @@ class FakeTwilio:
         if not isinstance(types, dict) or not types or not payload.get("language"):
             invalid = _error(400, {"code": 20001, "message": "types and language are required"})
             return self._content_answer(request, 400, invalid)
-        status, overrides, _headers = self._script.popleft() if self._script else (201, {}, {})
+        if problem := _whatsapp_limits(types):
+            return self._content_answer(request, 400, _error(400, {"code": 20001, "message": problem}))
+        queue = self._content_script
+        status, overrides, _headers = queue.popleft() if queue else (201, {}, {})
         if not 200 <= status < 300:
             return self._content_answer(request, status, _error(status, overrides))
         sid = "HX" + uuid.uuid4().hex
@@ -339,6 +380,28 @@ def _message(account_sid: str, fields: dict[str, Any]) -> dict[str, Any]:
         "to": fields["To"],
         "uri": f"{uri}.json",
     }
+
+
+def _whatsapp_limits(types: dict[str, Any]) -> str | None:
+    """What WhatsApp would refuse in an interactive content, or None."""
+    quick = types.get("twilio/quick-reply")
+    if quick is not None:
+        actions = quick.get("actions") or []
+        if not quick.get("body") or not 1 <= len(actions) <= 3:
+            return "a quick reply needs a body and 1 to 3 actions"
+        if any(len(a.get("title") or "") > 20 or not a.get("id") for a in actions):
+            return "a quick reply button needs an id and a title of at most 20 characters"
+    picker = types.get("twilio/list-picker")
+    if picker is not None:
+        items = picker.get("items") or []
+        if not picker.get("body") or not 1 <= len(items) <= 10 or len(picker.get("button") or "") > 20:
+            return "a list picker needs a body, a button of at most 20 characters and 1 to 10 items"
+        if any(
+            len(i.get("item") or "") > 24 or not i.get("id") or len(i.get("description") or "") > 72
+            for i in items
+        ):
+            return "a list item needs an id, a title of at most 24 and a description of at most 72 characters"
+    return None
 
 
 def _public(content: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,16 @@ from tests.bot_support import Customer, Shop, open_shop
 from tests.fakes.twilio_api import FakeTwilio
 
 
+def templated(shop: Shop) -> list[dict]:
+    """The template sends (the bot's own buttons and lists are contents too)."""
+    return [
+        m
+        for m in shop.fake.sent
+        if m.get("ContentSid")
+        and not shop.fake.contents[m["ContentSid"]]["friendly_name"].startswith("sufrah_bot_")
+    ]
+
+
 @pytest.fixture
 async def shop(factory, db):
     async with FakeTwilio() as fake:
@@ -166,7 +176,7 @@ async def test_create_submit_approve_and_a_staff_reply_outside_the_window_goes_a
     assert (message.template_name, message.content_sid) == ("follow_up", approved.content_sid)
     assert message.meta["template"]["name"] == "follow_up" and message.message_type == "template"
     await shop.outbox.send_due()
-    [sent] = [m for m in shop.fake.sent if m.get("ContentSid")]
+    [sent] = templated(shop)
     assert sent["ContentSid"] == approved.content_sid
     assert json.loads(sent["ContentVariables"]) == {"1": "We found your wallet"}
     assert sent["Body"] is None
@@ -228,7 +238,7 @@ async def test_staff_pick_a_template_and_fill_its_variables(client, shop, sync):
     )
     assert message.content == "Hi Sara, your order #1001 waits for you"
     await shop.outbox.send_due()
-    [sent] = [m for m in shop.fake.sent if m.get("ContentSid")]
+    [sent] = templated(shop)
     assert json.loads(sent["ContentVariables"]) == {"1": "Sara", "2": "#1001"}
 
 
@@ -267,7 +277,7 @@ async def test_order_status_notice_outside_the_window_uses_the_order_status_temp
 
     await run(shop.db, prepare)
     await shop.outbox.send_due()
-    [sent] = [m for m in shop.fake.sent if m.get("ContentSid")]
+    [sent] = templated(shop)
     assert sent["ContentSid"] == template.content_sid
     variables = json.loads(sent["ContentVariables"])
     assert variables["1"] == "#1001" and variables["2"] in ("being prepared", "قيد التحضير")
@@ -370,7 +380,7 @@ async def test_delete_removes_the_template_here_and_at_twilio(client, shop, sync
 
 
 async def test_twilio_refusing_the_content_rejects_the_template_with_twilios_reason(shop, sync):
-    shop.fake.script((400, {"code": 20001, "message": "Invalid body: too many emoji"}))
+    shop.fake.script_content((400, {"code": 20001, "message": "Invalid body: too many emoji"}))
     created = await run(
         shop.db,
         lambda s: templates.create(
@@ -385,7 +395,7 @@ async def test_twilio_refusing_the_content_rejects_the_template_with_twilios_rea
 
 
 async def test_twilio_down_leaves_the_template_pending_for_a_retry(shop, sync):
-    shop.fake.script(503)
+    shop.fake.script_content(503)
     created = await run(
         shop.db,
         lambda s: templates.create(
