@@ -42,6 +42,7 @@ BUTTON_TITLE, ROW_TITLE, ROW_DESCRIPTION, LIST_BUTTON, BODY = 20, 24, 72, 20, 10
 MAX_BUTTONS, MAX_ROWS = 3, 10
 PAGE_ROWS = MAX_ROWS - 1  # and the "more" row
 SAMPLE_NAME = "Customer"  # the sample value WhatsApp shows for the welcome's {{1}}
+NAME_PREFIX = "sufrah_bot_"  # the friendly name of the bot's contents (templates are named by staff)
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:r || '/' || :a || '/' || :h, 7412))")
 
@@ -143,7 +144,7 @@ async def content_sid(
         created = await api.create(
             account_sid=account_sid,
             auth_token=auth_token,
-            friendly_name=f"sufrah_bot_{digest[:16]}",
+            friendly_name=f"{NAME_PREFIX}{digest[:16]}",
             language=language,
             types=types,
             variables=samples,

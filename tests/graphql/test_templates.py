@@ -11,7 +11,7 @@ from sqlalchemy import text
 from app.auth.crypto import SecretBox
 from app.channels.twilio.content import TwilioContent
 from app.workers.templates import TemplateSync
-from tests.bot_support import Customer, open_shop
+from tests.bot_support import Customer, open_shop, templated
 from tests.fakes.twilio_api import FakeTwilio
 from tests.gql import gql
 from tests.support import auth
@@ -109,7 +109,7 @@ async def test_staff_create_a_template_see_it_approved_and_reply_outside_the_win
     assert message["content"] == "Hello again: Your wallet is here" and message["messageType"] == "template"
     assert message["metadata"]["template"]["name"] == "follow_up"
     await shop.outbox.send_due()
-    [wire] = [m for m in shop.fake.sent if m.get("ContentSid")]
+    [wire] = templated(shop)
     assert wire["ContentSid"] == listed["contentSid"]
     assert json.loads(wire["ContentVariables"]) == {"1": "Your wallet is here"}
 
@@ -162,7 +162,7 @@ async def test_send_template_rejected_reason_and_tenancy(client, shop, sync, fac
     ok = await call(send, {"c": conversation_id, "t": ids["greeting"], "v": ["Sara", "#1001"]})
     assert ok["data"]["sendTemplate"] == {"__typename": "Message", "content": "Hi Sara, order #1001 is ready"}
     await shop.outbox.send_due()
-    [wire] = [m for m in shop.fake.sent if m.get("ContentSid")]
+    [wire] = templated(shop)
     assert (wire["ContentSid"], json.loads(wire["ContentVariables"])) == (
         contents["greeting_ar"],
         {"1": "Sara", "2": "#1001"},

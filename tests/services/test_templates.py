@@ -14,18 +14,8 @@ from app.errors import NotFound, OutsideCustomerWindow, ValidationFailed
 from app.models import Message
 from app.services import orders, outbound, templates
 from app.workers.templates import TemplateSync
-from tests.bot_support import Customer, Shop, open_shop
+from tests.bot_support import Customer, Shop, open_shop, templated
 from tests.fakes.twilio_api import FakeTwilio
-
-
-def templated(shop: Shop) -> list[dict]:
-    """The template sends (the bot's own buttons and lists are contents too)."""
-    return [
-        m
-        for m in shop.fake.sent
-        if m.get("ContentSid")
-        and not shop.fake.contents[m["ContentSid"]]["friendly_name"].startswith("sufrah_bot_")
-    ]
 
 
 @pytest.fixture
