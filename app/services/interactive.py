@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 
 from app.bot import flow
 from app.bot.texts import t
@@ -131,10 +132,11 @@ async def content_sid(
     types = content_types(interactive)
     samples = {key: SAMPLE_NAME for key in interactive.get("variables") or {}}
     digest = hashlib.sha256(_canonical(language, types, samples).encode()).hexdigest()
-    key = (InteractiveContent.restaurant_id == restaurant_id) & (
-        InteractiveContent.account_sid == account_sid
+    cached = select(col(InteractiveContent.content_sid)).where(
+        col(InteractiveContent.restaurant_id) == restaurant_id,
+        col(InteractiveContent.account_sid) == account_sid,
+        col(InteractiveContent.content_hash) == digest,
     )
-    cached = select(InteractiveContent.content_sid).where(key, InteractiveContent.content_hash == digest)
     async with db.session() as session:
         if sid := await session.scalar(cached):
             return sid
@@ -167,9 +169,9 @@ async def forget(db: Database, *, restaurant_id: str, account_sid: str, content_
     async with db.session() as session:
         await session.execute(
             delete(InteractiveContent).where(
-                InteractiveContent.restaurant_id == restaurant_id,
-                InteractiveContent.account_sid == account_sid,
-                InteractiveContent.content_sid == content_sid,
+                col(InteractiveContent.restaurant_id) == restaurant_id,
+                col(InteractiveContent.account_sid) == account_sid,
+                col(InteractiveContent.content_sid) == content_sid,
             )
         )
         await session.commit()
