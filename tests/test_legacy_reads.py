@@ -148,7 +148,7 @@ async def test_status_filter(client, chat, session):
 
     first = (await client.get("/api/db/conversations", headers=headers)).json()[0]
     await conversations.set_status(
-        session, restaurant_id=bot.restaurant.id, conversation_id=first["id"], status="closed"
+        session, restaurant_id=bot.restaurant.id, bot_id=None, conversation_id=first["id"], status="closed"
     )
     await session.commit()
     closed = (await client.get("/api/db/conversations?status=closed", headers=headers)).json()

@@ -164,9 +164,11 @@ async def test_closed_conversation_reopens_and_counts_unread(client, db, factory
         from app.services import conversations
 
         await conversations.set_status(
-            s, restaurant_id=bot.restaurant.id, conversation_id=conversation.id, status="closed"
+            s, restaurant_id=bot.restaurant.id, bot_id=None, conversation_id=conversation.id, status="closed"
         )
-        await conversations.mark_read(s, restaurant_id=bot.restaurant.id, conversation_id=conversation.id)
+        await conversations.mark_read(
+            s, restaurant_id=bot.restaurant.id, bot_id=None, conversation_id=conversation.id
+        )
         await s.commit()
     await post_signed(client, "/whatsapp/webhook", inbound_params(bot, body="again"), bot.auth_token)
     [reopened] = await stored(db, Conversation)
