@@ -13,7 +13,7 @@ from app.auth.crypto import SecretBox
 from app.bot.runner import BotRunner
 from app.channels.twilio.sender import TwilioSender
 from app.db.engine import Database
-from app.services import catalog
+from app.services import catalog, interactive
 from app.workers.outbox import Outbox
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support import PUBLIC_BASE_URL, BotHandle, Factory, inbound_params, post_signed
@@ -81,4 +81,14 @@ class Customer:
         await self.shop.outbox.send_due()
         mine = [m for m in self.shop.fake.sent if m["To"] == f"whatsapp:{self.phone}"]
         new, self.seen = mine[self.seen :], len(mine)
-        return "\n---\n".join(m["Body"] or "" for m in new)
+        return "\n---\n".join(self.shop.fake.shown(m) for m in new)
+
+
+def templated(shop: Shop) -> list[dict[str, Any]]:
+    """The template sends on the wire (the bot's own buttons and lists are contents too)."""
+    return [
+        m
+        for m in shop.fake.sent
+        if m.get("ContentSid")
+        and not shop.fake.contents[m["ContentSid"]]["friendly_name"].startswith(interactive.NAME_PREFIX)
+    ]

@@ -15,6 +15,13 @@ Steps (`State.step`), each named after what the customer was last asked:
 `done` (order finished), `placing` (PlaceOrder returned, `order_placed` not yet called) and `handoff`
 (staff took over) answer the next message with the welcome. Words such as *staff*, *track*, *menu*,
 *cancel*, *cart* and *checkout* work from any step; anything else unknown re-prompts the current step.
+
+Where a step offers options, its `Reply` carries them as abstract `Choice`s (id, title, description)
+besides its text: the text is the numbered rendering (what staff see, and what goes out when buttons
+can't), and a sender may render the choices as WhatsApp buttons or a list instead (app/services/
+interactive.py). A choice's id is what that step accepts back as a ButtonPayload or ListId. A long
+list's "more" row (`MORE`) asks for the same prompt's next `page`; which rows a page holds is the
+sender's business.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class Item:
     price: int  # minor units (halalas)
     available: bool = True
     max_quantity: int = 10
+    image_url: str | None = None  # shown (as a photo) when the customer picks the item
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class TurnContext:
     """Everything the bot may know about the restaurant; the tuples are in display order."""
 
     restaurant_name: str
+    customer_name: str | None = None  # their WhatsApp profile name, for the welcome
     currency: str = "SAR"
     min_delivery_total: int = 0  # minor units; applies to delivery only
     payment_link: str | None = None
@@ -131,6 +140,7 @@ class State:
     placed_total: int = 0  # for the confirmation text, between PlaceOrder and order_placed
     rating_order_id: str | None = None
     rating: int | None = None  # given, waiting for the optional comment
+    page: int = 0  # which page of a long list picker the last prompt showed (see `MORE`)
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -166,6 +176,7 @@ _STATE_TYPES: dict[str, tuple[type, ...]] = {
     "placed_total": (int,),
     "rating_order_id": (str,),
     "rating": (int,),
+    "page": (int,),
 }
 
 
@@ -178,10 +189,37 @@ def _line_from_json(raw: object) -> OrderLine | None:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One option of a prompt. `id` comes back as the ButtonPayload / ListId of a button or list reply
+    and is accepted by the step that offered it; `title` (and `description`) are what the customer
+    reads, the numbered line being "title — description". A renderer shortens titles to fit."""
+
+    id: str
+    title: str
+    description: str | None = None
+
+    @property
+    def row(self) -> str:
+        return f"{self.title} — {self.description}" if self.description else self.title
+
+
+MORE = "page_next"  # the payload of a long list's "more" row: the same prompt, next `page`
+
+
+@dataclass(frozen=True)
 class Reply:
-    """Send this text to the customer."""
+    """Send this to the customer. `text` is the numbered-text rendering (what staff see, and what goes
+    out when buttons can't); with `choices` a sender may render buttons or a list instead, with `body`
+    above them. `body` may hold {{1}}-style slots for `variables` (the customer's name), so one
+    interactive content serves every customer; `text` has them filled in. `page`: which page of a long
+    list the customer asked for (see MORE). `media_url`: a photo to show with the text."""
 
     text: str
+    choices: tuple[Choice, ...] = ()
+    body: str | None = None
+    variables: tuple[tuple[str, str], ...] = ()
+    page: int = 0
+    media_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -368,10 +406,16 @@ def _price(amount: int, state: State, ctx: TurnContext) -> str:
     return format_price(amount, ctx.currency, state.lang)
 
 
+def _line_choices(state: State, ctx: TurnContext) -> list[Choice]:
+    """The cart's lines, numbered as the customer removes them ("remove 2")."""
+    return [
+        Choice(str(n), f"{ln.quantity} × {_name(ln, state.lang)}", _price(ln.line_total, state, ctx))
+        for n, ln in enumerate(state.cart, start=1)
+    ]
+
+
 def _cart_lines(state: State, ctx: TurnContext) -> str:
-    return _numbered(
-        f"{ln.quantity} × {_name(ln, state.lang)} — {_price(ln.line_total, state, ctx)}" for ln in state.cart
-    )
+    return _numbered(choice.row for choice in _line_choices(state, ctx))
 
 
 def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -389,32 +433,80 @@ def _covering_branch(ctx: TurnContext, lat: float, lon: float) -> Branch | None:
 
 
 # ── prompts: what each step asks; also the re-prompt after input we didn't understand ───────────
-def _welcome_text(state: State, ctx: TurnContext) -> str:
-    text = t("welcome", state.lang, restaurant=ctx.restaurant_name)
+def _ask(
+    key: str,
+    state: State,
+    choices: Sequence[Choice],
+    *,
+    slot: str = "choices",
+    body_key: str | None = None,
+    **values: object,
+) -> Reply:
+    """The text `key` with its choices numbered into `slot`, and the body for buttons or a list: the
+    same text without those lines, or the text `body_key` where the numbered one speaks of numbers."""
+    text = t(key, state.lang, **{slot: _numbered(c.row for c in choices)}, **values)
+    if body_key is not None:
+        body = t(body_key, state.lang, **values)
+    else:
+        body = re.sub(r"\n{3,}", "\n\n", t(key, state.lang, **{slot: ""}, **values)).strip()
+    return Reply(text, choices=tuple(choices), body=body)
+
+
+def _welcome_prompt(state: State, ctx: TurnContext) -> Reply:
+    choices = [
+        Choice("order", t("choice_order", state.lang)),
+        Choice("track", t("choice_track", state.lang)),
+        Choice("staff", t("choice_staff", state.lang)),
+    ]
+    name = " ".join((ctx.customer_name or "").split())[:40]
+    if name:
+        prompt = _ask("welcome_named", state, choices, restaurant=ctx.restaurant_name, customer=name)
+        # the name is a variable of the interactive content, so every customer shares one content
+        body = t("welcome_body_named", state.lang, restaurant=ctx.restaurant_name, customer="{{1}}")
+        prompt = replace(prompt, body=body, variables=(("1", name),))
+    else:
+        prompt = _ask("welcome", state, choices, body_key="welcome_body", restaurant=ctx.restaurant_name)
     if state.cart:
         count, total = sum(ln.quantity for ln in state.cart), _price(_subtotal(state.cart), state, ctx)
-        text += "\n" + t("cart_saved", state.lang, count=count, total=total)
-    return text
+        saved = t("cart_saved", state.lang, count=count, total=total)
+        prompt = replace(prompt, text=f"{prompt.text}\n{saved}", body=f"{prompt.body}\n{saved}")
+    return prompt
 
 
-def _branches_text(state: State, ctx: TurnContext) -> str:
-    # The picker shows names as the restaurant wrote them (customers may type one back).
-    rows = _numbered(f"{_name(b, state.lang)} — {b.address}" for b in ctx.branches)
-    return t("choose_branch", state.lang, branches=rows)
+def _order_type_prompt(state: State, ctx: TurnContext) -> Reply:
+    choices = [
+        Choice("delivery", t("choice_delivery", state.lang)),
+        Choice("pickup", t("choice_pickup", state.lang)),
+    ]
+    return _ask("order_type", state, choices)
 
 
-def _categories_text(state: State, ctx: TurnContext) -> str:
-    rows = _numbered(_name(c, state.lang) for c in _open_categories(ctx))
-    return t("categories", state.lang, categories=rows)
+def _out_of_range_prompt(state: State, ctx: TurnContext) -> Reply:
+    choices = [
+        Choice("pickup", t("choice_pickup_instead", state.lang)),
+        Choice("location", t("choice_other_location", state.lang)),
+    ]
+    return _ask("out_of_range", state, choices)
 
 
-def _items_text(state: State, ctx: TurnContext) -> str:
+def _branches_prompt(state: State, ctx: TurnContext) -> Reply:
+    choices = [Choice(b.id, _name(b, state.lang), b.address) for b in ctx.branches]
+    return _ask("choose_branch", state, choices, slot="branches")
+
+
+def _categories_prompt(state: State, ctx: TurnContext) -> Reply:
+    choices = [Choice(c.id, _name(c, state.lang)) for c in _open_categories(ctx)]
+    return _ask("categories", state, choices, slot="categories")
+
+
+def _items_prompt(state: State, ctx: TurnContext) -> Reply:
     category = _find(ctx.categories, state.category_id)
     items = _orderable(ctx, state.category_id)
     if category is None or not items:
-        return _categories_text(state, ctx)
-    rows = _numbered(f"{_name(i, state.lang)} — {_price(i.price, state, ctx)}" for i in items)
-    return t("items", state.lang, category=_name(category, state.lang), items=rows)
+        return _categories_prompt(state, ctx)
+    choices = [Choice(i.id, _name(i, state.lang), _price(i.price, state, ctx)) for i in items]
+    name = _name(category, state.lang)
+    return _ask("items", state, choices, slot="items", body_key="items_body", category=name)
 
 
 def _quantity_limit(state: State, item: Item) -> int:
@@ -422,31 +514,66 @@ def _quantity_limit(state: State, item: Item) -> int:
     return item.max_quantity - in_cart
 
 
-def _quantity_text(state: State, ctx: TurnContext) -> str:
+def _quantity_prompt(state: State, ctx: TurnContext) -> Reply:
     item = _find(_orderable(ctx), state.pending_item_id)
     if item is None:
-        return _categories_text(state, ctx)
-    return t("ask_quantity", state.lang, item=_name(item, state.lang), limit=_quantity_limit(state, item))
+        return _categories_prompt(state, ctx)
+    limit, name = _quantity_limit(state, item), _name(item, state.lang)
+    choices = [Choice(str(n), str(n)) for n in range(1, min(limit, 3) + 1)]
+    text = t("ask_quantity", state.lang, item=name, limit=limit)
+    body = t("ask_quantity_body", state.lang, item=name, limit=limit)
+    if item.image_url:  # the item's photo, captioned with its name and price
+        caption = f"{name} — {_price(item.price, state, ctx)}"
+        return Reply(f"{caption}\n{text}", choices=tuple(choices), body=body, media_url=item.image_url)
+    return Reply(text, choices=tuple(choices), body=body)
 
 
-def _cart_text(state: State, ctx: TurnContext) -> str:
+def _after_item_prompt(state: State, ctx: TurnContext) -> Reply:
+    choices = [
+        Choice("add", t("choice_add_another", state.lang)),
+        Choice("cart", t("choice_view_cart", state.lang)),
+        Choice("checkout", t("choice_checkout", state.lang)),
+    ]
+    return _ask("after_item", state, choices)
+
+
+def _cart_prompt(state: State, ctx: TurnContext) -> Reply:
     total = _price(_subtotal(state.cart), state, ctx)
-    return t("cart", state.lang, lines=_cart_lines(state, ctx), total=total)
+    choices = [
+        Choice("add", t("choice_add_more", state.lang)),
+        Choice("checkout", t("choice_checkout", state.lang)),
+        Choice("remove", t("choice_remove", state.lang)),
+    ]
+    return _ask("cart", state, choices, lines=_cart_lines(state, ctx), total=total)
+
+
+def _remove_prompt(state: State, ctx: TurnContext) -> Reply:
+    return _ask("ask_remove", state, _line_choices(state, ctx), slot="lines")
 
 
 def _cash_label(state: State) -> str:
     return t("pay_cash_pickup" if state.order_type == "pickup" else "pay_cash_delivery", state.lang)
 
 
-def _payment_text(state: State, ctx: TurnContext) -> str:
+def _payment_prompt(state: State, ctx: TurnContext) -> Reply:
     if not ctx.payment_link:
-        return _confirm_text(replace(state, payment_method="cash"), ctx)
-    return t("ask_payment", state.lang, cash=_cash_label(state))
+        return _confirm_prompt(replace(state, payment_method="cash"), ctx)
+    choices = [Choice("cash", _cash_label(state)), Choice("online", t("choice_pay_online", state.lang))]
+    return _ask("ask_payment", state, choices)
 
 
-def _confirm_text(state: State, ctx: TurnContext) -> str:
+def _confirm_prompt(state: State, ctx: TurnContext) -> Reply:
     payment = t("pay_online", state.lang) if state.payment_method == "online" else _cash_label(state)
-    return t("ask_confirm", state.lang, payment=payment)
+    choices = [
+        Choice("confirm", t("choice_confirm", state.lang)),
+        Choice("edit", t("choice_edit", state.lang)),
+    ]
+    return _ask("ask_confirm", state, choices, payment=payment)
+
+
+def _rating_prompt(state: State, ctx: TurnContext) -> Reply:
+    choices = tuple(Choice(str(n), f"{n} {'⭐' * n}") for n in range(1, 6))
+    return Reply(t("ask_rating", state.lang), choices=choices)
 
 
 def _summary_text(state: State, ctx: TurnContext) -> str:
@@ -460,41 +587,49 @@ def _summary_text(state: State, ctx: TurnContext) -> str:
     return t("summary", state.lang, lines=_cart_lines(state, ctx), total=total, where=where)
 
 
-def _fixed(key: str) -> Callable[[State, TurnContext], str]:
-    return lambda state, ctx: t(key, state.lang)
+def _fixed(key: str) -> Callable[[State, TurnContext], Reply]:
+    return lambda state, ctx: Reply(t(key, state.lang))
 
 
-_PROMPTS: dict[str, Callable[[State, TurnContext], str]] = {
-    "start": _welcome_text,
-    "welcome": _welcome_text,
-    "done": _welcome_text,
-    "placing": _welcome_text,
-    "handoff": _welcome_text,
-    "order_type": _fixed("order_type"),
+_PROMPTS: dict[str, Callable[[State, TurnContext], Reply]] = {
+    "start": _welcome_prompt,
+    "welcome": _welcome_prompt,
+    "done": _welcome_prompt,
+    "placing": _welcome_prompt,
+    "handoff": _welcome_prompt,
+    "order_type": _order_type_prompt,
     "location": _fixed("ask_location"),
-    "out_of_range": _fixed("out_of_range"),
-    "branch": _branches_text,
-    "category": _categories_text,
-    "item": _items_text,
-    "quantity": _quantity_text,
-    "after_item": _fixed("after_item"),
-    "cart": _cart_text,
-    "remove": lambda s, c: t("ask_remove", s.lang, lines=_cart_lines(s, c)),
-    "payment": _payment_text,
-    "confirm": _confirm_text,
-    "rating": _fixed("ask_rating"),
+    "out_of_range": _out_of_range_prompt,
+    "branch": _branches_prompt,
+    "category": _categories_prompt,
+    "item": _items_prompt,
+    "quantity": _quantity_prompt,
+    "after_item": _after_item_prompt,
+    "cart": _cart_prompt,
+    "remove": _remove_prompt,
+    "payment": _payment_prompt,
+    "confirm": _confirm_prompt,
+    "rating": _rating_prompt,
     "rating_comment": _fixed("ask_comment"),
 }
 
 
-def _say(state: State, *parts: str | None) -> Turn:
-    """One Reply made of the non-empty parts, separated by a blank line."""
-    return state, [Reply("\n\n".join(p for p in parts if p))]
+def _say(state: State, *parts: str | Reply | None) -> Turn:
+    """One Reply made of the non-empty parts, separated by a blank line. A prompt (a Reply part) keeps
+    its choices, body, variables and photo; the parts before it become part of its body too."""
+    prompt = next((p for p in reversed(parts) if isinstance(p, Reply)), None)
+    texts = [p.text if isinstance(p, Reply) else p for p in parts if p]
+    reply = Reply("\n\n".join(texts))
+    if prompt is not None:
+        before = [p for p in parts[: parts.index(prompt)] if p and isinstance(p, str)]
+        body = "\n\n".join([*before, prompt.body or prompt.text]) if prompt.choices else None
+        reply = replace(prompt, text=reply.text, body=body, page=state.page)
+    return state, [reply]
 
 
 def _reprompt(state: State, ctx: TurnContext) -> Turn:
     """Input we didn't understand: same step, same cart, the step's options again."""
-    return _say(state, t("didnt_get", state.lang), _PROMPTS.get(state.step, _welcome_text)(state, ctx))
+    return _say(state, t("didnt_get", state.lang), _PROMPTS.get(state.step, _welcome_prompt)(state, ctx))
 
 
 # ── moves shared by several steps ───────────────────────────────────────────────────────────────
@@ -503,7 +638,7 @@ def _welcome(state: State, ctx: TurnContext, *, note: str | None = None) -> Turn
     state = replace(
         state, step="welcome", category_id=None, pending_item_id=None, rating_order_id=None, rating=None
     )
-    return _say(state, note, _welcome_text(state, ctx))
+    return _say(state, note, _welcome_prompt(state, ctx))
 
 
 def _handoff(state: State) -> Turn:
@@ -528,38 +663,38 @@ def _track(state: State, ctx: TurnContext) -> Turn:
 def _ask_branch(state: State, ctx: TurnContext) -> Turn:
     if not ctx.branches:
         state = replace(state, step="order_type")
-        return _say(state, t("no_branches", state.lang), t("order_type", state.lang))
-    return _say(replace(state, step="branch"), _branches_text(state, ctx))
+        return _say(state, t("no_branches", state.lang), _order_type_prompt(state, ctx))
+    return _say(replace(state, step="branch"), _branches_prompt(state, ctx))
 
 
 def _show_categories(state: State, ctx: TurnContext, *, note: str | None = None) -> Turn:
     state = replace(state, step="category", category_id=None, pending_item_id=None)
     if not _open_categories(ctx):
         return _say(replace(state, step="done"), note, t("menu_empty", state.lang))
-    return _say(state, note, _categories_text(state, ctx))
+    return _say(state, note, _categories_prompt(state, ctx))
 
 
 def _show_items(state: State, ctx: TurnContext, category_id: str) -> Turn:
     state = replace(state, step="item", category_id=category_id)
     if not _orderable(ctx, category_id):
         return _show_categories(state, ctx)
-    return _say(state, _items_text(state, ctx))
+    return _say(state, _items_prompt(state, ctx))
 
 
 def _ask_quantity(state: State, ctx: TurnContext, item: Item) -> Turn:
     limit = _quantity_limit(state, item)
     if limit <= 0:
         maxed = t("quantity_maxed", state.lang, item=_name(item, state.lang), limit=item.max_quantity)
-        return _say(replace(state, step="after_item"), maxed, t("after_item", state.lang))
+        return _say(replace(state, step="after_item"), maxed, _after_item_prompt(state, ctx))
     state = replace(state, step="quantity", pending_item_id=item.id)
-    return _say(state, _quantity_text(state, ctx))
+    return _say(state, _quantity_prompt(state, ctx))
 
 
 def _show_cart(state: State, ctx: TurnContext, *, note: str | None = None) -> Turn:
     if not state.cart:
         return _show_categories(state, ctx, note="\n".join(filter(None, (note, t("cart_empty", state.lang)))))
     state = replace(state, step="cart")
-    return _say(state, note, _cart_text(state, ctx))
+    return _say(state, note, _cart_prompt(state, ctx))
 
 
 def _remove_line(state: State, ctx: TurnContext, number: int) -> Turn:
@@ -579,7 +714,7 @@ def _checkout(state: State, ctx: TurnContext) -> Turn:
         minimum = _price(ctx.min_delivery_total, state, ctx)
         missing = _price(ctx.min_delivery_total - subtotal, state, ctx)
         below = t("below_min", state.lang, minimum=minimum, missing=missing)
-        return _say(replace(state, step="after_item"), below, t("after_item", state.lang))
+        return _say(replace(state, step="after_item"), below, _after_item_prompt(state, ctx))
     if ctx.payment_link:
         state = replace(state, step="payment", payment_method=None)
     else:
@@ -615,7 +750,7 @@ def _delivery_location(state: State, inbound: Inbound, ctx: TurnContext) -> Turn
     assert lat is not None and lon is not None
     branch = _covering_branch(ctx, lat, lon)
     if branch is None:
-        return _say(replace(state, step="out_of_range"), t("out_of_range", state.lang))
+        return _say(replace(state, step="out_of_range"), _out_of_range_prompt(state, ctx))
     address = ", ".join(part for part in (inbound.label, inbound.address) if part) or None
     state = replace(
         state,
@@ -662,7 +797,7 @@ def _on_welcome(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None
             delivery_longitude=None,
             payment_method=None,
         )
-        return _say(replace(state, step="order_type"), t("order_type", state.lang))
+        return _say(replace(state, step="order_type"), _order_type_prompt(state, ctx))
     if choice == "track":
         return _track(state, ctx)
     if choice == "staff":
@@ -770,7 +905,7 @@ def _on_quantity(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | Non
         item=_name(item, state.lang),
         price=_price(item.price * quantity, state, ctx),
     )
-    return _say(state, added, t("after_item", state.lang))
+    return _say(state, added, _after_item_prompt(state, ctx))
 
 
 def _on_after_item(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
@@ -811,7 +946,7 @@ def _on_payment(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None
     if choice is None:
         return None
     state = replace(state, step="confirm", payment_method=choice)
-    return _say(state, _confirm_text(state, ctx))
+    return _say(state, _confirm_prompt(state, ctx))
 
 
 def _on_confirm(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
@@ -914,8 +1049,12 @@ def step(state: State, inbound: Inbound, ctx: TurnContext) -> Turn:
     Always at least one Reply, except when the customer confirms: then the only action is PlaceOrder
     and the Reply comes from `order_placed`, which needs the reference the runner assigns.
     """
-    state = replace(state, lang=_language(state.lang, inbound))
+    # A long list's "more" row shows the same prompt's next page; any other message starts at page 0.
+    paging = MORE in (inbound.button_payload, inbound.list_id)
+    state = replace(state, lang=_language(state.lang, inbound), page=state.page + 1 if paging else 0)
     state, notes = _drop_vanished(state, ctx)
+    if paging and not notes and state.step in _PROMPTS:
+        return _say(state, _PROMPTS[state.step](state, ctx))
     if state.step == "rating_comment" and _command(state, inbound, ctx) is not None:
         state, rated = _finish_rating(state, comment=None, note=None)  # leaving: keep the rating given
         notes = [*notes, *rated]
@@ -955,5 +1094,5 @@ def order_status_changed(state: State, *, order: LatestOrder, ctx: TurnContext) 
     idle = not state.cart and state.step in ("start", "welcome", "done", "rating", "rating_comment")
     if order.status == "DELIVERED" and not order.rated and idle:
         state = replace(state, step="rating", rating_order_id=order.id, rating=None)
-        return _say(state, text, t("ask_rating", state.lang))
+        return _say(state, text, _rating_prompt(state, ctx))
     return _say(state, text)

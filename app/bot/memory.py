@@ -36,13 +36,19 @@ async def lock(session: AsyncSession, *, restaurant_id: str, conversation_id: st
 
 
 async def turn_context(
-    session: AsyncSession, *, restaurant: Restaurant | None, bot: Bot, latest: Order | None
+    session: AsyncSession,
+    *,
+    restaurant: Restaurant | None,
+    bot: Bot,
+    latest: Order | None,
+    customer_name: str | None = None,
 ) -> flow.TurnContext:
-    """Everything the bot may know for this customer: the menu, branches, and their latest order."""
+    """Everything the bot may know for this customer: their name, the menu, branches, latest order."""
     assert restaurant is not None
     menu = await catalog.menu(session, restaurant_id=restaurant.id, include_inactive=False)
     return flow.TurnContext(
         restaurant_name=bot.restaurant_name or restaurant.name,
+        customer_name=customer_name,
         currency=restaurant.currency,
         min_delivery_total=restaurant.min_delivery_total,
         payment_link=bot.payment_link,
@@ -61,7 +67,16 @@ async def turn_context(
         ),
         categories=tuple(flow.Category(c.id, c.name_ar, c.name_en) for c in menu.categories),
         items=tuple(
-            flow.Item(i.id, i.category_id, i.name_ar, i.name_en, i.price, i.available, i.max_quantity)
+            flow.Item(
+                i.id,
+                i.category_id,
+                i.name_ar,
+                i.name_en,
+                i.price,
+                i.available,
+                i.max_quantity,
+                image_url=i.image_url or None,
+            )
             for i in menu.items
         ),
         latest_order=latest_order(latest) if latest else None,

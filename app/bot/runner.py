@@ -118,13 +118,12 @@ class BotRunner:
         restaurant_id = conversation.restaurant_id
         for action in actions:
             if isinstance(action, flow.Reply):
-                await outbound.queue(
+                await outbound.queue_reply(
                     session,
                     restaurant_id=restaurant_id,
                     conversation_id=conversation.id,
-                    body=action.text,
-                    author="bot",
-                    enforce_window=False,
+                    reply=action,
+                    lang=state.lang,
                 )
             elif isinstance(action, flow.PlaceOrder):
                 order = await orders.create(
@@ -189,7 +188,9 @@ async def _context(
     latest = await orders.latest_for_conversation(
         session, restaurant_id=conversation.restaurant_id, conversation_id=conversation.id
     )
-    return await memory.turn_context(session, restaurant=restaurant, bot=bot, latest=latest)
+    return await memory.turn_context(
+        session, restaurant=restaurant, bot=bot, latest=latest, customer_name=conversation.customer_name
+    )
 
 
 async def _mark(session: AsyncSession, message: Message, outcome: str) -> None:

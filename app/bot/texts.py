@@ -9,27 +9,22 @@ and the bot accepts both.
 # key: (English, Arabic)
 TEXTS: dict[str, tuple[str, str]] = {
     "welcome": (
-        "Welcome to {restaurant}! 👋\nReply with a number:"
-        "\n1. New order\n2. Track my order\n3. Talk to staff",
-        "أهلاً بك في {restaurant}! 👋\nأرسل رقم الخيار:\n1. طلب جديد\n2. تتبع طلبي\n3. التحدث مع موظف",
+        "Welcome to {restaurant}! 👋\nReply with a number:\n{choices}",
+        "أهلاً بك في {restaurant}! 👋\nأرسل رقم الخيار:\n{choices}",
     ),
     "cart_saved": (
         "🛒 Your cart is saved: {count} item(s), {total}.",
         "🛒 سلتك محفوظة: {count} صنف، {total}.",
     ),
     "didnt_get": ("Sorry, I didn't understand that.", "عذراً، لم أفهم ردك."),
-    "order_type": (
-        "Delivery or pickup?\n1. Delivery 🛵\n2. Pickup 🏪",
-        "توصيل أم استلام؟\n1. توصيل 🛵\n2. استلام من الفرع 🏪",
-    ),
+    "order_type": ("Delivery or pickup?\n{choices}", "توصيل أم استلام؟\n{choices}"),
     "ask_location": (
         "Please share your location (📎 → Location) or type your delivery address.",
         "من فضلك شارك موقعك (📎 ← الموقع) أو اكتب عنوان التوصيل.",
     ),
     "out_of_range": (
-        "Sorry, we don't deliver to that location."
-        "\n1. Pick up from a branch instead\n2. Send another location",
-        "عذراً، لا نوصل إلى هذا الموقع.\n1. الاستلام من الفرع بدلاً من ذلك\n2. إرسال موقع آخر",
+        "Sorry, we don't deliver to that location.\n{choices}",
+        "عذراً، لا نوصل إلى هذا الموقع.\n{choices}",
     ),
     "delivery_ok": (
         "Great, we deliver to you from our {branch}.",
@@ -71,15 +66,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Added {quantity} × {item} ({price}) to your cart. ✅",
         "تمت إضافة {quantity} × {item} ({price}) إلى سلتك. ✅",
     ),
-    "after_item": (
-        "What next?\n1. Add another item\n2. View cart\n3. Checkout",
-        "ماذا بعد؟\n1. إضافة صنف آخر\n2. عرض السلة\n3. إتمام الطلب",
-    ),
+    "after_item": ("What next?\n{choices}", "ماذا بعد؟\n{choices}"),
     "cart": (
-        "🛒 Your cart:\n{lines}\nTotal: {total}\n\n1. Add more items"
-        "\n2. Checkout\n3. Remove an item\n(or send e.g. *remove 2*)",
-        "🛒 سلتك:\n{lines}\nالإجمالي: {total}\n\n1. إضافة أصناف"
-        "\n2. إتمام الطلب\n3. حذف صنف\n(أو أرسل مثلاً *حذف 2*)",
+        "🛒 Your cart:\n{lines}\nTotal: {total}\n\n{choices}\n(or send e.g. *remove 2*)",
+        "🛒 سلتك:\n{lines}\nالإجمالي: {total}\n\n{choices}\n(أو أرسل مثلاً *حذف 2*)",
     ),
     "cart_empty": ("Your cart is empty.", "سلتك فارغة."),
     "ask_remove": ("Which line should I remove?\n{lines}", "أي سطر تريد حذفه؟\n{lines}"),
@@ -99,17 +89,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "where_delivery": ("Delivery to: {address}", "التوصيل إلى: {address}"),
     "shared_location": ("your shared location", "موقعك المرسل"),
     "where_pickup": ("Pickup from: {branch}", "الاستلام من: {branch}"),
-    "ask_payment": (
-        "How would you like to pay?\n1. {cash}\n2. Pay online 💳",
-        "كيف تحب أن تدفع؟\n1. {cash}\n2. الدفع الإلكتروني 💳",
-    ),
+    "ask_payment": ("How would you like to pay?\n{choices}", "كيف تحب أن تدفع؟\n{choices}"),
     "pay_cash_delivery": ("Cash on delivery", "نقداً عند التوصيل"),
     "pay_cash_pickup": ("Cash at pickup", "نقداً عند الاستلام"),
     "pay_online": ("Online payment", "الدفع الإلكتروني"),
-    "ask_confirm": (
-        "Payment: {payment}\n1. Confirm order ✅\n2. Edit order",
-        "طريقة الدفع: {payment}\n1. تأكيد الطلب ✅\n2. تعديل الطلب",
-    ),
+    "ask_confirm": ("Payment: {payment}\n{choices}", "طريقة الدفع: {payment}\n{choices}"),
     "placed": (
         "✅ Your order {reference} is confirmed!\nTotal: {total}\nPayment: {payment}",
         "✅ تم تأكيد طلبك {reference}!\nالإجمالي: {total}\nطريقة الدفع: {payment}",
@@ -173,6 +157,45 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Thank you for your feedback! 🙏 Send 1 for a new order.",
         "شكراً لتقييمك! 🙏 أرسل 1 لطلب جديد.",
     ),
+    # Interactive messages (buttons and list pickers): the choices' titles, which the numbered text
+    # lists too, and the text above the buttons where the numbered one speaks of numbers.
+    "choice_order": ("New order", "طلب جديد"),
+    "choice_track": ("Track my order", "تتبع طلبي"),
+    "choice_staff": ("Talk to staff", "التحدث مع موظف"),
+    "choice_delivery": ("Delivery 🛵", "توصيل 🛵"),
+    "choice_pickup": ("Pickup 🏪", "استلام من الفرع 🏪"),
+    "choice_pickup_instead": ("Pick up from a branch instead", "الاستلام من الفرع بدلاً من ذلك"),
+    "choice_other_location": ("Send another location", "إرسال موقع آخر"),
+    "choice_add_another": ("Add another item", "إضافة صنف آخر"),
+    "choice_view_cart": ("View cart", "عرض السلة"),
+    "choice_checkout": ("Checkout", "إتمام الطلب"),
+    "choice_add_more": ("Add more items", "إضافة أصناف"),
+    "choice_remove": ("Remove an item", "حذف صنف"),
+    "choice_pay_online": ("Pay online 💳", "الدفع الإلكتروني 💳"),
+    "choice_confirm": ("Confirm order ✅", "تأكيد الطلب ✅"),
+    "choice_edit": ("Edit order", "تعديل الطلب"),
+    "choice_more": ("More options ➡️", "خيارات أخرى ➡️"),
+    "welcome_named": (
+        "Welcome to {restaurant}, {customer}! 👋\nReply with a number:\n{choices}",
+        "أهلاً {customer}، مرحباً بك في {restaurant}! 👋\nأرسل رقم الخيار:\n{choices}",
+    ),
+    "welcome_body": (
+        "Welcome to {restaurant}! 👋 How can we help?",
+        "أهلاً بك في {restaurant}! 👋 كيف نخدمك؟",
+    ),
+    "welcome_body_named": (
+        "Welcome to {restaurant}, {customer}! 👋 How can we help?",
+        "أهلاً {customer}، مرحباً بك في {restaurant}! 👋 كيف نخدمك؟",
+    ),
+    "items_body": (
+        "{category}: pick an item, or send *back* for the categories.",
+        "{category}: اختر صنفاً، أو أرسل *رجوع* للأقسام.",
+    ),
+    "ask_quantity_body": (
+        "How many {item}? Pick one, or type a number up to {limit}.",
+        "كم تريد من {item}؟ اختر، أو اكتب رقماً حتى {limit}.",
+    ),
+    "list_button": ("Choose", "اختر"),
 }
 
 

@@ -70,6 +70,7 @@ class MenuItem:
     available: bool
     max_quantity: int
     sort_order: int
+    image_url: str | None = strawberry.field(description="A photo the bot sends when it shows the item.")
 
 
 MENU_ITEM = Projection(MenuItem, models.MenuItem)
@@ -223,6 +224,9 @@ class MenuItemInput:
     available: bool | None = None
     max_quantity: int | None = None
     sort_order: int | None = None
+    image_url: str | None = strawberry.field(
+        default=None, description='A public http(s) photo URL; "" removes the photo.'
+    )
 
 
 @strawberry.input

@@ -28,6 +28,7 @@ from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
 from app.graphql import notifications as n
 from app.graphql import ordering as o
+from app.graphql import templates as tg
 from app.graphql.context import OperationContext, graphql_error
 from app.graphql.cost import CostLimit, Costs
 from app.graphql.documents import CachedDocuments, DocumentCache, KiB, key_of
@@ -53,7 +54,17 @@ from app.graphql.types import (
 )
 from app.realtime import events
 from app.realtime.hub import CursorExpired, Delivered, SubscriptionOverflow
-from app.services import bots, catalog, conversations, notifications, orders, outbound, pages, restaurants
+from app.services import (
+    bots,
+    catalog,
+    conversations,
+    notifications,
+    orders,
+    outbound,
+    pages,
+    restaurants,
+    templates,
+)
 
 T = TypeVar("T")
 Info = strawberry.Info[OperationContext]
@@ -300,6 +311,53 @@ class Query:
         rows = await info.context.run(lambda s: restaurants.list_all(s, restaurant_ids=scope))
         return [RESTAURANT.from_row(r) for r in rows]
 
+    @strawberry.field(description="The restaurant's WhatsApp templates by name; filter by review status.")
+    async def templates(self, info: Info, status: tg.TemplateStatus | None = None) -> list[tg.Template]:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> list[tg.Template]:
+            rows = await templates.list_templates(
+                s, restaurant_id=restaurant_id, status=status.value if status else None
+            )
+            return [tg.TEMPLATE.from_row(row) for row in rows]
+
+        return await _read(info, load)
+
+    @strawberry.field(description="One template; null when missing, deleted or another restaurant's.")
+    async def template(self, info: Info, id: strawberry.ID) -> tg.Template | None:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> tg.Template | None:
+            try:
+                return tg.TEMPLATE.from_row(
+                    await templates.get(s, restaurant_id=restaurant_id, template_id=str(id))
+                )
+            except NotFound:
+                return None
+
+        return await _read(info, load)
+
+    @strawberry.field(description="The templates used outside WhatsApp's 24-hour window.")
+    async def template_settings(self, info: Info) -> tg.TemplateSettings:
+        return await _read(info, lambda s, r, _bot: _template_settings(s, r))
+
+
+async def _template_settings(s: AsyncSession, restaurant_id: str) -> tg.TemplateSettings:
+    follow_up, order_status = await templates.purposes(s, restaurant_id=restaurant_id)
+    return tg.TemplateSettings(
+        follow_up=tg.TEMPLATE.from_row(follow_up) if follow_up else None,
+        order_status=tg.TEMPLATE.from_row(order_status) if order_status else None,
+    )
+
+
+def _template_fields(input: tg.TemplateInput) -> dict[str, Any]:
+    values = {k: v for k, v in vars(input).items() if v is not None}
+    if input.category is not None:
+        values["category"] = input.category.value
+    if input.buttons is not None:
+        values["buttons"] = [{k: v for k, v in vars(b).items() if v is not None} for b in input.buttons]
+    if input.variables is not None:
+        if not isinstance(input.variables, dict):
+            raise ValidationFailed('variables must be an object such as {"1": "Sara"}', field="variables")
+        values["variables"] = {str(k): str(v) for k, v in input.variables.items()}
+    return values
+
 
 @strawberry.enum
 class MenuEntryKind(Enum):
@@ -469,6 +527,76 @@ class Mutation:
             ),
             MESSAGE.from_row,
         )
+
+    @strawberry.mutation(
+        description="Add a WhatsApp template; it is submitted to Twilio for WhatsApp's review."
+    )
+    async def create_template(self, info: Info, input: tg.TemplateInput) -> tg.TemplateResult:
+        async def create(s: AsyncSession, r: str) -> object:
+            values = _template_fields(input)
+            for required in ("name", "language", "category", "body"):
+                if required not in values:
+                    raise ValidationFailed(f"a template needs a {required}", field=required)
+            return await templates.create(s, restaurant_id=r, **values)
+
+        return await _mutate(info, create, tg.TEMPLATE.from_row)
+
+    @strawberry.mutation(description="Change a template; a reviewed change is submitted again (pending).")
+    async def update_template(
+        self, info: Info, id: strawberry.ID, input: tg.TemplateInput
+    ) -> tg.TemplateResult:
+        return await _mutate(
+            info,
+            lambda s, r: templates.edit(s, restaurant_id=r, template_id=str(id), **_template_fields(input)),
+            tg.TEMPLATE.from_row,
+        )
+
+    @strawberry.mutation(description="Delete a template, here and at Twilio.")
+    async def delete_template(self, info: Info, id: strawberry.ID) -> tg.TemplateDeleteResult:
+        async def remove(s: AsyncSession, r: str) -> str:
+            await templates.delete(s, restaurant_id=r, template_id=str(id))
+            return str(id)
+
+        return await _mutate(info, remove, lambda row_id: tg.TemplateDeleted(id=strawberry.ID(row_id)))
+
+    @strawberry.mutation(description="Send an approved template, its variables in order ({{1}}, {{2}}, …).")
+    async def send_template(
+        self, info: Info, conversation_id: strawberry.ID, template_id: strawberry.ID, variables: list[str]
+    ) -> tg.SendTemplateResult:
+        return await _mutate(
+            info,
+            lambda s, r: outbound.queue(
+                s,
+                restaurant_id=r,
+                conversation_id=str(conversation_id),
+                body="",
+                author="staff",
+                template_id=str(template_id),
+                variables={str(i): v for i, v in enumerate(variables, 1)},
+            ),
+            MESSAGE.from_row,
+        )
+
+    @strawberry.mutation(description="Choose the follow-up and order-status templates (null: none).")
+    async def set_template_settings(
+        self,
+        info: Info,
+        follow_up_template_id: strawberry.ID | None = strawberry.UNSET,
+        order_status_template_id: strawberry.ID | None = strawberry.UNSET,
+    ) -> tg.TemplateSettingsResult:
+        async def choose(s: AsyncSession, r: str) -> tg.TemplateSettings:
+            chosen = {
+                key: (None if value is None else str(value))
+                for key, value in (
+                    ("follow_up_template_id", follow_up_template_id),
+                    ("order_status_template_id", order_status_template_id),
+                )
+                if value is not strawberry.UNSET
+            }
+            await templates.set_purposes(s, restaurant_id=r, **chosen)
+            return await _template_settings(s, r)
+
+        return await _mutate(info, choose, lambda settings: settings)
 
 
 Event = Annotated[

@@ -56,6 +56,20 @@ def _ts(*, nullable: bool = False, default_now: bool = True) -> Any:
 
 class Restaurant(SQLModel, table=True):
     __tablename__ = "restaurant"
+    __table_args__ = (  # the templates chosen for messages outside WhatsApp's window (see MessageTemplate)
+        ForeignKeyConstraint(
+            ["id", "follow_up_template_id"],
+            ["message_template.restaurant_id", "message_template.id"],
+            name="restaurant_follow_up_template_id_fkey",
+            use_alter=True,
+        ),
+        ForeignKeyConstraint(
+            ["id", "order_status_template_id"],
+            ["message_template.restaurant_id", "message_template.id"],
+            name="restaurant_order_status_template_id_fkey",
+            use_alter=True,
+        ),
+    )
 
     id: str = Field(primary_key=True)
     name: str
@@ -66,6 +80,8 @@ class Restaurant(SQLModel, table=True):
     # A staff reply turns the bot off for that conversation (as the earlier backend did).
     pause_bot_on_staff_reply: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     created_at: datetime = _ts()
+    follow_up_template_id: str | None = None  # staff replies outside the window: text as {{1}}
+    order_status_template_id: str | None = None  # order status notices outside the window
     updated_at: datetime = _ts()
 
 
@@ -219,6 +235,9 @@ class Message(SQLModel, table=True):
     send_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_attempt_at: datetime | None = _ts(nullable=True, default_now=False)
     sent_at: datetime | None = _ts(nullable=True, default_now=False)
+    content_sid: str | None = None  # outbound template: the approved Content API SID ("HX…")
+    content_variables: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    template_name: str | None = None  # outbound template: its name; `content` holds the rendered text
 
     @property
     def media_url(self) -> str | None:
@@ -340,6 +359,7 @@ class MenuItem(SQLModel, table=True):
     available: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     max_quantity: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    image_url: str | None = None  # a public http(s) photo, sent when the bot shows the item
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -467,4 +487,81 @@ class Notification(SQLModel, table=True):
         sa_column=Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )
     read_at: datetime | None = _ts(nullable=True, default_now=False)
+    created_at: datetime = _ts()
+
+
+TEMPLATE_CATEGORIES = ("UTILITY", "MARKETING", "AUTHENTICATION")
+TEMPLATE_STATUSES = ("draft", "pending", "approved", "rejected")
+
+
+class MessageTemplate(SQLModel, table=True):
+    """A restaurant's WhatsApp template: a Twilio Content API content, approved by WhatsApp before it
+    may open a conversation outside the 24-hour window. `next_sync_at` is the template worker's queue
+    (submit, poll the review, delete retired contents at Twilio; app/workers/templates.py); a deleted
+    template keeps its row (`deleted_at`) until its contents are gone at Twilio too."""
+
+    __tablename__ = "message_template"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        CheckConstraint(f"category IN {TEMPLATE_CATEGORIES}", name="message_template_category_valid"),
+        CheckConstraint(f"status IN {TEMPLATE_STATUSES}", name="message_template_status_valid"),
+        CheckConstraint("usage_count >= 0", name="message_template_usage_nonnegative"),
+        Index(
+            "message_template_name_key",
+            "restaurant_id",
+            "name",
+            "language",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("message_template_sync_due", "next_sync_at", postgresql_where=text("next_sync_at IS NOT NULL")),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    name: str  # WhatsApp's template name: [a-z0-9_]
+    friendly_name: str
+    language: str  # e.g. "ar", "en"
+    category: str
+    body: str  # with {{1}}…{{n}} variables
+    footer: str | None = None
+    buttons: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    variables: dict[str, str] = Field(  # sample values, as WhatsApp's review asks for them
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    )
+    content_sid: str | None = None
+    status: str = Field(default="draft", sa_column_kwargs={"server_default": "draft"})
+    rejection_reason: str | None = None
+    approved_at: datetime | None = _ts(nullable=True, default_now=False)
+    usage_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_used_at: datetime | None = _ts(nullable=True, default_now=False)
+    retired_content_sids: list[str] = Field(  # contents replaced by an edit, still to delete at Twilio
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    )
+    next_sync_at: datetime | None = _ts(nullable=True, default_now=False)
+    sync_error: str | None = None  # the last Twilio failure, shown to staff
+    deleted_at: datetime | None = _ts(nullable=True, default_now=False)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class InteractiveContent(SQLModel, table=True):
+    """A Content API content (quick-reply buttons or a list picker) created for the bot's interactive
+    messages: created once per Twilio account and content JSON (`content_hash`), then reused by SID.
+
+    Tenant-owned (restaurant_id leads the key) although a content belongs to a Twilio account: the
+    content JSON carries the restaurant's name and menu, the outbox reads it beside the restaurant's
+    messages (one shard under Citus, distributed by restaurant_id like every tenant table), and the
+    rows go with the restaurant. Restaurants sharing an account each create their own copy of a
+    generic content (e.g. delivery/pickup buttons): a few extra creates, instead of a cross-tenant
+    reference table written to from the send path."""
+
+    __tablename__ = "interactive_content"
+    __table_args__ = (ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),)
+
+    restaurant_id: str = Field(primary_key=True)
+    account_sid: str = Field(primary_key=True)
+    content_hash: str = Field(primary_key=True)  # sha256 of the canonical content JSON
+    content_sid: str  # "HX…"
+    content_type: str  # twilio/quick-reply | twilio/list-picker
     created_at: datetime = _ts()

@@ -160,9 +160,19 @@ async def save_category(
     )
 
 
+def _image_url(raw: object) -> str:
+    """A menu item's photo: a public http(s) URL WhatsApp can fetch; "" removes the photo."""
+    url = raw.strip() if isinstance(raw, str) else None
+    if url is None or (url and (not url.startswith(("https://", "http://")) or len(url) > 2048)):
+        raise ValidationFailed("imageUrl must be an http(s) URL", field="imageUrl")
+    return url
+
+
 async def save_item(
     session: AsyncSession, *, restaurant_id: str, item_id: str | None = None, **values: Any
 ) -> MenuItem:
+    if values.get("image_url") is not None:
+        values["image_url"] = _image_url(values["image_url"])
     if item_id is None:
         _require_text(values, "name_ar", "name_en", "category_id")
         if values.get("price") is None:
@@ -293,6 +303,7 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
                 price=item.get("price"),
                 available=item.get("available", True),
                 max_quantity=item.get("maxQuantity", 10),
+                image_url=_image_url(item["imageUrl"]) or None if item.get("imageUrl") else None,
                 currency=(data.get("currency") or "SAR").upper(),
             )
     return await menu(session, restaurant_id=restaurant_id)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.bot import flow, memory
+from app.bot.texts import t
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import ORDER_STATUSES, Bot, Conversation, Order, OrderLine, Restaurant
@@ -243,17 +244,21 @@ async def _tell_customer(session: AsyncSession, *, order: Order) -> None:
     latest = await latest_for_conversation(
         session, restaurant_id=restaurant_id, conversation_id=conversation_id
     )
-    ctx = await memory.turn_context(session, restaurant=restaurant, bot=bot, latest=latest)
+    ctx = await memory.turn_context(
+        session, restaurant=restaurant, bot=bot, latest=latest, customer_name=conversation.customer_name
+    )
     state, actions = flow.order_status_changed(state, order=memory.latest_order(order), ctx=ctx)
     for action in actions:
         if isinstance(action, flow.Reply):
-            await outbound.queue(
+            await outbound.queue_reply(
                 session,
                 restaurant_id=restaurant_id,
                 conversation_id=conversation_id,
-                body=action.text,
-                author="bot",
-                enforce_window=False,
+                reply=action,
+                lang=state.lang,
+                fallback=outbound.TemplateFallback(
+                    "order_status", {"1": order.reference, "2": t(f"status_word_{order.status}", order.lang)}
+                ),
             )
     await memory.save_state(
         session, restaurant_id=restaurant_id, conversation_id=conversation_id, state=state

@@ -1,4 +1,5 @@
-"""Background work of a server process: the bot's turns, the outbox, event-log retention.
+"""Background work of a server process: the bot's turns, the outbox, template submission and
+review polling (app/workers/templates.py), event-log retention.
 
 Every piece claims its work from PostgreSQL, so any number of processes may run them side by side
 and a process that dies leaves nothing behind that another can't finish.
@@ -15,11 +16,13 @@ from sqlalchemy import text
 
 from app.auth.crypto import SecretBox
 from app.bot.runner import BotRunner
+from app.channels.twilio.content import TwilioContent
 from app.channels.twilio.sender import TwilioSender
 from app.db.engine import Database
 from app.realtime import events
 from app.settings import Settings
 from app.workers.outbox import Outbox
+from app.workers.templates import TemplateSync
 
 log = logging.getLogger("sufrah.workers")
 
@@ -39,14 +42,17 @@ class Workers:
             base_url=settings.twilio_api_base_url, timeout=settings.twilio_timeout_seconds
         )
         self.outbox = Outbox(db, sender=self.sender, box=box, public_base_url=settings.base_url)
+        self.templates = TemplateSync(db, content=TwilioContent(self.sender), box=box)
         self.poll_interval = poll_interval
         self._bot_wake = asyncio.Event()
         self._outbox_wake = asyncio.Event()
+        self._templates_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _on_commit(self, _restaurants: set[str]) -> None:
         self._bot_wake.set()
         self._outbox_wake.set()
+        self._templates_wake.set()
 
     async def start(self) -> None:
         self.db.commit_listeners.append(self._on_commit)
@@ -56,6 +62,10 @@ class Workers:
             ),
             asyncio.create_task(
                 self._loop("outbox", self.outbox.send_due, self._outbox_wake), name="worker:outbox"
+            ),
+            asyncio.create_task(
+                self._loop("templates", self.templates.sync_due, self._templates_wake),
+                name="worker:templates",
             ),
             asyncio.create_task(self._prune_forever(), name="worker:prune"),
         ]

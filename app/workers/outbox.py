@@ -12,6 +12,11 @@ A claim is a lease (`next_attempt_at` moves LEASE ahead): a process that dies mi
 message `sending`, and it is picked up again only after the lease, like an unknown outcome. Every
 send carries a status callback URL naming our message id, so a message Twilio did accept is linked
 to its waSid by the first callback and never sent again.
+
+A bot message with choices (meta["interactive"]) goes as its cached Content API content (ContentSid
++ ContentVariables), created here on first use (app/services/interactive.py). When the Content API
+fails, or the Messages API refuses that content, the same message goes out at once as its numbered
+text (Body): the customer is never left without an answer because buttons could not be made.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.crypto import SecretBox
+from app.channels.twilio.content import TwilioContent
 from app.channels.twilio.sender import (
+    SendResult,
     TwilioError,
     TwilioRejectedError,
     TwilioRetryableError,
@@ -37,10 +44,14 @@ from app.db.engine import Database
 from app.models import Bot, Conversation, Message
 from app.realtime import events
 from app.realtime.events import Change
+from app.services import interactive
 
 log = logging.getLogger("sufrah.outbox")
 
 MAX_ATTEMPTS = 6
+# Twilio's refusals of a content itself, not of the message: an invalid ContentSid, its variables
+_INVALID_CONTENT_SID = 21655
+_CONTENT_REFUSED = (_INVALID_CONTENT_SID, 21656)
 LEASE = timedelta(seconds=60)
 
 _CLAIM = text(
@@ -89,6 +100,7 @@ class Outbox:
     ) -> None:
         self.db = db
         self.sender = sender
+        self.content = TwilioContent(sender)
         self.box = box
         self.public_base_url = public_base_url.rstrip("/")
         self.base_delay = base_delay
@@ -156,16 +168,41 @@ class Outbox:
                 message, state="failed", error="the sender's Twilio auth token can't be read", code=None
             )
             return
+        account_sid = bot.subaccount_sid or bot.account_sid
+        # a template goes as its ContentSid + variables; its rendered text is for the inbox
+        content_sid = message.content_sid
+        variables = message.content_variables if message.content_sid else None
+        choices = (message.meta or {}).get("interactive")
+        if content_sid is None and choices:
+            try:
+                content_sid = await interactive.content_sid(
+                    self.db,
+                    self.content,
+                    restaurant_id=message.restaurant_id,
+                    account_sid=account_sid,
+                    auth_token=auth_token,
+                    interactive=choices,
+                )
+                variables = choices.get("variables") or None
+            except TwilioError as exc:
+                log.warning("outbox: no interactive content for %s, sending text: %s", message.id, exc)
         try:
-            result = await self.sender.send(
-                account_sid=bot.subaccount_sid or bot.account_sid,
-                auth_token=auth_token,
-                from_=bot.whatsapp_number,
-                to=job.conversation.customer_phone,
-                body=message.content or None,
-                media_url=message.media_urls[0] if message.media_urls else None,
-                status_callback=f"{self.public_base_url}/whatsapp/status?m={message.id}",
-            )
+            try:
+                result = await self._deliver(job, auth_token, content_sid, variables)
+            except TwilioRejectedError as exc:
+                if message.content_sid or content_sid is None or exc.code not in _CONTENT_REFUSED:
+                    raise
+                # Twilio refused our cached content (e.g. deleted there): forget it, send the text
+                if exc.code == _INVALID_CONTENT_SID:
+                    await interactive.forget(
+                        self.db,
+                        restaurant_id=message.restaurant_id,
+                        account_sid=account_sid,
+                        content_sid=content_sid,
+                    )
+                log.warning("outbox: content %s refused for %s, sending text", content_sid, message.id)
+                content_sid = None
+                result = await self._deliver(job, auth_token, None, None)
         except TwilioRejectedError as exc:
             await self._finish(
                 message, state="failed", error=str(exc), code=str(exc.code) if exc.code else None
@@ -190,7 +227,25 @@ class Outbox:
         except TwilioError as exc:  # 2xx we could not read: Twilio may well have it
             await self._reschedule(message, delay=self.grace.total_seconds(), state="unknown", error=str(exc))
         else:
-            await self._sent(message, sid=result.sid, status=result.status or "queued")
+            await self._sent(
+                message, sid=result.sid, status=result.status or "queued", content_sid=content_sid
+            )
+
+    async def _deliver(
+        self, job: _Job, auth_token: str, content_sid: str | None, variables: dict[str, str] | None
+    ) -> SendResult:
+        message, bot = job.message, job.bot
+        return await self.sender.send(
+            account_sid=bot.subaccount_sid or bot.account_sid,
+            auth_token=auth_token,
+            from_=bot.whatsapp_number,
+            to=job.conversation.customer_phone,
+            body=None if content_sid else (message.content or None),
+            media_url=message.media_urls[0] if message.media_urls else None,
+            content_sid=content_sid,
+            content_variables=variables if content_sid else None,
+            status_callback=f"{self.public_base_url}/whatsapp/status?m={message.id}",
+        )
 
     def _backoff(self, attempts: int) -> float:
         return min(self.base_delay * 2.0 ** max(attempts - 1, 0), 300.0)
@@ -208,7 +263,7 @@ class Outbox:
             return max((oldest_minute + timedelta(minutes=1) - now).total_seconds(), 0.5)
         return None
 
-    async def _sent(self, message: Message, *, sid: str, status: str) -> None:
+    async def _sent(self, message: Message, *, sid: str, status: str, content_sid: str | None) -> None:
         async with self.db.session() as session:
             row = (
                 await session.execute(
@@ -218,6 +273,7 @@ class Outbox:
                         send_state="sent",
                         sent_at=func.now(),
                         wa_sid=func.coalesce(col(Message.wa_sid), sid),
+                        content_sid=content_sid,  # an interactive send's content; None: it went as text
                         # a status callback may have overtaken us: keep what it said
                         delivery_status=func.coalesce(
                             func.nullif(col(Message.delivery_status), "queued"), status

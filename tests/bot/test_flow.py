@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from app.bot.flow import (
+    MORE,
     Action,
     Branch,
     Category,
+    Choice,
     Handoff,
     Inbound,
     Item,
@@ -673,3 +675,136 @@ def test_every_text_exists_in_both_languages_with_the_same_placeholders() -> Non
         assert english.strip() and arabic.strip(), key
         assert detect_language(arabic) == "ar", key
         assert placeholders(english) == placeholders(arabic), key
+
+
+# ── interactive choices: abstract options the sender renders as buttons or a list ─────────────────
+def last_reply(chat: Chat) -> Reply:
+    return [a for a in chat.actions if isinstance(a, Reply)][-1]
+
+
+def test_every_prompt_with_options_carries_them_as_choices_that_the_step_accepts_back() -> None:
+    """Walk a whole order; at each prompt, every choice's id sent back as a ButtonPayload or ListId
+    from the same state is understood (never the re-prompt), and its rows are the numbered text."""
+    seen: set[str] = set()
+
+    def check(chat: Chat) -> None:
+        reply = last_reply(chat)
+        if not reply.choices:
+            return
+        seen.add(chat.state.step)
+        rows = [f"{n}. {c.row}" for n, c in enumerate(reply.choices, start=1)]
+        if chat.state.step in ("quantity", "rating"):  # "Reply 1, 2, 3 ...", "from 1 ... to 5"
+            assert reply.choices[0].id in reply.text and reply.choices[-1].id in reply.text
+        else:
+            assert "\n".join(rows) in reply.text, "the numbered text lists the choices"
+        assert reply.body and not any(row in reply.body for row in rows), (
+            "the body leaves them to the buttons"
+        )
+        for choice in reply.choices:
+            for field in ("button_payload", "list_id"):
+                after = Chat(chat.ctx, chat.state)
+                after.send(**{field: choice.id})
+                assert "didn't understand" not in after.reply, (chat.state.step, choice)
+
+    chat = Chat()
+    for message in ("hi", "1", "1"):
+        chat.send(message)
+        check(chat)
+    chat.send(**JEDDAH)
+    check(chat)  # out of range: pickup instead or another location
+    for message in ("1", "1", "1", "2", "1", "cart", "3"):
+        chat.send(message)
+        check(chat)
+    chat.send("back")
+    chat.send("2")  # checkout: payment
+    check(chat)
+    chat.send("1")
+    check(chat)  # confirm
+    chat.placed()
+    chat.status(SHIPPED)
+    check(chat)  # rating
+    assert seen == {
+        "welcome",
+        "order_type",
+        "out_of_range",
+        "branch",
+        "category",
+        "item",
+        "quantity",
+        "after_item",
+        "cart",
+        "remove",
+        "payment",
+        "confirm",
+        "rating",
+    }
+
+
+def test_choices_are_what_the_customer_reads_with_ids_the_flow_knows() -> None:
+    chat = Chat()
+    chat.send("hello")
+    welcome = last_reply(chat)
+    assert [c.id for c in welcome.choices] == ["order", "track", "staff"]
+    assert welcome.body == "Welcome to Sufrah Grill! 👋 How can we help?"
+    chat.send(button_payload="order")
+    assert [(c.id, c.title) for c in last_reply(chat).choices] == [
+        ("delivery", "Delivery 🛵"),
+        ("pickup", "Pickup 🏪"),
+    ]
+    chat.send(button_payload="delivery")
+    chat.send(**NEAR_OLAYA)
+    categories = last_reply(chat)
+    assert [c.id for c in categories.choices] == ["cat_mains", "cat_drinks", "cat_sweets"]
+    assert categories.body is not None and categories.body.startswith(
+        "Great, we deliver to you from our Olaya"
+    )
+    chat.send(list_id="cat_mains")
+    assert [
+        Choice("itm_shawarma", "Chicken Shawarma", "15.00 SAR"),
+        Choice("itm_burger", "Beef Burger", "25.00 SAR"),
+    ] == list(last_reply(chat).choices)
+    chat.send(list_id="itm_burger")
+    assert [c.id for c in last_reply(chat).choices] == ["1", "2", "3"]
+    assert "Added 3 × Beef Burger" in chat.send(button_payload="3")
+
+
+def test_the_welcome_greets_the_customer_by_name_as_a_variable_of_one_shared_content() -> None:
+    ctx = replace(MENU, customer_name="  Sara\n Al-Harbi ")
+    chat = Chat(ctx)
+    assert "Welcome to Sufrah Grill, Sara Al-Harbi! 👋" in chat.send("hi")
+    welcome = last_reply(chat)
+    assert welcome.body == "Welcome to Sufrah Grill, {{1}}! 👋 How can we help?"
+    assert welcome.variables == (("1", "Sara Al-Harbi"),)
+    assert "أهلاً Sara Al-Harbi، مرحباً بك في Sufrah Grill" in Chat(ctx).send("مرحبا")
+
+
+def test_a_long_list_pages_on_the_more_row_and_any_other_answer_starts_over() -> None:
+    categories = tuple(Category(f"cat_{n:02d}", f"قسم {n}", f"Section {n}") for n in range(1, 13))
+    items = tuple(Item(f"itm_{n:02d}", c.id, "صنف", f"Dish {n}", 1000) for n, c in enumerate(categories, 1))
+    chat = Chat(replace(MENU, categories=categories, items=items))
+    chat.send_all("hi", "1", "2", "1")  # pickup from Olaya: the 12 categories
+    first = last_reply(chat)
+    assert len(first.choices) == 12 and first.page == 0 and "12. Section 12" in first.text
+    chat.send(list_id=MORE)
+    again = last_reply(chat)
+    assert (chat.state.step, chat.state.page, again.page) == ("category", 1, 1)
+    assert again.choices == first.choices and "didn't understand" not in again.text
+    chat.send(list_id=MORE)
+    assert last_reply(chat).page == 2  # the sender wraps around
+    chat.send(list_id="cat_11")
+    assert chat.state.step == "item" and chat.state.page == 0 and last_reply(chat).page == 0
+    assert "1. Dish 11" in chat.reply
+
+
+def test_an_item_with_a_photo_is_shown_with_it() -> None:
+    items = tuple(
+        replace(i, image_url="https://cdn.example/burger.jpg") if i.id == "itm_burger" else i
+        for i in MENU.items
+    )
+    chat = delivering(replace(MENU, items=items))
+    chat.send_all("1", "2")
+    shown = last_reply(chat)
+    assert shown.media_url == "https://cdn.example/burger.jpg"
+    assert shown.text.startswith("Beef Burger — 25.00 SAR\nHow many Beef Burger?")
+    chat.send_all("1", "1", "1")  # another item: the shawarma has no photo
+    assert last_reply(chat).media_url is None

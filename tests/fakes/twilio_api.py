@@ -1,4 +1,4 @@
-"""A local fake of Twilio's Messages API, over real HTTP, for tests and benchmarks.
+"""A local fake of Twilio's Messages API and Content API, over real HTTP, for tests and benchmarks.
 
 In a test:
 
@@ -16,6 +16,16 @@ As a process, for end-to-end tests of a separate server process (first stdout li
 with `GET /_fake/sent`, `GET /_fake/requests` (JSON lists) and `POST /_fake/script` (a JSON list of
 script entries: a status code, [status, body] or [status, body, headers]) to read and script it.
 
+The Content API (content.twilio.com/v1, routed here like every Twilio host): POST /v1/Content,
+GET and DELETE /v1/Content/{sid}, POST /v1/Content/{sid}/ApprovalRequests/whatsapp,
+GET /v1/Content/{sid}/ApprovalRequests, with twilio-python's JSON shapes and Basic auth (the
+account's SID and token; 401 otherwise). A submitted content stays "received" until the test ends
+the review: `fake.approve(sid)` / `fake.reject(sid, reason)` (or POST /_fake/content/{sid}/approve
+and /_fake/content/{sid}/reject with {"reason": ...}). `fake.contents` holds what was created,
+`fake.content_creates` counts the creates answered 201, and `fake.script_content(500, ...)` scripts
+its creates (`script` is the Messages API's). Quick-reply and list-picker contents are held
+to WhatsApp's limits (≤ 3 buttons of ≤ 20 characters, ≤ 10 rows of ≤ 24, descriptions ≤ 72): 400.
+
 Like the real API, a request that has been answered late (see `delay`) is still accepted: a client
 timeout does not mean the message was not sent.
 """
@@ -26,6 +36,7 @@ import argparse
 import asyncio
 import base64
 import binascii
+import json
 import signal
 import uuid
 from collections import deque
@@ -48,8 +59,11 @@ class FakeTwilio:
         self.delay = 0.0  # seconds to sleep before answering each Messages request
         self.sent: list[dict[str, Any]] = []  # accepted messages, in order
         self.requests: list[dict[str, Any]] = []  # every Messages request, with the status answered
+        self.contents: dict[str, dict[str, Any]] = {}  # content SID -> its JSON (with "approval")
+        self.content_requests: list[dict[str, Any]] = []  # every Content API request: method, path, status
         self._accounts: dict[str, str] = {}
         self._script: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
+        self._content_script: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
         self._sent_changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -67,6 +81,40 @@ class FakeTwilio:
             status, body, headers = (entry, {}, {}) if isinstance(entry, int) else (*entry, {})[:3]
             self._script.append((int(status), dict(body), dict(headers)))
 
+    def script_content(self, *responses: ScriptEntry) -> None:
+        """Like `script`, for the Content API only (e.g. 500: it is down while messages still go)."""
+        for entry in responses:
+            status, body, headers = (entry, {}, {}) if isinstance(entry, int) else (*entry, {})[:3]
+            self._content_script.append((int(status), dict(body), dict(headers)))
+
+    def shown(self, sent: dict[str, Any]) -> str:
+        """What the customer's phone shows for an accepted message, as text: its Body, or for a content
+        its body (variables filled in) with its buttons or list rows numbered as a customer reads them."""
+        content = self.contents.get(str(sent.get("ContentSid")))
+        if content is None:
+            return str(sent.get("Body") or "")
+        values = {**content["variables"], **json.loads(sent.get("ContentVariables") or "{}")}
+        types = content["types"]
+        kind = next(k for k in ("twilio/quick-reply", "twilio/list-picker", "twilio/text") if k in types)
+        shape = types[kind]
+        rows = [a["title"] for a in shape.get("actions", [])] + [
+            f"{i['item']} — {i['description']}" if i.get("description") else i["item"]
+            for i in shape.get("items", [])
+        ]
+        text = "\n".join([shape["body"], *(f"{n}. {row}" for n, row in enumerate(rows, start=1))])
+        for key, value in values.items():
+            text = text.replace("{{" + key + "}}", str(value))
+        return text
+
+    @property
+    def content_creates(self) -> int:
+        """How many contents were created (POST /v1/Content answered 201)."""
+        return sum(
+            1
+            for r in self.content_requests
+            if r["method"] == "POST" and r["path"] == "/v1/Content" and r["status"] == 201
+        )
+
     async def wait_for(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until at least n messages were accepted; return them all."""
         try:
@@ -79,6 +127,12 @@ class FakeTwilio:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self._create_message)
+        app.router.add_post("/v1/Content", self._create_content)
+        app.router.add_get("/v1/Content/{sid}", self._fetch_content)
+        app.router.add_delete("/v1/Content/{sid}", self._delete_content)
+        app.router.add_post("/v1/Content/{sid}/ApprovalRequests/whatsapp", self._submit_content)
+        app.router.add_get("/v1/Content/{sid}/ApprovalRequests", self._fetch_approval)
+        app.router.add_post("/_fake/content/{sid}/{verdict:approve|reject}", self._review)
         app.router.add_get("/_fake/sent", self._list_sent)
         app.router.add_get("/_fake/requests", self._list_requests)
         app.router.add_post("/_fake/script", self._set_script)
@@ -110,6 +164,8 @@ class FakeTwilio:
             "MediaUrl": form.getall("MediaUrl", []),
             "StatusCallback": form.get("StatusCallback"),
         }
+        # A template send (ContentSid + ContentVariables): recorded only when used.
+        fields.update({k: form[k] for k in ("ContentSid", "ContentVariables") if k in form})
         if self.delay:
             await asyncio.sleep(self.delay)
         status, body, headers = self._answer(account_sid, request.headers.get("Authorization"), fields)
@@ -129,8 +185,18 @@ class FakeTwilio:
             return 400, _error(400, {"code": 21604, "message": "A 'To' phone number is required."}), {}
         if not fields["From"]:
             return 400, _error(400, {"code": 21603, "message": "A 'From' phone number is required."}), {}
-        if not fields["Body"] and not fields["MediaUrl"]:
+        if not fields["Body"] and not fields["MediaUrl"] and not fields.get("ContentSid"):
             return 400, _error(400, {"code": 21602, "message": "Message body is required."}), {}
+        if fields.get("ContentVariables") is not None:
+            try:
+                variables = json.loads(str(fields["ContentVariables"]))
+                assert isinstance(variables, dict)
+            except (ValueError, AssertionError):
+                message = "The ContentVariables Parameter is invalid."
+                return 400, _error(400, {"code": 21656, "message": message}), {}
+        content = self.contents.get(str(fields.get("ContentSid")))
+        if fields.get("ContentSid") and (content is None or content["account_sid"] != account_sid):
+            return 400, _error(400, {"code": 21655, "message": "The ContentSid is Invalid."}), {}
         status, overrides, headers = self._script.popleft() if self._script else (201, {}, {})
         if not 200 <= status < 300:
             return status, _error(status, overrides), headers
@@ -143,6 +209,138 @@ class FakeTwilio:
         except (binascii.Error, UnicodeDecodeError):
             return False
         return scheme == "Basic" and login == account_sid and self._accounts.get(account_sid) == password
+
+    # The Content API.
+
+    def approve(self, content_sid: str) -> None:
+        """WhatsApp approves a submitted content."""
+        self._set_approval(content_sid, "approved", "")
+
+    def reject(self, content_sid: str, reason: str) -> None:
+        """WhatsApp rejects a submitted content, saying why."""
+        self._set_approval(content_sid, "rejected", reason)
+
+    def _set_approval(self, content_sid: str, status: str, reason: str) -> None:
+        approval = self.contents[content_sid]["approval"]
+        if approval["status"] == "unsubmitted":
+            raise ValueError(f"{content_sid} was never submitted for WhatsApp approval")
+        approval.update(status=status, rejection_reason=reason)
+
+    async def _review(self, request: web.Request) -> web.Response:
+        sid, verdict = request.match_info["sid"], request.match_info["verdict"]
+        if sid not in self.contents:
+            return web.json_response({"error": "unknown content"}, status=404)
+        reason = (await request.json()).get("reason", "") if request.can_read_body else ""
+        self.approve(sid) if verdict == "approve" else self.reject(sid, reason or "rejected")
+        return web.json_response(self.contents[sid]["approval"])
+
+    def _content_account(self, request: web.Request) -> str | None:
+        """The account whose SID and token the Basic auth header carries, else None."""
+        _scheme, _, encoded = (request.headers.get("Authorization") or "").partition(" ")
+        try:
+            login = base64.b64decode(encoded, validate=True).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return login if self._authorized(login, request.headers.get("Authorization")) else None
+
+    def _content_answer(self, request: web.Request, status: int, body: dict[str, Any] | None) -> web.Response:
+        self.content_requests.append({"method": request.method, "path": request.path, "status": status})
+        if status == 204:
+            return web.Response(status=204)
+        return web.json_response(body, status=status)
+
+    def _own_content(
+        self, request: web.Request
+    ) -> tuple[str | None, dict[str, Any] | None, web.Response | None]:
+        account = self._content_account(request)
+        if account is None:
+            return (
+                None,
+                None,
+                self._content_answer(request, 401, _error(401, {"code": 20003, "message": "Authenticate"})),
+            )
+        content = self.contents.get(request.match_info["sid"])
+        if content is None or content["account_sid"] != account:
+            missing = _error(404, {"code": 20404, "message": "The requested resource was not found"})
+            return account, None, self._content_answer(request, 404, missing)
+        return account, content, None
+
+    async def _create_content(self, request: web.Request) -> web.Response:
+        account = self._content_account(request)
+        if account is None:
+            return self._content_answer(request, 401, _error(401, {"code": 20003, "message": "Authenticate"}))
+        try:
+            payload = await request.json()
+        except ValueError:
+            return self._content_answer(request, 400, _error(400, {"code": 20001, "message": "Invalid JSON"}))
+        types = payload.get("types") or {}
+        if not isinstance(types, dict) or not types or not payload.get("language"):
+            invalid = _error(400, {"code": 20001, "message": "types and language are required"})
+            return self._content_answer(request, 400, invalid)
+        if problem := _whatsapp_limits(types):
+            return self._content_answer(request, 400, _error(400, {"code": 20001, "message": problem}))
+        queue = self._content_script
+        status, overrides, _headers = queue.popleft() if queue else (201, {}, {})
+        if not 200 <= status < 300:
+            return self._content_answer(request, status, _error(status, overrides))
+        sid = "HX" + uuid.uuid4().hex
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        url = f"https://content.twilio.com/v1/Content/{sid}"
+        content = {
+            "account_sid": account,
+            "date_created": now,
+            "date_updated": now,
+            "friendly_name": payload.get("friendly_name"),
+            "language": payload["language"],
+            "links": {
+                "approval_create": f"{url}/ApprovalRequests/whatsapp",
+                "approval_fetch": f"{url}/ApprovalRequests",
+            },
+            "sid": sid,
+            "types": types,
+            "url": url,
+            "variables": payload.get("variables") or {},
+            "approval": {"status": "unsubmitted", "rejection_reason": "", "name": None, "category": None},
+        }
+        self.contents[sid] = content
+        return self._content_answer(request, 201, _public(content))
+
+    async def _fetch_content(self, request: web.Request) -> web.Response:
+        _account, content, refusal = self._own_content(request)
+        if refusal is not None or content is None:
+            return refusal or web.Response(status=500)
+        return self._content_answer(request, 200, _public(content))
+
+    async def _delete_content(self, request: web.Request) -> web.Response:
+        _account, content, refusal = self._own_content(request)
+        if refusal is not None or content is None:
+            return refusal or web.Response(status=500)
+        del self.contents[content["sid"]]
+        return self._content_answer(request, 204, None)
+
+    async def _submit_content(self, request: web.Request) -> web.Response:
+        _account, content, refusal = self._own_content(request)
+        if refusal is not None or content is None:
+            return refusal or web.Response(status=500)
+        payload = await request.json()
+        name, category = payload.get("name"), payload.get("category")
+        if not name or category not in ("UTILITY", "MARKETING", "AUTHENTICATION"):
+            invalid = _error(400, {"code": 20001, "message": "name and a valid category are required"})
+            return self._content_answer(request, 400, invalid)
+        content["approval"].update(status="received", rejection_reason="", name=name, category=category)
+        return self._content_answer(request, 201, _approval(content))
+
+    async def _fetch_approval(self, request: web.Request) -> web.Response:
+        _account, content, refusal = self._own_content(request)
+        if refusal is not None or content is None:
+            return refusal or web.Response(status=500)
+        body = {
+            "account_sid": content["account_sid"],
+            "sid": content["sid"],
+            "url": content["links"]["approval_fetch"],
+            "whatsapp": {"type": "whatsapp", **_approval(content), "flows": None},
+        }
+        return self._content_answer(request, 200, body)
 
     async def _list_sent(self, _: web.Request) -> web.Response:
         return web.json_response(self.sent)
@@ -181,6 +379,46 @@ def _message(account_sid: str, fields: dict[str, Any]) -> dict[str, Any]:
         "subresource_uris": {"media": f"{uri}/Media.json"},
         "to": fields["To"],
         "uri": f"{uri}.json",
+    }
+
+
+def _whatsapp_limits(types: dict[str, Any]) -> str | None:
+    """What WhatsApp would refuse in an interactive content, or None."""
+    quick = types.get("twilio/quick-reply")
+    if quick is not None:
+        actions = quick.get("actions") or []
+        if not quick.get("body") or not 1 <= len(actions) <= 3:
+            return "a quick reply needs a body and 1 to 3 actions"
+        if any(len(a.get("title") or "") > 20 or not a.get("id") for a in actions):
+            return "a quick reply button needs an id and a title of at most 20 characters"
+    picker = types.get("twilio/list-picker")
+    if picker is not None:
+        items = picker.get("items") or []
+        if not picker.get("body") or not 1 <= len(items) <= 10 or len(picker.get("button") or "") > 20:
+            return "a list picker needs a body, a button of at most 20 characters and 1 to 10 items"
+        if any(
+            len(i.get("item") or "") > 24 or not i.get("id") or len(i.get("description") or "") > 72
+            for i in items
+        ):
+            return "a list item needs an id, a title of at most 24 and a description of at most 72 characters"
+    return None
+
+
+def _public(content: dict[str, Any]) -> dict[str, Any]:
+    """A content's JSON as Twilio answers it (the fake's review state is kept beside it)."""
+    return {k: v for k, v in content.items() if k != "approval"}
+
+
+def _approval(content: dict[str, Any]) -> dict[str, Any]:
+    """The WhatsApp approval JSON (ApprovalCreateInstance / ApprovalFetchInstance.whatsapp)."""
+    approval = content["approval"]
+    return {
+        "allow_category_change": True,
+        "category": approval["category"],
+        "content_type": next(iter(content["types"]), None),
+        "name": approval["name"],
+        "rejection_reason": approval["rejection_reason"],
+        "status": approval["status"],
     }
 
 

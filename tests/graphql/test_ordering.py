@@ -134,3 +134,24 @@ async def test_menu_files_are_validated(db, factory):
         with pytest.raises(Exception) as bad:
             await catalog.load_menu(s, restaurant_id=restaurant.id, data={"categories": [{"nameAr": "x"}]})
         assert "name_en" in str(bad.value) or "nameEn" in str(bad.value)
+
+
+async def test_a_menu_item_carries_a_photo_url(client, shop):
+    def call(query, variables=None):
+        return gql(client, query, variables, token=shop.token, restaurant=shop.restaurant_id)
+
+    saved = await call("""mutation { saveMenuItem(id: "demo-kebab", input: {imageUrl: "https://cdn.example/k.jpg"}) {
+        __typename ... on MenuItem { imageUrl } } }""")
+    assert saved["data"]["saveMenuItem"] == {
+        "__typename": "MenuItem",
+        "imageUrl": "https://cdn.example/k.jpg",
+    }
+    menu = await call("{ menu { categories { items { id imageUrl } } } }")
+    photos = {i["id"]: i["imageUrl"] for c in menu["data"]["menu"]["categories"] for i in c["items"]}
+    assert photos["demo-kebab"] == "https://cdn.example/k.jpg" and photos["demo-shish"] is None
+    bad = await call("""mutation { saveMenuItem(id: "demo-kebab", input: {imageUrl: "ftp://x"}) {
+        __typename ... on ValidationError { field } } }""")
+    assert bad["data"]["saveMenuItem"] == {"__typename": "ValidationError", "field": "imageUrl"}
+    cleared = await call("""mutation { saveMenuItem(id: "demo-kebab", input: {imageUrl: ""}) {
+        ... on MenuItem { imageUrl } } }""")
+    assert cleared["data"]["saveMenuItem"]["imageUrl"] in ("", None)

@@ -27,11 +27,13 @@ import asyncio
 import base64
 import json
 import logging
+import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -42,6 +44,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -106,20 +109,42 @@ class TwilioSender:
         body: str | None = None,
         media_url: str | None = None,
         status_callback: str | None = None,
+        content_sid: str | None = None,
+        content_variables: dict[str, str] | None = None,
     ) -> SendResult:
-        """Ask Twilio to send one WhatsApp message; bare E.164 numbers get the "whatsapp:" prefix."""
-        if body is None and media_url is None:
-            raise ValueError("a message needs a body or a media_url")
+        """Ask Twilio to send one WhatsApp message; bare E.164 numbers get the "whatsapp:" prefix.
+        A template (an approved Content API SID, "HX…") goes as ContentSid + ContentVariables (JSON)."""
+        if body is None and media_url is None and content_sid is None:
+            raise ValueError("a message needs a body, a media_url or a content_sid")
+        message = await self.call(
+            account_sid=account_sid,
+            auth_token=auth_token,
+            request=lambda client: client.messages.create_async(
+                to=_whatsapp(to),
+                from_=_whatsapp(from_),
+                body=values.unset if body is None else body,
+                media_url=values.unset if media_url is None else [media_url],
+                status_callback=values.unset if status_callback is None else status_callback,
+                content_sid=values.unset if content_sid is None else content_sid,
+                content_variables=(
+                    values.unset if content_variables is None else json.dumps(content_variables)
+                ),
+            ),
+        )
+        if not message.sid:
+            raise TwilioError("Twilio answered 2xx without a MessageSid; the send may be accepted")
+        logger.debug("twilio accepted %s from account %s: %s", message.sid, account_sid, message.status)
+        return SendResult(sid=message.sid, status=str(message.status or ""))
+
+    async def call(
+        self, *, account_sid: str, auth_token: str, request: Callable[[Client], Awaitable[T]]
+    ) -> T:
+        """Run one twilio-python request with this account's cached client, within the timeout; every
+        failure comes out as this module's exception family (the Content API seam uses it too)."""
         client = self._client(account_sid, auth_token)
         try:
             async with asyncio.timeout(self._timeout):
-                message = await client.messages.create_async(
-                    to=_whatsapp(to),
-                    from_=_whatsapp(from_),
-                    body=values.unset if body is None else body,
-                    media_url=values.unset if media_url is None else [media_url],
-                    status_callback=values.unset if status_callback is None else status_callback,
-                )
+                return await request(client)
         except TimeoutError as exc:  # also aiohttp's own timeouts, which subclass it
             raise TwilioRetryableError(
                 f"no answer from Twilio within {self._timeout}s", ambiguous=True
@@ -129,16 +154,12 @@ class TwilioSender:
         except aiohttp.ClientError as exc:
             raise TwilioRetryableError(f"connection to Twilio failed: {exc!r}", ambiguous=True) from exc
         except TwilioRestException as exc:
-            reason = exc.msg.removeprefix("Unable to create record: ")
+            reason = re.sub(r"^Unable to (create|fetch|delete|update) record: ", "", exc.msg)
             raise _from_status(exc.status, exc.code, reason) from exc
         except TwilioServiceException as exc:  # RFC 9457 error bodies
             raise _from_status(exc.status, exc.code, exc.detail or exc.title) from exc
         except json.JSONDecodeError as exc:
             raise TwilioError("Twilio answered 2xx with an unreadable body; it may be accepted") from exc
-        if not message.sid:
-            raise TwilioError("Twilio answered 2xx without a MessageSid; the send may be accepted")
-        logger.debug("twilio accepted %s from account %s: %s", message.sid, account_sid, message.status)
-        return SendResult(sid=message.sid, status=str(message.status or ""))
 
     async def aclose(self) -> None:
         """Close the HTTP session; a later send() opens a new one."""
@@ -193,12 +214,15 @@ class _RoutedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio 
         headers = dict(headers or {})
         if auth is not None:  # by hand: aiohttp 3.14 deprecates BasicAuth, which the parent uses
             headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        body: dict[str, object] = {"data": data}  # lists (MediaUrl) become repeated form fields
+        if headers.get("Content-Type") == "application/json":  # the Content API takes JSON bodies
+            body = {"data": json.dumps(_without_nulls(data or {}))}
         async with self._session().request(
             method.upper(),
             url,
             params=params,
-            data=data,  # lists (MediaUrl) become repeated form fields
             headers=headers,
+            **body,  # type: ignore[arg-type]
             allow_redirects=allow_redirects,
         ) as response:
             text = await response.text()
@@ -227,6 +251,16 @@ def _from_status(status: int, code: int | None, message: str) -> TwilioError:
     if status == 429 or status >= 500:
         return TwilioRetryableError(f"Twilio answered HTTP {status}: {message}", status=status)
     return TwilioRejectedError(message, status=status, code=code)
+
+
+def _without_nulls(value: object) -> object:
+    """A JSON body without the nulls twilio-python's request models fill in for every unset field
+    (e.g. each of the 14 content types a create request does not use)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _whatsapp(address: str) -> str:
