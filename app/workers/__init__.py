@@ -1,4 +1,4 @@
-"""Background work of a server process: the bot's turns, the outbox, event-log retention.
+"""Background work of a server process: the bot's turns, the outbox, media downloads, event-log retention.
 
 Every piece claims its work from PostgreSQL, so any number of processes may run them side by side
 and a process that dies leaves nothing behind that another can't finish.
@@ -15,10 +15,13 @@ from sqlalchemy import text
 
 from app.auth.crypto import SecretBox
 from app.bot.runner import BotRunner
+from app.channels.twilio.media import TwilioMediaFetcher
 from app.channels.twilio.sender import TwilioSender
 from app.db.engine import Database
+from app.media.store import MediaStore, store_from_settings
 from app.realtime import events
 from app.settings import Settings
+from app.workers.media import MediaDownloads
 from app.workers.outbox import Outbox
 
 log = logging.getLogger("sufrah.workers")
@@ -27,11 +30,17 @@ EVENT_RETENTION_DAYS = 14
 
 
 class Workers:
-    """The bot runner and the outbox, woken right after any local commit that may give them work,
+    """The bot runner, the outbox and media downloads, woken right after any local commit that may give them work,
     and by a short poll for work committed by other processes (or left by one that died)."""
 
     def __init__(
-        self, db: Database, *, settings: Settings, box: SecretBox, poll_interval: float = 1.0
+        self,
+        db: Database,
+        *,
+        settings: Settings,
+        box: SecretBox,
+        store: MediaStore | None = None,
+        poll_interval: float = 1.0,
     ) -> None:
         self.db = db
         self.runner = BotRunner(db)
@@ -39,7 +48,16 @@ class Workers:
             base_url=settings.twilio_api_base_url, timeout=settings.twilio_timeout_seconds
         )
         self.outbox = Outbox(db, sender=self.sender, box=box, public_base_url=settings.base_url)
+        self.fetcher = TwilioMediaFetcher(
+            base_url=settings.twilio_api_base_url,
+            timeout=settings.twilio_timeout_seconds,
+            max_bytes=settings.media_max_bytes,
+        )
+        self.media = MediaDownloads(
+            db, fetcher=self.fetcher, store=store or store_from_settings(settings), box=box
+        )
         self.poll_interval = poll_interval
+        self._media_wake = asyncio.Event()
         self._bot_wake = asyncio.Event()
         self._outbox_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -47,6 +65,7 @@ class Workers:
     def _on_commit(self, _restaurants: set[str]) -> None:
         self._bot_wake.set()
         self._outbox_wake.set()
+        self._media_wake.set()
 
     async def start(self) -> None:
         self.db.commit_listeners.append(self._on_commit)
@@ -56,6 +75,9 @@ class Workers:
             ),
             asyncio.create_task(
                 self._loop("outbox", self.outbox.send_due, self._outbox_wake), name="worker:outbox"
+            ),
+            asyncio.create_task(
+                self._loop("media", self.media.download_due, self._media_wake), name="worker:media"
             ),
             asyncio.create_task(self._prune_forever(), name="worker:prune"),
         ]
@@ -69,6 +91,7 @@ class Workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.sender.aclose()
+        await self.fetcher.aclose()
 
     async def _loop(self, name: str, work: Callable[[], Awaitable[int]], wake: asyncio.Event) -> None:
         failing = False
