@@ -836,7 +836,8 @@ function renderChat() {
       lastDay = day;
     }
     let entry = messageNodes.get(message.id);
-    const version = `${message.deliveryStatus}|${message.errorMessage}|${message.content}`;
+    // an attachment's link changes once its file is stored (Twilio's URL, then ours)
+    const version = `${message.deliveryStatus}|${message.errorMessage}|${message.content}|${(message.mediaUrls ?? []).join(" ")}`;
     if (!entry || entry.version !== version) {
       entry = { node: messageNode(message), version };
       messageNodes.set(message.id, entry);
