@@ -14,7 +14,7 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY schema.graphql ./
-RUN pip install -e . && chown -R sufrah:sufrah /srv
+RUN pip install -e '.[s3]' && chown -R sufrah:sufrah /srv
 
 USER sufrah
 ENV ENV=production \

@@ -10,6 +10,8 @@ from starlette.requests import HTTPConnection
 from app.auth.cache import Authenticator
 from app.auth.crypto import SecretBox
 from app.db.engine import Database
+from app.media.links import MediaLinks
+from app.media.store import MediaStore
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ class AppContext:
     auth: Authenticator
     spool: Spool
     directory: BotDirectory
+    media_store: MediaStore
+    media_links: MediaLinks
 
 
 def app_context(conn: HTTPConnection) -> AppContext:

@@ -22,9 +22,12 @@ from app.db import migrate
 from app.db.engine import Database, resolve_url
 from app.graphql.view import GraphQLApp
 from app.inbox import routes as inbox_routes
+from app.media import links as media_links
+from app.media.links import MediaLinks
+from app.media.store import store_from_settings
 from app.realtime.hub import Hub
 from app.realtime.payloads import LOADERS
-from app.rest import admin, health, legacy, legacy_socket, openapi, webhooks
+from app.rest import admin, health, legacy, legacy_socket, media, openapi, webhooks
 from app.rest.common import EXCEPTION_HANDLERS
 from app.rest.limits import Limits
 from app.services import inbound
@@ -47,12 +50,19 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         logs.install()  # query-string tokens never reach a log line, however the server logs
         url = resolve_url(settings)
         await migrate.upgrade_async(url)
+        links = MediaLinks(
+            settings.effective_secret_key,
+            ttl_seconds=settings.media_url_ttl_seconds,
+            base_url=settings.base_url,
+        )
+        media_links.configure(links)
         db = Database.connect(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             statement_timeout=settings.db_statement_timeout_seconds,
             idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout_seconds,
+            server_settings=links.server_settings(),  # sufrah_media_url signs links in SQL (migration 0008)
         )
         hub = Hub(db, loaders=LOADERS)
         auth = Authenticator(dashboard_pat=settings.dashboard_pat)
@@ -70,11 +80,17 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             auth=auth,
             spool=Spool(spool_dir),
             directory=directory,
+            media_store=store_from_settings(settings),
+            media_links=links,
         )
         spooler = asyncio.create_task(
             inbound.keep_spool(db=db, directory=directory, spool=ctx.spool), name="spool"
         )
-        workers = Workers(db, settings=settings, box=ctx.box) if settings.run_workers else None
+        workers = (
+            Workers(db, settings=settings, box=ctx.box, store=ctx.media_store)
+            if settings.run_workers
+            else None
+        )
         if workers is not None:
             await workers.start()
         if freeze_gc:
@@ -109,6 +125,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         *legacy.routes,
+        *media.routes,
         *admin.routes,
         *openapi.routes,
         WebSocketRoute("/ws", legacy_socket.legacy_socket),
@@ -119,6 +136,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         Limits,
         body=settings.max_body_bytes,
         webhook_body=settings.max_webhook_body_bytes,
+        upload_body=settings.media_max_bytes,
         ws_message=settings.max_ws_frame_bytes,
         graphql_response=settings.graphql_max_response_bytes,
     )

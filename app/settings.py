@@ -115,6 +115,34 @@ class Settings(BaseSettings):
         "statement that builds their JSON, and a query asked again from its plan; false resolves every field in Python.",
     )
 
+    # Media (app/media): inbound photos, voice notes and documents, and staff uploads.
+    media_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1,
+        description="Largest media file downloaded from Twilio or uploaded by staff.",
+    )
+    media_url_ttl_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="How long a staff media link stays valid (at least this, at most twice).",
+    )
+    media_send_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long the link of a staff upload sent to WhatsApp stays valid (Twilio fetches it later).",
+    )
+    media_s3_bucket: str | None = Field(
+        default=None,
+        description="Keep media in this S3-compatible bucket; unset: a folder under DATA_DIR/media.",
+    )
+    media_s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint (MinIO, R2, ...); unset: AWS."
+    )
+    media_s3_region: str | None = None
+    media_s3_access_key_id: str | None = None
+    media_s3_secret_access_key: str | None = None
+    media_s3_prefix: str = Field(default="media/", description="Key prefix of media objects in the bucket.")
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
         if self.env == "production":

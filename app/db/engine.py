@@ -137,9 +137,11 @@ class Database:
         max_overflow: int = 10,
         statement_timeout: float = 0,
         idle_in_transaction_timeout: float = 0,
+        server_settings: dict[str, str] | None = None,
     ) -> Database:
-        """The engine and its pool. Timeouts in seconds (0: none), set on each connection as it opens."""
-        server_settings = {"application_name": "sufrah"}
+        """The engine and its pool. Timeouts in seconds (0: none), set on each connection as it opens,
+        with `server_settings` (e.g. the media links' key, app/media/links.py)."""
+        server_settings = {"application_name": "sufrah", **(server_settings or {})}
         for name, seconds in (
             ("statement_timeout", statement_timeout),
             ("idle_in_transaction_session_timeout", idle_in_transaction_timeout),

@@ -85,7 +85,15 @@ MESSAGE = Projection(
     Message,
     models.Message,
     derived={
-        "media_url": Derived(python=lambda m: m.media_url, sql=lambda r: f"({r}.media_urls ->> 0)"),
+        # a stored attachment's signed link, in SQL by the function of migration 0008 (app/media/links.py)
+        "media_url": Derived(
+            python=lambda m: m.media_url,
+            sql=lambda r: f"sufrah_media_url({r}.restaurant_id, {r}.media_urls ->> 0)",
+        ),
+        "media_urls": Derived(
+            python=lambda m: m.public_media_urls,
+            sql=lambda r: f"sufrah_media_urls({r}.restaurant_id, {r}.media_urls)",
+        ),
         "metadata": Derived(python=lambda m: m.public_metadata, sql=lambda r: f"({r}.metadata - 'twilio')"),
     },
     resolved={"conversation"},

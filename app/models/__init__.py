@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
+from app.media import links
+
 BOT_STATUSES = ("PENDING", "ACTIVE", "FAILED", "VERIFYING")
 CONVERSATION_STATUSES = ("active", "closed")
 DIRECTIONS = ("IN", "OUT")
@@ -241,8 +243,13 @@ class Message(SQLModel, table=True):
 
     @property
     def media_url(self) -> str | None:
-        """The first attachment, what every API shows as `mediaUrl`."""
-        return self.media_urls[0] if self.media_urls else None
+        """The first attachment, what every API shows as `mediaUrl` (a stored one as our signed link)."""
+        return links.shown(self.restaurant_id, self.media_urls[0]) if self.media_urls else None
+
+    @property
+    def public_media_urls(self) -> list[str]:
+        """Every attachment as the APIs show it (`mediaUrls`); SQL's twin is `sufrah_media_urls`."""
+        return [links.shown(self.restaurant_id, url) or "" for url in self.media_urls]
 
     @property
     def public_metadata(self) -> dict[str, Any]:
@@ -565,3 +572,38 @@ class InteractiveContent(SQLModel, table=True):
     content_sid: str  # "HX…"
     content_type: str  # twilio/quick-reply | twilio/list-picker
     created_at: datetime = _ts()
+
+
+MEDIA_STATES = ("pending", "stored", "failed")
+
+
+class MessageMedia(SQLModel, table=True):
+    """One attachment of a message in our media store (app/media). Inbound ones start `pending` and
+    are downloaded from Twilio by app/workers/media.py; staff uploads are `stored` at once (their
+    message is created when they are sent)."""
+
+    __tablename__ = "message_media"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["restaurant_id", "message_id"], ["message.restaurant_id", "message.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("restaurant_id", "message_id", "position", name="message_media_position_key"),
+        CheckConstraint(f"state IN {MEDIA_STATES}", name="message_media_state_valid"),
+        Index("message_media_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    message_id: str | None = None  # a staff upload has none until it is sent
+    position: int = 0  # its index in the message's media_urls
+    state: str = Field(default="pending", sa_column_kwargs={"server_default": "pending"})
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = _ts(nullable=True, default_now=False)
+    error: str | None = None
+    source_url: str | None = None  # Twilio's MediaUrl (inbound)
+    content_type: str | None = None
+    size_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    storage_key: str | None = None
+    filename: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

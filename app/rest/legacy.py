@@ -60,7 +60,7 @@ def message_json(m: Message, *, bot_number: str | None = None) -> dict[str, Any]
         "messageType": m.message_type,
         "content": m.content,
         "mediaUrl": m.media_url,
-        "mediaUrls": list(m.media_urls),
+        "mediaUrls": m.public_media_urls,
         "waSid": m.wa_sid,
         "deliveryStatus": m.delivery_status,
         "errorCode": m.error_code,

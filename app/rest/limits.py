@@ -4,7 +4,8 @@ GraphQL responses. One pure ASGI middleware in front of every route (app.main).
 Without them an anonymous client decided how much the server read and kept: an 8 MiB webhook was
 read whole before its 400, a 3 MiB GraphQL body was read, parsed and its query kept in caches.
 
-    request body      Twilio webhooks (TWILIO_PATHS) 64 KiB, everything else 256 KiB
+    request body      Twilio webhooks (TWILIO_PATHS) 64 KiB, staff media uploads (UPLOAD_PATH)
+                      16 MiB (MEDIA_MAX_BYTES), everything else 256 KiB
                       (MAX_WEBHOOK_BODY_BYTES, MAX_BODY_BYTES). A Content-Length over the limit is
                       answered 413 at once, unread; a body without one (chunked) is counted as it
                       arrives and cut off at the limit, 413.
@@ -36,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 KiB = 1024
 TWILIO_PATHS = frozenset({"/whatsapp/webhook", "/webhook", "/whatsapp/status"})
 GRAPHQL_PATH = "/graphql"
+UPLOAD_PATH = "/api/media"
 MESSAGE_TOO_BIG = 1009  # RFC 6455
 
 
@@ -86,12 +88,14 @@ class Limits:
         webhook_body: int = 64 * KiB,
         ws_message: int = 256 * KiB,
         graphql_response: int = 4096 * KiB,
+        upload_body: int = 16 * 1024 * KiB,
     ) -> None:
         self.app = app
         self.body = body
         self.webhook_body = webhook_body
         self.ws_message = ws_message
         self.graphql_response = graphql_response
+        self.upload_body = upload_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -103,7 +107,13 @@ class Limits:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
-        limit = self.webhook_body if path in TWILIO_PATHS else self.body
+        limit = (
+            self.webhook_body
+            if path in TWILIO_PATHS
+            else self.upload_body
+            if path == UPLOAD_PATH
+            else self.body
+        )
         length = _content_length(scope)
         if length is not None and length > limit:
             await _answer(send, 413, _refusal(path, limit))

@@ -252,6 +252,21 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"enabled": {"type": "boolean"}},
         "additionalProperties": True,
     },
+    "MediaUpload": {
+        "type": "object",
+        "required": ["id", "contentType", "size", "filename", "url", "sendUrl"],
+        "properties": {
+            "id": {"type": "string"},
+            "contentType": {"type": "string"},
+            "size": {"type": "integer"},
+            "filename": _nullable("string"),
+            "url": {"type": "string", "description": "a short-lived link for staff (<img>, <audio>, ...)"},
+            "sendUrl": {
+                "type": "string",
+                "description": "a link valid for days on PUBLIC_BASE_URL: the mediaUrl to send it with",
+            },
+        },
+    },
 }
 
 _ERROR_TEXT = {
@@ -371,6 +386,27 @@ PATHS: dict[str, Any] = {
         _json(_ref("Message"), "the queued message (direction OUT)"),
         422,
     ),
+    "/api/media": {
+        "post": {
+            "summary": "Upload a file for staff to send (an image, audio, video or document)",
+            "description": "The raw file is the body and its type the Content-Type (images, audio, video, "
+            "PDF and office documents; at most MEDIA_MAX_BYTES, 16 MiB by default, else 413). Send it with "
+            "send-media (or GraphQL sendMessage), `mediaUrl` = the answer's `sendUrl`.",
+            "tags": ["conversations"],
+            "parameters": [
+                TENANT,
+                {"name": "filename", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"image/*": {}, "audio/*": {}, "video/*": {}, "application/pdf": {}},
+            },
+            "responses": {
+                "201": _json(_ref("MediaUpload"), "the stored file"),
+                **_errors(400, 401, 403, 404),
+            },
+        }
+    },
     "/api/conversations/{id}/toggle-bot": _conversation_action(
         "The bot on or off for one conversation (off: staff answer by hand)",
         _ref("Toggle"),

@@ -47,7 +47,7 @@ from app.logs import Throttled, untrusted
 from app.models import Message
 from app.realtime import events
 from app.realtime.events import Change
-from app.services import bots
+from app.services import bots, media
 from app.spool import BotDirectory, Spool, Spooled, database_unavailable
 
 log = logging.getLogger("sufrah.webhooks")
@@ -139,11 +139,21 @@ async def ingest(
     )
     if result.created:
         session.info.setdefault(events.TOUCHED, set()).add(restaurant_id)
+        if inbound.media:  # its attachments' download jobs, in the message's transaction
+            await media.record_inbound(
+                session, restaurant_id=restaurant_id, message_id=result.message_id or "", media=inbound.media
+            )
     return result
 
 
 async def ingest_now(db: Database, *, restaurant_id: str, bot_id: str, inbound: InboundMessage) -> Ingested:
-    """The webhook's hot path: the same, as one autocommitted statement (one round trip)."""
+    """The webhook's hot path: the same, as one autocommitted statement (one round trip); a message
+    with attachments takes a transaction, so its media rows commit with it."""
+    if inbound.media:
+        async with db.session() as session:
+            result = await ingest(session, restaurant_id=restaurant_id, bot_id=bot_id, inbound=inbound)
+            await session.commit()
+        return result
     params = _params(restaurant_id, bot_id, inbound)
     async with db.engine.connect() as conn:
         row = await on_driver(

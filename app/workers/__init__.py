@@ -1,5 +1,6 @@
 """Background work of a server process: the bot's turns, the outbox, template submission and
-review polling (app/workers/templates.py), event-log retention.
+review polling (app/workers/templates.py), media downloads (app/workers/media.py), event-log
+retention.
 
 Every piece claims its work from PostgreSQL, so any number of processes may run them side by side
 and a process that dies leaves nothing behind that another can't finish.
@@ -17,10 +18,13 @@ from sqlalchemy import text
 from app.auth.crypto import SecretBox
 from app.bot.runner import BotRunner
 from app.channels.twilio.content import TwilioContent
+from app.channels.twilio.media import TwilioMediaFetcher
 from app.channels.twilio.sender import TwilioSender
 from app.db.engine import Database
+from app.media.store import MediaStore, store_from_settings
 from app.realtime import events
 from app.settings import Settings
+from app.workers.media import MediaDownloads
 from app.workers.outbox import Outbox
 from app.workers.templates import TemplateSync
 
@@ -30,11 +34,17 @@ EVENT_RETENTION_DAYS = 14
 
 
 class Workers:
-    """The bot runner and the outbox, woken right after any local commit that may give them work,
+    """The bot runner, the outbox and media downloads, woken right after any local commit that may give them work,
     and by a short poll for work committed by other processes (or left by one that died)."""
 
     def __init__(
-        self, db: Database, *, settings: Settings, box: SecretBox, poll_interval: float = 1.0
+        self,
+        db: Database,
+        *,
+        settings: Settings,
+        box: SecretBox,
+        store: MediaStore | None = None,
+        poll_interval: float = 1.0,
     ) -> None:
         self.db = db
         self.runner = BotRunner(db)
@@ -43,7 +53,16 @@ class Workers:
         )
         self.outbox = Outbox(db, sender=self.sender, box=box, public_base_url=settings.base_url)
         self.templates = TemplateSync(db, content=TwilioContent(self.sender), box=box)
+        self.fetcher = TwilioMediaFetcher(
+            base_url=settings.twilio_api_base_url,
+            timeout=settings.twilio_timeout_seconds,
+            max_bytes=settings.media_max_bytes,
+        )
+        self.media = MediaDownloads(
+            db, fetcher=self.fetcher, store=store or store_from_settings(settings), box=box
+        )
         self.poll_interval = poll_interval
+        self._media_wake = asyncio.Event()
         self._bot_wake = asyncio.Event()
         self._outbox_wake = asyncio.Event()
         self._templates_wake = asyncio.Event()
@@ -53,6 +72,7 @@ class Workers:
         self._bot_wake.set()
         self._outbox_wake.set()
         self._templates_wake.set()
+        self._media_wake.set()
 
     async def start(self) -> None:
         self.db.commit_listeners.append(self._on_commit)
@@ -67,6 +87,9 @@ class Workers:
                 self._loop("templates", self.templates.sync_due, self._templates_wake),
                 name="worker:templates",
             ),
+            asyncio.create_task(
+                self._loop("media", self.media.download_due, self._media_wake), name="worker:media"
+            ),
             asyncio.create_task(self._prune_forever(), name="worker:prune"),
         ]
 
@@ -79,6 +102,7 @@ class Workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.sender.aclose()
+        await self.fetcher.aclose()
 
     async def _loop(self, name: str, work: Callable[[], Awaitable[int]], wake: asyncio.Event) -> None:
         failing = False

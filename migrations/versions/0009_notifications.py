@@ -6,7 +6,7 @@ notification when a message opens a new conversation: the webhook's hot path sta
 and the notification commits with the message that caused it.
 
 Revision ID: 0009_notifications
-Revises: 0006_staff_reply_index
+Revises: 0008_media
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0009_notifications"
-down_revision = "0006_staff_reply_index"
+down_revision = "0008_media"
 branch_labels = None
 depends_on = None
 

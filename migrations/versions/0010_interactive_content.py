@@ -6,7 +6,7 @@ The cache is keyed (restaurant_id, account_sid, content_hash): tenant-owned like
 it distributes by restaurant_id (see app.models.InteractiveContent for why not per account alone).
 
 Revision ID: 0010_interactive_content
-Revises: 0007_templates (0008/0009 are added in parallel; the merge relinks this revision)
+Revises: 0009_notifications
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_interactive_content"
-down_revision = "0007_templates"
+down_revision = "0009_notifications"
 branch_labels = None
 depends_on = None
 

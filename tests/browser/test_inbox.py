@@ -357,3 +357,53 @@ async def test_the_list_and_the_history_page_in_as_staff_scroll(new_page, server
     await expect(rows.first).to_contain_text("Customer 17")
     await page.get_by_label("Search by name, phone or text").fill("+96650001003")
     await expect(rows).to_have_count(5)
+
+
+def _png(width: int = 3, height: int = 2) -> bytes:
+    """A real (tiny, red) PNG, so the browser really decodes it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_a_customer_photo_shows_inline_and_staff_send_a_document(new_page, server, factory, db, fake):
+    from playwright.async_api import expect
+
+    shop = await open_shop(factory, db, fake)
+    async with db.session() as s:  # no bot: only the photo and the staff's reply go out
+        await restaurants.set_bot_enabled(s, restaurant_id=shop.restaurant_id, enabled=False)
+        await s.commit()
+    # Twilio answers 404 for a moment, then redirects to its CDN (which must never see credentials)
+    url = fake.add_media(shop.bot.bot.account_sid, _png(), "image/png", not_found=1)
+    customer = Customer(shop, fake, "+966500020000", "Photo Customer")
+    await customer.say("", via=server, NumMedia="1", MediaUrl0=url, MediaContentType0="image/png")
+
+    page = await new_page()
+    await sign_in(page, server, shop.token)
+    await conversation(page, "Photo Customer").click()
+    picture = page.locator("#messages li.message img")
+    await expect(picture).to_be_visible(timeout=15_000)  # live: the download finishes after the page opened
+    assert await picture.evaluate("img => img.complete && [img.naturalWidth, img.naturalHeight]") == [3, 2]
+    assert (await picture.get_attribute("src") or "").startswith(f"/media/{shop.restaurant_id}/")
+    assert fake.cdn_saw_credentials == 0
+
+    await page.locator("#attach-file").set_input_files(
+        files=[{"name": "menu.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 our menu"}]
+    )
+    await expect(page.locator("#attach-name")).to_contain_text("menu.pdf")
+    await page.get_by_role("button", name="Send").click()
+    await until(lambda: bool(customer.received()), timeout=15, what="the document on the wire")
+    (sent,) = customer.received()
+    assert len(sent["MediaUrl"]) == 1 and f"/media/{shop.restaurant_id}/" in sent["MediaUrl"][0]
+    await expect(page.locator("#messages li.message a[download]")).to_have_count(1)

@@ -26,6 +26,15 @@ and /_fake/content/{sid}/reject with {"reason": ...}). `fake.contents` holds wha
 its creates (`script` is the Messages API's). Quick-reply and list-picker contents are held
 to WhatsApp's limits (≤ 3 buttons of ≤ 20 characters, ≤ 10 rows of ≤ 24, descriptions ≤ 72): 400.
 
+Media, as Twilio serves an inbound attachment's MediaUrl:
+
+    url = fake.add_media("AC...", b"...jpeg bytes...", "image/jpeg", not_found=1)
+
+GET url needs the account's Basic credentials (401 without, like Twilio); it answers 404 `not_found`
+times first (Twilio does, for a moment after the webhook), then 307 to a second path standing in
+for Twilio's CDN, which needs no credentials and refuses (400, recorded in `cdn_saw_credentials`) a
+request that carries an Authorization header. `media_requests` records every media request.
+
 Like the real API, a request that has been answered late (see `delay`) is still accepted: a client
 timeout does not mean the message was not sent.
 """
@@ -48,6 +57,8 @@ from typing import Any, Self
 from aiohttp import web
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
+MEDIA_PATH = "/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
+CDN_PATH = "/_cdn/{token}"
 
 ScriptEntry = int | tuple[int, dict[str, Any]] | tuple[int, dict[str, Any], dict[str, str]]
 
@@ -65,10 +76,37 @@ class FakeTwilio:
         self._script: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
         self._content_script: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
         self._sent_changed = asyncio.Condition()
+        self.media_requests: list[dict[str, Any]] = []  # every media and CDN request
+        self.cdn_saw_credentials = 0
+        self._media: dict[str, dict[str, Any]] = {}  # media sid -> bytes, type, 404s left, CDN token
         self._runner: web.AppRunner | None = None
 
     def add_account(self, account_sid: str, auth_token: str) -> None:
         self._accounts[account_sid] = auth_token
+
+    def add_media(
+        self,
+        account_sid: str,
+        data: bytes,
+        content_type: str,
+        *,
+        not_found: int = 0,
+        redirect: bool = True,
+        message_sid: str | None = None,
+    ) -> str:
+        """Serve `data` as an attachment of a message of this account; returns its MediaUrl."""
+        message_sid = message_sid or "MM" + uuid.uuid4().hex
+        media_sid = "ME" + uuid.uuid4().hex
+        self._media[media_sid] = {
+            "account_sid": account_sid,
+            "data": data,
+            "content_type": content_type,
+            "not_found": not_found,
+            "redirect": redirect,
+            "token": uuid.uuid4().hex,
+        }
+        path = MEDIA_PATH.format(account_sid=account_sid, message_sid=message_sid, media_sid=media_sid)
+        return self.base_url + path
 
     def script(self, *responses: ScriptEntry) -> None:
         """Queue the next answers to authenticated, well-formed requests; 201 once the queue is empty.
@@ -133,6 +171,8 @@ class FakeTwilio:
         app.router.add_post("/v1/Content/{sid}/ApprovalRequests/whatsapp", self._submit_content)
         app.router.add_get("/v1/Content/{sid}/ApprovalRequests", self._fetch_approval)
         app.router.add_post("/_fake/content/{sid}/{verdict:approve|reject}", self._review)
+        app.router.add_get(MEDIA_PATH, self._get_media)
+        app.router.add_get(CDN_PATH, self._get_cdn)
         app.router.add_get("/_fake/sent", self._list_sent)
         app.router.add_get("/_fake/requests", self._list_requests)
         app.router.add_post("/_fake/script", self._set_script)
@@ -341,6 +381,45 @@ class FakeTwilio:
             "whatsapp": {"type": "whatsapp", **_approval(content), "flows": None},
         }
         return self._content_answer(request, 200, body)
+
+    async def _get_media(self, request: web.Request) -> web.Response:
+        account_sid, media_sid = request.match_info["account_sid"], request.match_info["media_sid"]
+        authorization = request.headers.get("Authorization")
+        entry = self._media.get(media_sid)
+        if not self._authorized(account_sid, authorization):
+            status, response = (
+                401,
+                web.json_response(_error(401, {"code": 20003, "message": "Authenticate"}), status=401),
+            )
+        elif entry is None or entry["account_sid"] != account_sid:
+            status, response = 404, web.json_response(_error(404, {"code": 20404}), status=404)
+        elif entry["not_found"] > 0:
+            entry["not_found"] -= 1
+            status, response = 404, web.json_response(_error(404, {"code": 20404}), status=404)
+        elif entry["redirect"]:
+            location = CDN_PATH.format(token=entry["token"])
+            status, response = 307, web.Response(status=307, headers={"Location": self.base_url + location})
+        else:
+            status, response = 200, web.Response(body=entry["data"], content_type=entry["content_type"])
+        self.media_requests.append(
+            {"path": request.path, "authorization": authorization is not None, "status": status}
+        )
+        return response
+
+    async def _get_cdn(self, request: web.Request) -> web.Response:
+        authorization = request.headers.get("Authorization")
+        entry = next((e for e in self._media.values() if e["token"] == request.match_info["token"]), None)
+        if authorization is not None:
+            self.cdn_saw_credentials += 1
+            status, response = 400, web.json_response({"error": "credentials sent to the CDN"}, status=400)
+        elif entry is None:
+            status, response = 404, web.Response(status=404)
+        else:
+            status, response = 200, web.Response(body=entry["data"], content_type=entry["content_type"])
+        self.media_requests.append(
+            {"path": request.path, "authorization": authorization is not None, "status": status}
+        )
+        return response
 
     async def _list_sent(self, _: web.Request) -> web.Response:
         return web.json_response(self.sent)

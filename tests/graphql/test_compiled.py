@@ -16,10 +16,11 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 
 from app.graphql.fast.plans import Plans
-from app.services import bots
+from app.models import MessageMedia
+from app.services import bots, media
 from tests.support import Factory, auth, eventually, graphql_view, inbound_params, post_signed, revoke
 
 MESSAGE = (
@@ -111,6 +112,14 @@ async def shop(client, factory: Factory, db):
         MediaUrl0="https://api.twilio.com/media/ME1",
         MediaContentType0="image/jpeg",
     )
+    async with (
+        db.session() as s
+    ):  # its picture downloaded: mediaUrl(s) are our signed link, in SQL and Python
+        picture = (await s.execute(select(MessageMedia))).scalar_one()
+        await media.mark_stored(
+            s, restaurant_id=restaurant.id, media_id=picture.id, content_type="image/jpeg", size=3, key="k"
+        )
+        await s.commit()
     await say(client, old, "+966559999999", "to the old number")
     token = await factory.token(restaurant.id)
     admin = await factory.token(admin=True)
@@ -253,6 +262,7 @@ async def test_conversation_pages_are_the_same_json_both_ways(client, ask, shop)
     assert {c["status"] for c in everything} == {"ACTIVE", "CLOSED"}
     assert any(c["waitingForStaff"] for c in everything) and any(not c["bot"]["isActive"] for c in everything)
     assert any(c["lastMessage"]["mediaUrls"] for c in everything)
+    assert any((c["lastMessage"]["mediaUrl"] or "").startswith("/media/") for c in everything)
     assert any(c["lastMessage"]["direction"] == "OUT" for c in everything)
     assert any("." not in c["lastMessage"]["createdAt"] for c in everything)
     assert any(c["customerName"] is None for c in everything)

@@ -847,7 +847,8 @@ function renderChat() {
       lastDay = day;
     }
     let entry = messageNodes.get(message.id);
-    const version = `${message.deliveryStatus}|${message.errorMessage}|${message.content}`;
+    // an attachment's link changes once its file is stored (Twilio's URL, then ours)
+    const version = `${message.deliveryStatus}|${message.errorMessage}|${message.content}|${(message.mediaUrls ?? []).join(" ")}`;
     if (!entry || entry.version !== version) {
       entry = { node: messageNode(message), version };
       messageNodes.set(message.id, entry);
@@ -871,6 +872,53 @@ const TICKS = {
   failed: ["!", "Failed"], undelivered: ["!", "Not delivered"],
 };
 const AUTHORS = { bot: "Bot", staff: "Staff", system: "System" };
+
+// An attachment: our own signed link (/media/...) once the file is stored, shown inline (images,
+// audio, video) or offered for download (documents); anything else (Twilio's URL while the file is
+// still being fetched, or one it could not fetch) is a plain link.
+function mediaNode(m, url, contentType, i, count) {
+  const kind = contentType || (m.messageType === "image" || m.messageType === "media" ? "image/" : "");
+  const label = `${count > 1 ? `Attachment ${i + 1}` : "Attachment"}${contentType || m.messageType ? ` (${contentType || m.messageType})` : ""}`;
+  const ours = ourMediaPath(url);
+  if (ours) {
+    const download = el("a", { href: ours, download: "", rel: "noopener", text: `Download ${label.toLowerCase()}` });
+    if (kind.startsWith("image/")) {
+      const img = el("img", { src: ours, alt: label, loading: "lazy" });
+      img.addEventListener("error", () => img.replaceWith(download));
+      return el("li", {}, el("a", { href: ours, target: "_blank", rel: "noopener" }, img));
+    }
+    if (kind.startsWith("audio/")) return el("li", {}, el("audio", { src: ours, controls: "", preload: "metadata", "aria-label": label }));
+    if (kind.startsWith("video/")) return el("li", {}, el("video", { src: ours, controls: "", preload: "metadata", "aria-label": label }));
+    return el("li", {}, download);
+  }
+  const href = safeUrl(url);
+  return el("li", {}, href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text: label }) : label);
+}
+
+// Our link as a path on this origin (a staff upload's link is absolute, on PUBLIC_BASE_URL, for Twilio).
+function ourMediaPath(url) {
+  try {
+    const parsed = new URL(url, location.origin);
+    return parsed.pathname.startsWith("/media/") && parsed.searchParams.has("sig") ? parsed.pathname + parsed.search : null;
+  } catch {
+    return null;
+  }
+}
+
+async function uploadMedia(file) {
+  const headers = { "Content-Type": file.type || "application/octet-stream", Accept: "application/json" };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (state.restaurantId) headers["X-Restaurant-Id"] = state.restaurantId;
+  let response;
+  try {
+    response = await fetch(`/api/media?filename=${encodeURIComponent(file.name)}`, { method: "POST", headers, body: file });
+  } catch {
+    throw new ApiError("The server can't be reached right now. Try again in a moment.", "NETWORK");
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(body.error ?? `The server answered ${response.status}.`, "HTTP");
+  return body;
+}
 
 function safeUrl(value) {
   try {
@@ -904,13 +952,8 @@ function messageNode(m) {
   }
   const media = m.mediaUrls ?? [];
   if (media.length) {
-    const types = new Map((m.metadata?.media ?? []).map((x) => [x.url, x.contentType]));
-    parts.push(el("ul", { class: "media" }, media.map((url, i) => {
-      const href = safeUrl(url);
-      const kind = types.get(url) ?? m.messageType;
-      const text = `${media.length > 1 ? `Attachment ${i + 1}` : "Attachment"}${kind ? ` (${kind})` : ""}`;
-      return el("li", {}, href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : text);
-    })));
+    const declared = m.metadata?.media ?? [];
+    parts.push(el("ul", { class: "media" }, media.map((url, i) => mediaNode(m, url, declared[i]?.contentType, i, media.length))));
   }
   if (!m.content && !location && !media.length) parts.push(el("p", { class: "text muted", text: `[${m.messageType}]` }));
   const meta = [el("time", { datetime: m.createdAt, text: formatTime(m.createdAt) })];
@@ -1336,21 +1379,30 @@ function wire() {
       $("reply").requestSubmit();
     }
   });
+  $("attach").addEventListener("click", () => $("attach-file").click());
+  $("attach-file").addEventListener("change", () => {
+    const file = $("attach-file").files[0];
+    $("attach-name").textContent = file ? `Attached: ${file.name} (Send to send it)` : "";
+  });
   $("reply").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = body.value.trim();
     const error = $("reply-error");
+    const file = $("attach-file").files[0] ?? null;
     error.textContent = "";
-    if (!text || !state.openId) {
-      error.textContent = text ? "" : "Write a message first.";
+    if ((!text && !file) || !state.openId) {
+      error.textContent = text || file ? "" : "Write a message first.";
       return;
     }
     const send = $("send");
     send.disabled = true;
     try {
-      const result = (await gql(M_SEND, { id: state.openId, body: text })).sendMessage;
+      const mediaUrl = file ? (await uploadMedia(file)).sendUrl : null;
+      const result = (await gql(M_SEND, { id: state.openId, body: text, mediaUrl })).sendMessage;
       if (result.__typename === "Message") {
         body.value = "";
+        $("attach-file").value = "";
+        $("attach-name").textContent = "";
         chatScroll.toBottom = true;
         mergeMessage(result);
         render();

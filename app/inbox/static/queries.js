@@ -51,8 +51,8 @@ export const M_MARK_READ = conversationMutation("markConversationRead");
 export const M_CLOSE = conversationMutation("closeConversation");
 export const M_REOPEN = conversationMutation("reopenConversation");
 export const M_BOT = conversationMutation("setConversationBotActive", ", active: $active", ", $active: Boolean!");
-export const M_SEND = `mutation Send($id: ID!, $body: String!) {
-  sendMessage(conversationId: $id, body: $body) {
+export const M_SEND = `mutation Send($id: ID!, $body: String!, $mediaUrl: String) {
+  sendMessage(conversationId: $id, body: $body, mediaUrl: $mediaUrl) {
     __typename ... on Message { ${MESSAGE} } ${FAILURES} ... on OutsideCustomerWindowError { message }
   }
 }`;
