@@ -407,3 +407,69 @@ async def test_a_customer_photo_shows_inline_and_staff_send_a_document(new_page,
     (sent,) = customer.received()
     assert len(sent["MediaUrl"]) == 1 and f"/media/{shop.restaurant_id}/" in sent["MediaUrl"][0]
     await expect(page.locator("#messages li.message a[download]")).to_have_count(1)
+
+
+async def test_staff_manage_templates_and_send_one_outside_the_window(new_page, server, factory, db, fake):
+    from playwright.async_api import expect
+    from sqlalchemy import text
+
+    shop = await open_shop(factory, db, fake)
+    huda = Customer(shop, fake, "+966501110009", "Huda")
+    await huda.say_and_wait("Hello", via=server)
+    async with db.session() as s:
+        await s.execute(
+            update(Conversation)
+            .where(Conversation.restaurant_id == shop.restaurant_id)
+            .values(last_inbound_at=func.now() - timedelta(hours=25))
+        )
+        await s.commit()
+
+    async def review_now() -> None:  # the server's worker asks Twilio again within its poll interval
+        async with db.session() as s:
+            await s.execute(
+                text("UPDATE message_template SET next_sync_at = now() WHERE next_sync_at IS NOT NULL")
+            )
+            await s.commit()
+
+    page = await new_page()
+    await sign_in(page, server, shop.token)
+    await page.get_by_role("button", name="Templates").click()
+    dialog = page.locator("#templates")
+    for name, body in (("follow_up", "Hello again: {{1}}"), ("promo", "{{1}}")):
+        await dialog.get_by_label("Name (lowercase").fill(name)
+        await dialog.get_by_label("Language").select_option("en")
+        await dialog.get_by_label("Body:").fill(body)
+        await dialog.get_by_label("Sample values").fill("your order is ready")
+        await dialog.get_by_role("button", name="Save and submit").click()
+        await expect(dialog.locator("li.template[data-status='PENDING']", has_text=name)).to_be_visible()
+    await until(lambda: len(fake.contents) == 2, what="both templates submitted to the Content API")
+    by_name = {c["approval"]["name"]: sid for sid, c in fake.contents.items()}
+    fake.approve(by_name["follow_up"])
+    fake.reject(by_name["promo"], "The body can't be only a variable")
+    await review_now()
+    await until(lambda: all(fake.contents[s]["approval"]["status"] != "received" for s in by_name.values()))
+    await page.wait_for_timeout(2500)  # the worker polls every second
+    await dialog.get_by_role("button", name="Close").click()
+    await page.get_by_role("button", name="Templates").click()
+    await expect(dialog.locator("li.template[data-status='APPROVED']", has_text="follow_up")).to_be_visible()
+    rejected = dialog.locator("li.template[data-status='REJECTED']", has_text="promo")
+    await expect(rejected).to_contain_text("WhatsApp's reason: The body can't be only a variable")
+    await dialog.get_by_role("button", name="Close").click()
+
+    # Outside the window the conversation offers the approved template, its variable to fill.
+    await conversation(page, "Huda").click()
+    await expect(page.locator("#window-note")).to_be_visible()
+    picker = page.locator("#template-send")
+    await expect(picker).to_be_visible()
+    await picker.get_by_label("Approved template").select_option(label="follow_up (en)")
+    await picker.locator("input[data-variable='1']").fill("we found your wallet")
+    await expect(picker.locator("#template-preview")).to_have_text("Hello again: we found your wallet")
+    before = len(huda.received())
+    await picker.get_by_role("button", name="Use this template").click()
+    sent = bubble(page, "Hello again: we found your wallet")
+    await expect(sent).to_be_visible()
+    await expect(sent.locator(".template-tag")).to_have_text("WhatsApp template follow_up")
+    await until(lambda: len(huda.received()) > before, what="the template at Twilio")
+    [wire] = huda.received()[before:]
+    assert wire["ContentSid"] == by_name["follow_up"]
+    assert wire["ContentVariables"] == '{"1": "we found your wallet"}'

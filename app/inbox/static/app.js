@@ -18,8 +18,9 @@
 
 import { createClient } from "./vendor/graphql-ws-6.4.2/client.js";
 import {
-  M_BOT, M_CLOSE, M_MARK_READ, M_NOTIFICATIONS_READ, M_ORDER_STATUS, M_REOPEN, M_SEND, Q_CONVERSATION,
-  Q_CONVERSATIONS, Q_NOTIFICATIONS, Q_ORDER, Q_ORDERS, Q_RESTAURANTS, Q_STATS, S_EVENTS,
+  M_BOT, M_CLOSE, M_CREATE_TEMPLATE, M_DELETE_TEMPLATE, M_MARK_READ, M_NOTIFICATIONS_READ, M_ORDER_STATUS,
+  M_REOPEN, M_SEND, M_SEND_TEMPLATE, M_TEMPLATE_SETTINGS, M_UPDATE_TEMPLATE, Q_CONVERSATION, Q_CONVERSATIONS,
+  Q_NOTIFICATIONS, Q_ORDER, Q_ORDERS, Q_RESTAURANTS, Q_STATS, Q_TEMPLATES, S_EVENTS,
 } from "./queries.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -59,6 +60,7 @@ function freshState() {
     notificationsLoaded: false,
     connection: "idle",
     synced: false, // the lists have been read once for this restaurant
+    templates: null, // the restaurant's WhatsApp templates, once read: { list, followUp, orderStatus }
   };
 }
 
@@ -824,7 +826,9 @@ function renderChat() {
       conversation.status === "CLOSED" ? "Reopen conversation" : "Close conversation");
     $("mark-read").textContent = conversation.unreadCount > 0 ? `Mark read (${conversation.unreadCount})` : "Mark read";
     const inboundAt = conversation.lastInboundAt ? Date.parse(conversation.lastInboundAt) : 0;
-    $("window-note").hidden = Date.now() - inboundAt < CUSTOMER_WINDOW_MS;
+    const windowOpen = Date.now() - inboundAt < CUSTOMER_WINDOW_MS;
+    $("window-note").hidden = windowOpen;
+    showTemplatePicker(!windowOpen);
   }
   const older = $("older");
   older.hidden = !state.older.hasPrevious;
@@ -941,6 +945,9 @@ function messageNode(m) {
   const outgoing = m.direction === "OUT";
   const parts = [];
   if (outgoing) parts.push(el("span", { class: "author", text: AUTHORS[m.author] ?? "Restaurant" }));
+  if (m.metadata?.template) {
+    parts.push(el("span", { class: "template-tag", text: `WhatsApp template ${m.metadata.template.name}` }));
+  }
   const location = m.metadata?.location;
   if (m.content) parts.push(el("p", { class: "text", dir: "auto", text: m.content }));
   if (location) {
@@ -1211,6 +1218,8 @@ function showSignIn(message = "") {
   $("app").hidden = true;
   $("sign-out").hidden = true;
   $("bell-wrap").hidden = true;
+  $("open-templates").hidden = true;
+  $("templates").close?.();
   $("restaurant-switch").hidden = true;
   $("restaurant-name").hidden = true;
   $("restaurant-bot").hidden = true;
@@ -1244,6 +1253,7 @@ function openRestaurant(restaurantId) {
   $("sign-out").hidden = false;
   Object.assign(changed, { header: true, list: true, chat: true, orders: true, notifications: true });
   $("bell-wrap").hidden = false;
+  $("open-templates").hidden = false;
   showView("list");
   render();
   synchronize(); // at once, over HTTP: the page is useful even before (or without) the socket
@@ -1470,6 +1480,216 @@ function wire() {
   }, 60_000);
 }
 
+// ---------------------------------------------------------------------------------------------
+// WhatsApp templates: the library (a dialog) and the picker of a conversation outside the window
+
+const TEMPLATE_STATUS = { DRAFT: "Draft", PENDING: "Waiting for WhatsApp's review", APPROVED: "Approved",
+  REJECTED: "Rejected" };
+const placeholders = (body) => [...new Set([...body.matchAll(/\{\{\s*(\d+)\s*\}\}/g)].map((m) => Number(m[1])))]
+  .sort((a, b) => a - b);
+const renderTemplate = (body, values) => body.replace(/\{\{\s*(\d+)\s*\}\}/g, (all, n) => values[n - 1] || all);
+
+async function loadTemplates() {
+  const data = await gql(Q_TEMPLATES);
+  state.templates = { list: data.templates, followUp: data.templateSettings.followUp?.id ?? null,
+    orderStatus: data.templateSettings.orderStatus?.id ?? null };
+  renderTemplates();
+  return state.templates;
+}
+
+function templateNode(t) {
+  const status = el("span", { class: `template-status ${t.status.toLowerCase()}`, text: TEMPLATE_STATUS[t.status] });
+  const lines = [el("p", { class: "template-body", dir: "auto", text: t.body })];
+  if (t.footer) lines.push(el("p", { class: "hint", dir: "auto", text: t.footer }));
+  if (t.status === "REJECTED" && t.rejectionReason) {
+    lines.push(el("p", { class: "failed", text: `WhatsApp's reason: ${t.rejectionReason}` }));
+  }
+  if (t.syncError && t.status === "PENDING") lines.push(el("p", { class: "warning", text: `Twilio: ${t.syncError}` }));
+  return el("li", { class: "template", "data-id": t.id, "data-status": t.status },
+    el("div", { class: "template-head" },
+      el("strong", { text: t.name }), el("span", { class: "hint", text: ` ${t.language} · ${t.category}` }), status),
+    lines,
+    el("p", { class: "hint", text: `Sent ${t.usageCount} time${t.usageCount === 1 ? "" : "s"}` }),
+    el("div", { class: "form-actions" },
+      el("button", { type: "button", class: "secondary", "data-edit": t.id, text: "Edit",
+        "aria-label": `Edit ${t.name}` }),
+      el("button", { type: "button", class: "secondary", "data-delete": t.id, text: "Delete",
+        "aria-label": `Delete ${t.name}` })));
+}
+
+function renderTemplates() {
+  const { list, followUp, orderStatus } = state.templates ?? { list: [] };
+  $("template-list").replaceChildren(...list.map(templateNode));
+  $("template-empty").hidden = list.length > 0;
+  for (const [id, chosen] of [["follow-up-template", followUp], ["order-status-template", orderStatus]]) {
+    $(id).replaceChildren(el("option", { value: "", text: "None (refuse outside the window)" }),
+      ...list.map((t) => el("option", { value: t.id, selected: t.id === chosen,
+        text: `${t.name} (${t.language}, ${TEMPLATE_STATUS[t.status].toLowerCase()})` })));
+  }
+  if (state.openId) {
+    changed.chat = true;
+    render();
+  }
+}
+
+function fillTemplateForm(t = null) {
+  $("template-form-title").textContent = t ? `Edit ${t.name}` : "New template";
+  $("template-id").value = t?.id ?? "";
+  $("template-name").value = t?.name ?? "";
+  $("template-language").value = t?.language ?? "ar";
+  $("template-category").value = t?.category ?? "UTILITY";
+  $("template-body").value = t?.body ?? "";
+  $("template-footer").value = t?.footer ?? "";
+  const samples = t?.variables ?? {};
+  $("template-samples").value = Object.keys(samples).sort((a, b) => a - b).map((k) => samples[k]).join("\n");
+  $("template-buttons").value = (t?.buttons ?? []).map((b) => b.title).join(", ");
+  $("template-error").textContent = "";
+}
+
+async function saveTemplate() {
+  const id = $("template-id").value;
+  const samples = $("template-samples").value.split("\n").map((v) => v.trim());
+  const body = $("template-body").value;
+  const variables = Object.fromEntries(placeholders(body).map((n) => [String(n), samples[n - 1] || `sample ${n}`]));
+  const titles = $("template-buttons").value.split(",").map((v) => v.trim()).filter(Boolean);
+  const input = { name: $("template-name").value.trim(), language: $("template-language").value,
+    category: $("template-category").value, body, footer: $("template-footer").value.trim(), variables,
+    buttons: titles.map((title) => ({ title })) };
+  const result = id
+    ? (await gql(M_UPDATE_TEMPLATE, { id, input })).updateTemplate
+    : (await gql(M_CREATE_TEMPLATE, { input })).createTemplate;
+  if (result.__typename !== "Template") return result.message;
+  fillTemplateForm();
+  await loadTemplates();
+  announce(`Template ${result.name} saved and sent for WhatsApp's review.`);
+  return null;
+}
+
+function showTemplatePicker(outside) {
+  const form = $("template-send");
+  form.hidden = !outside;
+  if (!outside) return;
+  if (!state.templates) {
+    state.templates = { list: [], followUp: null, orderStatus: null }; // once: loadTemplates fills it in
+    loadTemplates().catch((e) => { $("template-send-error").textContent = e.message; });
+    return;
+  }
+  const approved = state.templates.list.filter((t) => t.status === "APPROVED");
+  const pick = $("template-pick");
+  const previous = pick.value;
+  pick.replaceChildren(...approved.map((t) => el("option", { value: t.id, text: `${t.name} (${t.language})` })));
+  if (approved.some((t) => t.id === previous)) pick.value = previous;
+  $("template-send-button").disabled = approved.length === 0;
+  if (!approved.length) {
+    $("template-variables").replaceChildren();
+    $("template-preview").textContent = "No approved template yet: add one under Templates.";
+    return;
+  }
+  renderTemplateVariables();
+}
+
+function renderTemplateVariables() {
+  const t = state.templates?.list.find((x) => x.id === $("template-pick").value);
+  const box = $("template-variables");
+  if (!t) return;
+  if (box.dataset.template !== t.id) {
+    box.dataset.template = t.id;
+    box.replaceChildren(...placeholders(t.body).map((n) => el("label", {},
+      el("span", { text: `{{${n}}}` }), el("input", { "data-variable": n, dir: "auto", required: true }))));
+  }
+  const values = [...box.querySelectorAll("input")].map((input) => input.value);
+  $("template-preview").textContent = renderTemplate(t.body, values) + (t.footer ? `\n\n${t.footer}` : "");
+}
+
+function wireTemplates() {
+  const dialog = $("templates");
+  $("open-templates").addEventListener("click", () => {
+    fillTemplateForm();
+    dialog.showModal();
+    loadTemplates().catch((e) => { $("template-error").textContent = e.message; });
+  });
+  $("close-templates").addEventListener("click", () => dialog.close());
+  $("template-reset").addEventListener("click", () => fillTemplateForm());
+  $("template-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const save = $("template-save");
+    save.disabled = true;
+    try {
+      $("template-error").textContent = (await saveTemplate()) ?? "";
+    } catch (e) {
+      $("template-error").textContent = e.message;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  $("template-list").addEventListener("click", async (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    const t = state.templates?.list.find((x) => x.id === (button.dataset.edit ?? button.dataset.delete));
+    if (!t) return;
+    if (button.dataset.edit) {
+      fillTemplateForm(t);
+      $("template-name").focus();
+      return;
+    }
+    if (button.dataset.confirm !== "yes") {
+      button.dataset.confirm = "yes";
+      button.textContent = "Confirm delete";
+      return;
+    }
+    try {
+      const result = (await gql(M_DELETE_TEMPLATE, { id: t.id })).deleteTemplate;
+      if (result.__typename !== "TemplateDeleted") $("template-error").textContent = result.message;
+      await loadTemplates();
+    } catch (e) {
+      $("template-error").textContent = e.message;
+    }
+  });
+  $("template-settings").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const result = (await gql(M_TEMPLATE_SETTINGS, { followUp: $("follow-up-template").value || null,
+        orderStatus: $("order-status-template").value || null })).setTemplateSettings;
+      if (result.__typename !== "TemplateSettings") $("template-error").textContent = result.message;
+      else announce("Template choices saved.");
+      await loadTemplates();
+    } catch (e) {
+      $("template-error").textContent = e.message;
+    }
+  });
+  $("template-pick").addEventListener("change", () => renderTemplateVariables());
+  $("template-variables").addEventListener("input", () => renderTemplateVariables());
+  $("template-send").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("template-send-error");
+    error.textContent = "";
+    const variables = [...$("template-variables").querySelectorAll("input")].map((input) => input.value.trim());
+    if (variables.some((v) => !v)) {
+      error.textContent = "Fill every variable first.";
+      return;
+    }
+    const button = $("template-send-button");
+    button.disabled = true;
+    try {
+      const result = (await gql(M_SEND_TEMPLATE, { id: state.openId, templateId: $("template-pick").value,
+        variables })).sendTemplate;
+      if (result.__typename === "Message") {
+        for (const input of $("template-variables").querySelectorAll("input")) input.value = "";
+        renderTemplateVariables();
+        chatScroll.toBottom = true;
+        mergeMessage(result);
+        render();
+      } else {
+        error.textContent = result.message;
+      }
+    } catch (e) {
+      error.textContent = e.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 async function act(fn) {
   const error = $("reply-error");
   error.textContent = "";
@@ -1482,6 +1702,7 @@ async function act(fn) {
 }
 
 wire();
+wireTemplates();
 const savedToken = STORE.getItem(KEY_TOKEN);
 if (savedToken) signIn(savedToken);
 else showSignIn();

@@ -74,3 +74,28 @@ export const S_EVENTS = `subscription Events($after: String) {
     ... on Notification { ${NOTIFICATION} cursor }
   }
 }`;
+
+// WhatsApp templates (the Templates dialog, and the picker in a conversation outside the 24-hour window).
+export const TEMPLATE = `id name friendlyName language category body footer buttons variables status
+  rejectionReason syncError contentSid usageCount approvedAt updatedAt`;
+export const Q_TEMPLATES = `query Templates { templates { ${TEMPLATE} }
+  templateSettings { followUp { id } orderStatus { id } } }`;
+export const M_CREATE_TEMPLATE = `mutation CreateTemplate($input: TemplateInput!) {
+  createTemplate(input: $input) { __typename ... on Template { ${TEMPLATE} } ${FAILURES} }
+}`;
+export const M_UPDATE_TEMPLATE = `mutation UpdateTemplate($id: ID!, $input: TemplateInput!) {
+  updateTemplate(id: $id, input: $input) { __typename ... on Template { ${TEMPLATE} } ${FAILURES} }
+}`;
+export const M_DELETE_TEMPLATE = `mutation DeleteTemplate($id: ID!) {
+  deleteTemplate(id: $id) { __typename ... on NotFoundError { message } ... on ForbiddenError { message } }
+}`;
+export const M_TEMPLATE_SETTINGS = `mutation TemplateSettings($followUp: ID, $orderStatus: ID) {
+  setTemplateSettings(followUpTemplateId: $followUp, orderStatusTemplateId: $orderStatus) {
+    __typename ... on TemplateSettings { followUp { id } orderStatus { id } } ${FAILURES}
+  }
+}`;
+export const M_SEND_TEMPLATE = `mutation SendTemplate($id: ID!, $templateId: ID!, $variables: [String!]!) {
+  sendTemplate(conversationId: $id, templateId: $templateId, variables: $variables) {
+    __typename ... on Message { ${MESSAGE} } ${FAILURES} ... on OutsideCustomerWindowError { message }
+  }
+}`;
