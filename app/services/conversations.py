@@ -360,10 +360,9 @@ async def find_or_create(
     )
     return (
         await session.execute(
-            select(Conversation).where(
-                Conversation.restaurant_id == restaurant_id,
-                Conversation.bot_id == bot_id,
-                Conversation.customer_phone == customer_phone,
+            # the conversation key (conversation_customer_key), not a caller's scope
+            select(Conversation).filter_by(
+                restaurant_id=restaurant_id, bot_id=bot_id, customer_phone=customer_phone
             )
         )
     ).scalar_one()
