@@ -74,7 +74,9 @@ class Loaders:
         )
 
     async def _branches(self, ids: list[str]) -> list[Branch | None]:
-        return await self._by_id(lambda s, r, keys: catalog.get_branches(s, restaurant_id=r, ids=keys), ids)
+        return await self._by_id(
+            lambda s, r, keys: catalog.get_branches(s, restaurant_id=r, ids=keys), ids, missing=None
+        )
 
     async def _conversations(self, ids: list[str]) -> list[Conversation | None]:
         return await self._by_id(

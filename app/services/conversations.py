@@ -361,9 +361,9 @@ async def find_or_create(
     return (
         await session.execute(
             select(Conversation).where(
-                Conversation.restaurant_id == restaurant_id,
-                Conversation.bot_id == bot_id,
-                Conversation.customer_phone == customer_phone,
+                col(Conversation.restaurant_id) == restaurant_id,
+                col(Conversation.bot_id) == bot_id,
+                col(Conversation.customer_phone) == customer_phone,
             )
         )
     ).scalar_one()
