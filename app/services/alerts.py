@@ -26,9 +26,14 @@ from app.services import conversations, outbound
 
 
 class _Line(Protocol):
-    name_ar: str
-    name_en: str
-    quantity: int
+    """What an alert reads of a line (read-only: orders.NewLine is frozen, OrderLine a row)."""
+
+    @property
+    def name_ar(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
 
 
 def alert_text(*, order: Order, branch: Branch, lines: Sequence[_Line]) -> str:

@@ -118,9 +118,9 @@ async def save_branch(
             if values.get(name) is None:
                 raise ValidationFailed(f"{name} is required", field=name)
     if values.get("is_default"):
-        others = update(Branch).where(Branch.restaurant_id == restaurant_id, Branch.is_default)
+        others = update(Branch).where(col(Branch.restaurant_id) == restaurant_id, col(Branch.is_default))
         if branch_id is not None:
-            others = others.where(Branch.id != branch_id)
+            others = others.where(col(Branch.id) != branch_id)
         await session.execute(others.values(is_default=False, updated_at=func.now()))
     return await _upsert(
         session, Branch, restaurant_id=restaurant_id, row_id=branch_id, values=values, prefix="brn"
@@ -135,7 +135,7 @@ async def set_branch_alert_phone(
     row = (
         await session.execute(
             update(Branch)
-            .where(Branch.restaurant_id == restaurant_id, Branch.id == branch_id)
+            .where(col(Branch.restaurant_id) == restaurant_id, col(Branch.id) == branch_id)
             .values(alert_phone=value, updated_at=func.now())
             .returning(Branch)
         )
@@ -146,7 +146,7 @@ async def set_branch_alert_phone(
 
 
 async def get_branches(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Branch]:
-    stmt = select(Branch).where(Branch.restaurant_id == restaurant_id, Branch.id.in_(ids))
+    stmt = select(Branch).where(col(Branch.restaurant_id) == restaurant_id, col(Branch.id).in_(ids))
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 

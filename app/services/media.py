@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
@@ -77,7 +78,7 @@ async def mark_stored(
     row = (
         await session.execute(
             update(MessageMedia)
-            .where(MessageMedia.restaurant_id == restaurant_id, MessageMedia.id == media_id)
+            .where(col(MessageMedia.restaurant_id) == restaurant_id, col(MessageMedia.id) == media_id)
             .values(
                 state="stored",
                 content_type=content_type,
@@ -87,7 +88,7 @@ async def mark_stored(
                 next_attempt_at=None,
                 updated_at=text("now()"),
             )
-            .returning(MessageMedia.message_id, MessageMedia.position)
+            .returning(col(MessageMedia.message_id), col(MessageMedia.position))
         )
     ).one_or_none()
     if row is None or row.message_id is None:
@@ -110,7 +111,7 @@ async def mark_failed(session: AsyncSession, *, restaurant_id: str, media_id: st
     """Given up: the message keeps Twilio's URL, the reason is kept for support."""
     await session.execute(
         update(MessageMedia)
-        .where(MessageMedia.restaurant_id == restaurant_id, MessageMedia.id == media_id)
+        .where(col(MessageMedia.restaurant_id) == restaurant_id, col(MessageMedia.id) == media_id)
         .values(state="failed", error=error, next_attempt_at=None, updated_at=text("now()"))
     )
 
@@ -121,7 +122,7 @@ async def retry_later(
     """Try again after `delay` seconds."""
     await session.execute(
         update(MessageMedia)
-        .where(MessageMedia.restaurant_id == restaurant_id, MessageMedia.id == media_id)
+        .where(col(MessageMedia.restaurant_id) == restaurant_id, col(MessageMedia.id) == media_id)
         .values(
             error=error,
             next_attempt_at=text(f"now() + make_interval(secs => {float(delay)!r})"),
@@ -135,9 +136,9 @@ async def get_stored(session: AsyncSession, *, restaurant_id: str, media_id: str
     row = (
         await session.execute(
             select(MessageMedia).where(
-                MessageMedia.restaurant_id == restaurant_id,
-                MessageMedia.id == media_id,
-                MessageMedia.state == "stored",
+                col(MessageMedia.restaurant_id) == restaurant_id,
+                col(MessageMedia.id) == media_id,
+                col(MessageMedia.state) == "stored",
             )
         )
     ).scalar_one_or_none()

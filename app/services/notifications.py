@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from app.db import rowcount
 from app.errors import ValidationFailed
 from app.ids import new_id
 from app.models import NOTIFICATION_KINDS, Conversation, Notification, Order
@@ -58,7 +60,9 @@ async def create(
         title=title,
         body=body,
         meta={"conversationId": conversation_id, "orderId": order_id, **metadata},
-        created_at=func.clock_timestamp(),
+        # A SQL expression the ORM writes into the INSERT (distinct and ordered within one
+        # transaction); SQLModel's constructor is typed for Python values only.
+        created_at=cast(datetime, func.clock_timestamp()),
     )
     session.add(row)
     await session.flush()
@@ -120,12 +124,12 @@ async def list_page(
     """Notifications newest first (keyset pages of `limit`), with the restaurant's unread count."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"first must be from 1 to {MAX_PAGE}", field="first")
-    stmt = select(Notification).where(Notification.restaurant_id == restaurant_id)
+    stmt = select(Notification).where(col(Notification.restaurant_id) == restaurant_id)
     if unread_only:
-        stmt = stmt.where(Notification.read_at.is_(None))
+        stmt = stmt.where(col(Notification.read_at).is_(None))
     if after is not None:
-        stmt = stmt.where(tuple_(Notification.created_at, Notification.id) < tuple_(*after))
-    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
+        stmt = stmt.where(tuple_(col(Notification.created_at), col(Notification.id)) < tuple_(*after))
+    stmt = stmt.order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit + 1)
     rows = list((await session.execute(stmt)).scalars())
     return Page(
         rows=rows[:limit],
@@ -137,7 +141,7 @@ async def list_page(
 async def unread_count(session: AsyncSession, *, restaurant_id: str) -> int:
     """How many notifications of the restaurant no one has read."""
     stmt = select(func.count()).where(
-        Notification.restaurant_id == restaurant_id, Notification.read_at.is_(None)
+        col(Notification.restaurant_id) == restaurant_id, col(Notification.read_at).is_(None)
     )
     return int(await session.scalar(stmt) or 0)
 
@@ -150,16 +154,18 @@ async def mark_read(
     if all == (ids is not None):
         raise ValidationFailed("name the notifications (ids) or pass all: true, not both", field="ids")
     stmt = update(Notification).where(
-        Notification.restaurant_id == restaurant_id, Notification.read_at.is_(None)
+        col(Notification.restaurant_id) == restaurant_id, col(Notification.read_at).is_(None)
     )
     if ids is not None:
         if len(ids) > MAX_IDS:
             raise ValidationFailed(f"at most {MAX_IDS} ids at once", field="ids")
-        stmt = stmt.where(Notification.id.in_(ids))
+        stmt = stmt.where(col(Notification.id).in_(ids))
     result = await session.execute(stmt.values(read_at=func.now()))
-    return int(cast("CursorResult[Any]", result).rowcount or 0)
+    return rowcount(result)
 
 
 async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Notification]:
-    stmt = select(Notification).where(Notification.restaurant_id == restaurant_id, Notification.id.in_(ids))
+    stmt = select(Notification).where(
+        col(Notification.restaurant_id) == restaurant_id, col(Notification.id).in_(ids)
+    )
     return {row.id: row for row in (await session.execute(stmt)).scalars()}

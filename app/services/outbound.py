@@ -77,8 +77,8 @@ def _check_media_url(media_url: str) -> None:
 
 
 def _bot_after_staff_reply(restaurant_id: str) -> ColumnElement[bool]:
-    paused = select(Restaurant.pause_bot_on_staff_reply).where(Restaurant.id == restaurant_id)
-    return and_(Conversation.is_bot_active, not_(paused.scalar_subquery()))
+    paused = select(col(Restaurant.pause_bot_on_staff_reply)).where(col(Restaurant.id) == restaurant_id)
+    return and_(col(Conversation.is_bot_active), not_(paused.scalar_subquery()))
 
 
 async def queue(
