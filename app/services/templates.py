@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import NotFound, OutsideCustomerWindow, ValidationFailed
 from app.ids import new_id
@@ -43,8 +44,8 @@ POLL = timedelta(seconds=60)  # how often a pending review is asked about
 
 Purpose = Literal["follow_up", "order_status"]
 _SETTING: dict[Purpose, Any] = {
-    "follow_up": Restaurant.follow_up_template_id,
-    "order_status": Restaurant.order_status_template_id,
+    "follow_up": col(Restaurant.follow_up_template_id),
+    "order_status": col(Restaurant.order_status_template_id),
 }
 _UNSET: Any = object()
 
@@ -137,7 +138,7 @@ def content_types(template: MessageTemplate) -> dict[str, Any]:
 
 
 def _live() -> Any:
-    return MessageTemplate.deleted_at.is_(None)  # type: ignore[union-attr]
+    return col(MessageTemplate.deleted_at).is_(None)
 
 
 async def get(session: AsyncSession, *, restaurant_id: str, template_id: str) -> MessageTemplate:
@@ -145,7 +146,9 @@ async def get(session: AsyncSession, *, restaurant_id: str, template_id: str) ->
     row = (
         await session.execute(
             select(MessageTemplate).where(
-                MessageTemplate.restaurant_id == restaurant_id, MessageTemplate.id == template_id, _live()
+                col(MessageTemplate.restaurant_id) == restaurant_id,
+                col(MessageTemplate.id) == template_id,
+                _live(),
             )
         )
     ).scalar_one_or_none()
@@ -160,13 +163,15 @@ async def list_templates(
     """The restaurant's templates by name and language, optionally of one status or category."""
     if status is not None and status not in TEMPLATE_STATUSES:
         raise ValidationFailed(f"status must be one of {', '.join(TEMPLATE_STATUSES)}", field="status")
-    query = select(MessageTemplate).where(MessageTemplate.restaurant_id == restaurant_id, _live())
+    query = select(MessageTemplate).where(col(MessageTemplate.restaurant_id) == restaurant_id, _live())
     if status is not None:
-        query = query.where(MessageTemplate.status == status)
+        query = query.where(col(MessageTemplate.status) == status)
     if category is not None:
-        query = query.where(MessageTemplate.category == category)
+        query = query.where(col(MessageTemplate.category) == category)
     return list(
-        (await session.execute(query.order_by(MessageTemplate.name, MessageTemplate.language))).scalars()
+        (
+            await session.execute(query.order_by(col(MessageTemplate.name), col(MessageTemplate.language)))
+        ).scalars()
     )
 
 
@@ -182,9 +187,9 @@ async def counts(session: AsyncSession, *, restaurant_id: str) -> Counts:
     """How many templates the restaurant has, by review status (the legacy list's `stats`)."""
     rows = (
         await session.execute(
-            select(MessageTemplate.status, func.count())
-            .where(MessageTemplate.restaurant_id == restaurant_id, _live())
-            .group_by(MessageTemplate.status)
+            select(col(MessageTemplate.status), func.count())
+            .where(col(MessageTemplate.restaurant_id) == restaurant_id, _live())
+            .group_by(col(MessageTemplate.status))
         )
     ).all()
     by = {status: n for status, n in rows}
@@ -195,12 +200,12 @@ async def _check_unique(
     session: AsyncSession, *, restaurant_id: str, name: str, language: str, template_id: str | None
 ) -> None:
     clash = await session.scalar(
-        select(MessageTemplate.id).where(
-            MessageTemplate.restaurant_id == restaurant_id,
-            MessageTemplate.name == name,
-            MessageTemplate.language == language,
+        select(col(MessageTemplate.id)).where(
+            col(MessageTemplate.restaurant_id) == restaurant_id,
+            col(MessageTemplate.name) == name,
+            col(MessageTemplate.language) == language,
             _live(),
-            MessageTemplate.id != (template_id or ""),
+            col(MessageTemplate.id) != (template_id or ""),
         )
     )
     if clash is not None:
@@ -245,7 +250,7 @@ async def create(
         buttons=buttons or None,
         variables=variables,
         status="pending",
-        next_sync_at=func.now(),
+        next_sync_at=cast(datetime, func.now()),  # a SQL expression: the INSERT reads the database's clock
     )
     session.add(row)
     await session.flush()
@@ -305,7 +310,9 @@ async def edit(
     return (
         await session.execute(
             update(MessageTemplate)
-            .where(MessageTemplate.restaurant_id == restaurant_id, MessageTemplate.id == template_id)
+            .where(
+                col(MessageTemplate.restaurant_id) == restaurant_id, col(MessageTemplate.id) == template_id
+            )
             .values(**values)
             .returning(MessageTemplate)
             .execution_options(populate_existing=True)
@@ -320,12 +327,12 @@ async def delete(session: AsyncSession, *, restaurant_id: str, template_id: str)
     for purpose, column in _SETTING.items():
         await session.execute(
             update(Restaurant)
-            .where(Restaurant.id == restaurant_id, column == template_id)
+            .where(col(Restaurant.id) == restaurant_id, column == template_id)
             .values({f"{purpose}_template_id": None, "updated_at": func.now()})
         )
     await session.execute(
         update(MessageTemplate)
-        .where(MessageTemplate.restaurant_id == restaurant_id, MessageTemplate.id == template_id)
+        .where(col(MessageTemplate.restaurant_id) == restaurant_id, col(MessageTemplate.id) == template_id)
         .values(
             deleted_at=func.now(),
             updated_at=func.now(),
@@ -357,7 +364,7 @@ async def set_purposes(
     row = (
         await session.execute(
             update(Restaurant)
-            .where(Restaurant.id == restaurant_id)
+            .where(col(Restaurant.id) == restaurant_id)
             .values(**values)
             .returning(Restaurant)
             .execution_options(populate_existing=True)
@@ -375,12 +382,12 @@ async def approved_for(
     return (
         await session.execute(
             select(MessageTemplate)
-            .join(Restaurant, Restaurant.id == MessageTemplate.restaurant_id)
+            .join(Restaurant, col(Restaurant.id) == col(MessageTemplate.restaurant_id))
             .where(
-                Restaurant.id == restaurant_id,
-                MessageTemplate.id == _SETTING[purpose],
-                MessageTemplate.status == "approved",
-                MessageTemplate.content_sid.is_not(None),  # type: ignore[union-attr]
+                col(Restaurant.id) == restaurant_id,
+                col(MessageTemplate.id) == _SETTING[purpose],
+                col(MessageTemplate.status) == "approved",
+                col(MessageTemplate.content_sid).is_not(None),
                 _live(),
             )
         )
@@ -401,8 +408,8 @@ async def count_use(session: AsyncSession, *, restaurant_id: str, template_id: s
     """One more message sent with this template."""
     await session.execute(
         update(MessageTemplate)
-        .where(MessageTemplate.restaurant_id == restaurant_id, MessageTemplate.id == template_id)
-        .values(usage_count=MessageTemplate.usage_count + 1, last_used_at=func.now())
+        .where(col(MessageTemplate.restaurant_id) == restaurant_id, col(MessageTemplate.id) == template_id)
+        .values(usage_count=col(MessageTemplate.usage_count) + 1, last_used_at=func.now())
     )
 
 
@@ -437,15 +444,18 @@ async def claim_due(session: AsyncSession, *, limit: int, lease: timedelta) -> l
         template = (
             await session.execute(
                 select(MessageTemplate)
-                .where(MessageTemplate.restaurant_id == restaurant_id, MessageTemplate.id == template_id)
+                .where(
+                    col(MessageTemplate.restaurant_id) == restaurant_id,
+                    col(MessageTemplate.id) == template_id,
+                )
                 .execution_options(populate_existing=True)
             )
         ).scalar_one()
         bot = (
             await session.execute(
                 select(Bot)
-                .where(Bot.restaurant_id == restaurant_id, Bot.deleted_at.is_(None))  # type: ignore[union-attr]
-                .order_by(Bot.created_at, Bot.id)
+                .where(col(Bot.restaurant_id) == restaurant_id, col(Bot.deleted_at).is_(None))
+                .order_by(col(Bot.created_at), col(Bot.id))
                 .limit(1)
             )
         ).scalar_one_or_none()
@@ -456,9 +466,9 @@ async def claim_due(session: AsyncSession, *, limit: int, lease: timedelta) -> l
 def _same_version(template: MessageTemplate) -> Any:
     """Only the version the worker read: an edit made meanwhile wins (and is submitted next)."""
     return (
-        (MessageTemplate.restaurant_id == template.restaurant_id)
-        & (MessageTemplate.id == template.id)
-        & (MessageTemplate.updated_at == template.updated_at)
+        (col(MessageTemplate.restaurant_id) == template.restaurant_id)
+        & (col(MessageTemplate.id) == template.id)
+        & (col(MessageTemplate.updated_at) == template.updated_at)
     )
 
 
@@ -489,7 +499,7 @@ async def record_review(
         values.update(next_sync_at=func.now() + POLL)
     await session.execute(
         update(MessageTemplate)
-        .where(_same_version(template), MessageTemplate.restaurant_id == restaurant_id)
+        .where(_same_version(template), col(MessageTemplate.restaurant_id) == restaurant_id)
         .values(updated_at=func.now(), **values)
     )
 
@@ -500,7 +510,7 @@ async def record_refused(
     """Twilio refused the content or its submission for good: rejected, with Twilio's reason."""
     await session.execute(
         update(MessageTemplate)
-        .where(_same_version(template), MessageTemplate.restaurant_id == restaurant_id)
+        .where(_same_version(template), col(MessageTemplate.restaurant_id) == restaurant_id)
         .values(
             status="rejected",
             rejection_reason=reason,
@@ -517,7 +527,7 @@ async def record_failure(
     """Twilio could not be asked now (down, no sender): try again after `retry_in`."""
     await session.execute(
         update(MessageTemplate)
-        .where(MessageTemplate.restaurant_id == restaurant_id, MessageTemplate.id == template.id)
+        .where(col(MessageTemplate.restaurant_id) == restaurant_id, col(MessageTemplate.id) == template.id)
         .values(sync_error=error, next_sync_at=func.now() + retry_in)
     )
 
@@ -529,7 +539,9 @@ async def record_retired(
     row = (
         await session.execute(
             select(MessageTemplate)
-            .where(MessageTemplate.restaurant_id == restaurant_id, MessageTemplate.id == template.id)
+            .where(
+                col(MessageTemplate.restaurant_id) == restaurant_id, col(MessageTemplate.id) == template.id
+            )
             .with_for_update()
             .execution_options(populate_existing=True)
         )
@@ -545,7 +557,7 @@ async def record_retired(
         next_sync_at = func.now() + POLL
     await session.execute(
         update(MessageTemplate)
-        .where(MessageTemplate.restaurant_id == restaurant_id, MessageTemplate.id == template.id)
+        .where(col(MessageTemplate.restaurant_id) == restaurant_id, col(MessageTemplate.id) == template.id)
         .values(retired_content_sids=remaining, next_sync_at=next_sync_at)
     )
 
@@ -573,8 +585,8 @@ async def purposes(
             row = (
                 await session.execute(
                     select(MessageTemplate).where(
-                        MessageTemplate.restaurant_id == restaurant_id,
-                        MessageTemplate.id == template_id,
+                        col(MessageTemplate.restaurant_id) == restaurant_id,
+                        col(MessageTemplate.id) == template_id,
                         _live(),
                     )
                 )
