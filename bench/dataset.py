@@ -367,12 +367,22 @@ async def _prepare(dsn: str, spec: Spec, counts_per_restaurant: list[int]) -> li
                WHERE conrelid = 'message'::regclass AND contype IN ('p', 'u', 'f')
                ORDER BY CASE contype WHEN 'f' THEN 0 ELSE 1 END"""
         )
+        # Other tables' foreign keys to message (e.g. message_media) hang on its primary key: they go
+        # first and come back last.
+        referencing = await conn.fetch(
+            """SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def
+               FROM pg_constraint WHERE confrelid = 'message'::regclass AND contype = 'f'
+                 AND conrelid <> 'message'::regclass"""
+        )
+        for c in referencing:
+            await conn.execute(f'ALTER TABLE {c["tbl"]} DROP CONSTRAINT "{c["conname"]}"')
         for c in cons:
             await conn.execute(f'ALTER TABLE message DROP CONSTRAINT "{c["conname"]}"')
         keys = [
             f'ALTER TABLE message ADD CONSTRAINT "{c["conname"]}" {c["def"]}'
             for c in sorted(cons, key=lambda c: {"p": 0, "u": 1, "f": 2}[c["contype"]])
         ]
+        keys += [f'ALTER TABLE {c["tbl"]} ADD CONSTRAINT "{c["conname"]}" {c["def"]}' for c in referencing]
         return keys + restore
     finally:
         await conn.close()
