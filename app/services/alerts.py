@@ -7,9 +7,10 @@ table or send path is needed, the alerts show in the inbox with their delivery t
 is visible), and the manager's replies land in that conversation. It is created with the bot off, so
 the bot never answers the manager with its menu.
 
-An alert leaves as free-form text. Outside WhatsApp's 24-hour window (the manager hasn't written to
-the bot in a day) Twilio refuses free-form text, and the outbox marks the message failed; a template
-fallback for that case belongs with the message templates.
+Inside WhatsApp's 24-hour window (the manager wrote to the bot in the last day) an alert is free-form
+text; outside it, the restaurant's follow-up template with the alert as its variable
+(app/services/outbound.py). Without an approved one it still goes as text: Twilio refuses it, and the
+outbox shows the message failed in that conversation.
 """
 
 from __future__ import annotations
@@ -75,11 +76,16 @@ async def new_order(
         customer_name=t("alert_conversation", "en", branch=branch_name(branch.name_en, "en")),
         bot_active=False,
     )
+    text = alert_text(order=order, branch=branch, lines=lines)
     return await outbound.queue(
         session,
         restaurant_id=restaurant_id,
         conversation_id=conversation.id,
-        body=alert_text(order=order, branch=branch, lines=lines),
+        body=text,
         author="system",
+        # Outside the window (the manager hasn't written to the bot in a day) the alert goes as the
+        # restaurant's follow-up template, its text the one variable; without one, as text, which
+        # Twilio refuses and the outbox shows as failed.
+        fallback=outbound.TemplateFallback("follow_up", {"1": text}),
         enforce_window=False,
     )

@@ -111,9 +111,11 @@ def validate(
 
 
 def check_variables(template: MessageTemplate, variables: dict[str, str]) -> dict[str, str]:
-    """The variables for one send: exactly those the body uses, none blank (ValidationFailed)."""
+    """The variables for one send: exactly those the body uses, none blank (ValidationFailed), each on
+    one line: WhatsApp refuses a parameter with new lines, tabs or more than four spaces in a row
+    (error 132018), so a multi-line staff reply or alert is sent with its whitespace folded."""
     wanted = {str(n) for n in placeholders(template.body)}
-    given = {str(k): str(v).strip() for k, v in variables.items()}
+    given = {str(k): " ".join(str(v).split()) for k, v in variables.items()}
     if set(given) != wanted or any(not v or len(v) > MAX_VARIABLE for v in given.values()):
         numbers = ", ".join(f"{{{{{n}}}}}" for n in sorted(wanted, key=int)) or "none"
         raise ValidationFailed(f"fill exactly the template's variables ({numbers})", field="variables")

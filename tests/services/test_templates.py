@@ -443,3 +443,41 @@ def test_render_and_placeholders():
         == "Order #7 is ready; #7"
     )
     assert templates.placeholders("{{2}} {{1}} {{2}}") == [2, 1]
+
+
+async def test_a_branch_alert_outside_the_window_goes_as_the_follow_up_template_on_one_line(
+    client, shop, sync
+):
+    """The alert number has never written to the bot (no 24-hour window): the alert goes as the
+    restaurant's follow-up template, its text one WhatsApp parameter (no line breaks: WhatsApp
+    refuses a parameter with new lines, tabs or more than four spaces in a row)."""
+    from app.services import catalog
+    from tests.services.test_alerts import MALQA, pickup
+
+    template = await approved_template(shop, sync)
+    await run(
+        shop.db,
+        lambda s: templates.set_purposes(
+            s, restaurant_id=shop.restaurant_id, follow_up_template_id=template.id
+        ),
+    )
+    await run(
+        shop.db,
+        lambda s: catalog.set_branch_alert_phone(
+            s, restaurant_id=shop.restaurant_id, branch_id="demo-malqa", phone="+966550001111"
+        ),
+    )
+    await pickup(Customer(client, shop, phone="+966500000002"), MALQA)
+    await shop.outbox.send_due()
+    [alert] = [m for m in templated(shop) if m["To"] == "whatsapp:+966550001111"]
+    assert alert["ContentSid"] == template.content_sid
+    [text_] = json.loads(alert["ContentVariables"]).values()
+    assert "#1001" in text_ and "Al Malqa branch" in text_
+    assert "\n" not in text_ and "\t" not in text_ and "     " not in text_
+
+
+def test_a_variable_is_one_line_as_whatsapp_requires():
+    template = templates.MessageTemplate(body="Hi {{1}}")
+    assert templates.check_variables(template, {"1": "two\nlines\tand     spaces "}) == {
+        "1": "two lines and spaces"
+    }
