@@ -16,7 +16,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 from starlette.applications import Starlette
@@ -26,7 +25,7 @@ from app.db import migrate
 from app.db.engine import Database
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings, load_settings
-from tests.support import PUBLIC_BASE_URL, Factory
+from tests.support import PUBLIC_BASE_URL, Factory, lifespan
 
 TEST_PG_DIR = PROJECT_ROOT / ".sufrah" / "test"
 
@@ -83,7 +82,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 async def app_and_db(settings: Settings) -> AsyncIterator[tuple[object, Database, AppContext, Starlette]]:
     """The app (with its lifespan's state), its database, its AppContext and the app as created."""
     app = create_app(settings)
-    async with LifespanManager(app) as manager:
+    async with lifespan(app) as manager:
         ctx = manager._state["ctx"]  # type: ignore[attr-defined]
         yield manager.app, ctx.db, ctx, app
 
@@ -93,7 +92,7 @@ async def resolver_app_and_db(settings: Settings) -> AsyncIterator[tuple[object,
     """A second server process on the same database that resolves every GraphQL field in Python
     (GRAPHQL_COMPILE=false): the reference the compiled queries are compared with."""
     app = create_app(settings.model_copy(update={"graphql_compile": False}))
-    async with LifespanManager(app) as manager:
+    async with lifespan(app) as manager:
         yield manager.app, manager._state["ctx"].db  # type: ignore[attr-defined]
 
 

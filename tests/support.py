@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
@@ -21,6 +22,15 @@ from app.services.bots import BotChanges
 from app.settings import Settings
 
 PUBLIC_BASE_URL = "https://bot.sufrah.test"
+
+
+def lifespan(app: Any) -> LifespanManager:
+    """The app's lifespan for a test. asgi-lifespan's 5 s default for start and stop is a timing
+    assumption: on a loaded 2-core machine a start (pool, listener, first queries) took longer, and the
+    test failed for it. A real hang still fails, at 60 s."""
+    return LifespanManager(app, startup_timeout=60, shutdown_timeout=60)
+
+
 T = TypeVar("T")
 _numbers = itertools.count(500000001)
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
 from app.db.engine import Database
@@ -23,7 +22,7 @@ from app.models import Conversation, Message
 from app.services import bots
 from app.settings import Settings
 from app.spool import DEAD_LETTERS, BotDirectory, Route, Spool, Spooled
-from tests.support import PUBLIC_BASE_URL, Factory, inbound_params
+from tests.support import PUBLIC_BASE_URL, Factory, inbound_params, lifespan
 
 
 def entry(sid: str, *, restaurant_id: str = "rst_1", bot_id: str = "bot_1") -> Spooled:
@@ -272,7 +271,7 @@ async def test_a_restarted_process_adopts_the_dead_ones_spool_past_a_bot_deleted
 
     app = create_app(settings.model_copy(update={"data_dir": tmp_path}))
     with caplog.at_level(logging.ERROR, logger="sufrah.spool"):
-        async with LifespanManager(app) as manager:
+        async with lifespan(app) as manager:
             message = await eventually_stored(db, for_live["MessageSid"])
             transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
             async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_BASE_URL) as client:

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from graphql import parse
 from sqlalchemy import text
 
@@ -21,7 +20,7 @@ from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
 from bench.queries import OURS as BENCH
 from tests.gql import Socket, gql
-from tests.support import PUBLIC_BASE_URL, Factory, auth, graphql_view, inbound_params, post_signed
+from tests.support import PUBLIC_BASE_URL, Factory, auth, graphql_view, inbound_params, lifespan, post_signed
 
 LIMIT = 10_000
 ATTACK = (
@@ -35,7 +34,7 @@ WIDE = "query Wide { conversations(first: 200) { nodes { id messages(last: 200) 
 @pytest.fixture(scope="module")
 async def served(settings: Settings) -> AsyncIterator[tuple[object, AppContext, object]]:
     app = create_app(settings)
-    async with LifespanManager(app) as manager:
+    async with lifespan(app) as manager:
         yield manager.app, manager._state["ctx"], app  # type: ignore[attr-defined]
 
 
@@ -45,7 +44,7 @@ async def strict(settings: Settings) -> AsyncIterator[tuple[object, AppContext]]
     app = create_app(
         settings.model_copy(update={"db_statement_timeout_seconds": 0.5, "graphql_max_response_bytes": 2048})
     )
-    async with LifespanManager(app) as manager:
+    async with lifespan(app) as manager:
         yield manager.app, manager._state["ctx"]  # type: ignore[attr-defined]
 
 

@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 import websockets
-from asgi_lifespan import LifespanManager
 
 from app.main import create_app
 from tests.gql import Socket
 from tests.servers import served
-from tests.support import Factory
+from tests.support import Factory, lifespan
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 LIMITS = {
@@ -33,7 +32,7 @@ MESSAGES = "subscription { messageCreated { content } }"
 async def strict_url(settings, app_and_db) -> AsyncIterator[str]:
     """A second server on the test database, with LIMITS."""
     app = create_app(settings.model_copy(update=LIMITS))
-    async with LifespanManager(app) as manager, served(manager.app) as url:
+    async with lifespan(app) as manager, served(manager.app) as url:
         yield url
 
 

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import websockets
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -20,7 +19,7 @@ from app.graphql.schema import RefuseNulCharacters, Schema
 from app.main import create_app
 from app.settings import Settings
 from tests.gql import Socket
-from tests.support import PUBLIC_BASE_URL, Factory, auth, graphql_view, inbound_params, sign
+from tests.support import PUBLIC_BASE_URL, Factory, auth, graphql_view, inbound_params, lifespan, sign
 
 KiB = 1024
 BODY_LIMIT = 256 * KiB
@@ -61,7 +60,7 @@ def padded_query(query: str, size: int) -> str:
 async def served(settings: Settings) -> AsyncIterator[tuple[Starlette, object, AppContext]]:
     """An app of this module's own (its Starlette object at hand): the app, what serves it, its context."""
     app = create_app(settings)
-    async with LifespanManager(app) as manager:
+    async with lifespan(app) as manager:
         yield app, manager.app, manager._state["ctx"]  # type: ignore[attr-defined]
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -27,7 +26,7 @@ from app.models import Message
 from app.services.inbound import Outcome
 from app.settings import Settings
 from tests.rest.test_webhooks import _outbound, status_params
-from tests.support import PUBLIC_BASE_URL, Factory, inbound_params, post_signed, sign
+from tests.support import PUBLIC_BASE_URL, Factory, inbound_params, lifespan, post_signed, sign
 
 
 def test_the_outcomes_are_the_five_an_operator_counts():
@@ -146,7 +145,7 @@ async def test_while_the_database_is_away_webhooks_are_spooled_acknowledged_and_
     bot = await factory.bot()
     await _outbound(db, bot, "SMout8")
     app = create_app(settings.model_copy(update={"data_dir": tmp_path, "database_url": proxy.url}))
-    async with LifespanManager(app) as manager:
+    async with lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_BASE_URL) as client:
             before = inbound_params(bot, body="before the outage")
