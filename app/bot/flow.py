@@ -46,6 +46,8 @@ class Item:
     available: bool = True
     max_quantity: int = 10
     image_url: str | None = None  # shown (as a photo) when the customer picks the item
+    description_ar: str | None = None  # shown with it
+    description_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -522,9 +524,13 @@ def _quantity_prompt(state: State, ctx: TurnContext) -> Reply:
     choices = [Choice(str(n), str(n)) for n in range(1, min(limit, 3) + 1)]
     text = t("ask_quantity", state.lang, item=name, limit=limit)
     body = t("ask_quantity_body", state.lang, item=name, limit=limit)
-    if item.image_url:  # the item's photo, captioned with its name and price
-        caption = f"{name} — {_price(item.price, state, ctx)}"
+    description = item.description_ar if state.lang == "ar" else item.description_en
+    description = description or item.description_en or item.description_ar
+    if item.image_url:  # the item's photo, captioned with its name, price and description
+        caption = "\n".join(filter(None, (f"{name} — {_price(item.price, state, ctx)}", description)))
         return Reply(f"{caption}\n{text}", choices=tuple(choices), body=body, media_url=item.image_url)
+    if description:
+        return Reply(f"{description}\n{text}", choices=tuple(choices), body=body)
     return Reply(text, choices=tuple(choices), body=body)
 
 

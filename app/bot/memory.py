@@ -76,6 +76,8 @@ async def turn_context(
                 i.available,
                 i.max_quantity,
                 image_url=i.image_url or None,
+                description_ar=i.description_ar or None,
+                description_en=i.description_en or None,
             )
             for i in menu.items
         ),

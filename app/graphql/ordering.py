@@ -71,6 +71,8 @@ class MenuItem:
     max_quantity: int
     sort_order: int
     image_url: str | None = strawberry.field(description="A photo the bot sends when it shows the item.")
+    description_ar: str | None = strawberry.field(description="Shown with the item (its photo's caption).")
+    description_en: str | None = None
 
 
 MENU_ITEM = Projection(MenuItem, models.MenuItem)
@@ -227,6 +229,10 @@ class MenuItemInput:
     image_url: str | None = strawberry.field(
         default=None, description='A public http(s) photo URL; "" removes the photo.'
     )
+    description_ar: str | None = strawberry.field(
+        default=None, description='At most 500 characters; "" removes it.'
+    )
+    description_en: str | None = None
 
 
 @strawberry.input

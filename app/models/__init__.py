@@ -367,6 +367,8 @@ class MenuItem(SQLModel, table=True):
     max_quantity: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     image_url: str | None = None  # a public http(s) photo, sent when the bot shows the item
+    description_ar: str | None = None  # shown with the item (its photo's caption)
+    description_en: str | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

@@ -168,11 +168,25 @@ def _image_url(raw: object) -> str:
     return url
 
 
+MAX_DESCRIPTION = 500  # leaves room in WhatsApp's 1,024-character caption for the name and price
+
+
+def _description(raw: object, *, field: str) -> str:
+    """A menu item's description; "" (or only spaces) removes it."""
+    text = raw.strip() if isinstance(raw, str) else None
+    if text is None or len(text) > MAX_DESCRIPTION:
+        raise ValidationFailed(f"{field} must be text of at most {MAX_DESCRIPTION} characters", field=field)
+    return text
+
+
 async def save_item(
     session: AsyncSession, *, restaurant_id: str, item_id: str | None = None, **values: Any
 ) -> MenuItem:
     if values.get("image_url") is not None:
         values["image_url"] = _image_url(values["image_url"])
+    for key, field in (("description_ar", "descriptionAr"), ("description_en", "descriptionEn")):
+        if values.get(key) is not None:
+            values[key] = _description(values[key], field=field)
     if item_id is None:
         _require_text(values, "name_ar", "name_en", "category_id")
         if values.get("price") is None:
@@ -304,6 +318,8 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
                 available=item.get("available", True),
                 max_quantity=item.get("maxQuantity", 10),
                 image_url=_image_url(item["imageUrl"]) or None if item.get("imageUrl") else None,
+                description_ar=_description(item.get("descriptionAr") or "", field="descriptionAr") or None,
+                description_en=_description(item.get("descriptionEn") or "", field="descriptionEn") or None,
                 currency=(data.get("currency") or "SAR").upper(),
             )
     return await menu(session, restaurant_id=restaurant_id)

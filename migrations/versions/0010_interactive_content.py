@@ -32,8 +32,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
     )
     op.add_column("menu_item", sa.Column("image_url", sa.String(), nullable=True))
+    op.add_column("menu_item", sa.Column("description_ar", sa.String(), nullable=True))
+    op.add_column("menu_item", sa.Column("description_en", sa.String(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("menu_item", "description_en")
+    op.drop_column("menu_item", "description_ar")
     op.drop_column("menu_item", "image_url")
     op.drop_table("interactive_content")

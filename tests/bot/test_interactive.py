@@ -158,6 +158,29 @@ async def test_an_item_with_a_photo_is_sent_with_it(client, shop: Shop, db):
     assert shown.startswith("Lamb Kebab — 34.00 SAR\nHow many Lamb Kebab?")
 
 
+async def test_an_item_is_shown_with_its_description_in_the_customers_language(client, shop: Shop, db):
+    async with db.session() as s:
+        await catalog.save_item(
+            s,
+            restaurant_id=shop.restaurant_id,
+            item_id="demo-kebab",
+            image_url="https://cdn.example/kebab.jpg",
+            description_en="Charcoal-grilled lamb, two skewers",
+            description_ar="لحم غنم مشوي على الفحم، سيخان",
+        )
+        await s.commit()
+    customer = Customer(client, shop)
+    for text in ("hi", "1"):
+        await customer.say(text)
+    await customer.say(**OLAYA_NEARBY)
+    await customer.say("1")
+    shown = await customer.say("2")
+    assert shown.startswith(
+        "Lamb Kebab — 34.00 SAR\nCharcoal-grilled lamb, two skewers\nHow many Lamb Kebab?"
+    )
+    assert last_sent(shop, customer.phone)["MediaUrl"] == ["https://cdn.example/kebab.jpg"]
+
+
 async def test_an_image_url_must_be_http(shop: Shop, db):
     from app.errors import ValidationFailed
 

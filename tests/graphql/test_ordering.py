@@ -155,3 +155,13 @@ async def test_a_menu_item_carries_a_photo_url(client, shop):
     cleared = await call("""mutation { saveMenuItem(id: "demo-kebab", input: {imageUrl: ""}) {
         ... on MenuItem { imageUrl } } }""")
     assert cleared["data"]["saveMenuItem"]["imageUrl"] in ("", None)
+
+    described = await call("""mutation { saveMenuItem(id: "demo-kebab", input: {descriptionEn: " Two skewers ",
+        descriptionAr: "سيخان"}) { ... on MenuItem { descriptionEn descriptionAr } } }""")
+    assert described["data"]["saveMenuItem"] == {"descriptionEn": "Two skewers", "descriptionAr": "سيخان"}
+    long = await call(
+        """mutation($d: String!) { saveMenuItem(id: "demo-kebab", input: {descriptionEn: $d}) {
+        __typename ... on ValidationError { field } } }""",
+        {"d": "x" * 501},
+    )
+    assert long["data"]["saveMenuItem"] == {"__typename": "ValidationError", "field": "descriptionEn"}
