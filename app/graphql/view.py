@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
+from starlette.websockets import WebSocketDisconnected as SocketAlreadyClosed
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.async_base_view import AsyncBaseHTTPView
@@ -114,6 +115,15 @@ class _SocketRules:
             forget_socket(self.context)
             if self._counted is not None:
                 self._sockets_per_token.give_back(self._counted)
+
+    async def send_message(self, message: Any) -> None:
+        """A socket already closed (the client left, or we closed it: a revoked token) takes no more
+        frames, silently. Raised, the error left the operation's stream abandoned mid-iteration, so
+        its session (and the transaction the caller check had opened, with its locks) stayed open
+        until the garbage collector found it; swallowed, the stream runs to its end and
+        `CloseSession` closes the session at once."""
+        with suppress(WebSocketDisconnected, SocketAlreadyClosed):
+            await super().send_message(message)  # type: ignore[misc]  # a mixin, as above
 
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)  # type: ignore[misc]  # a mixin, as above

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import websockets
+from starlette.websockets import WebSocketDisconnected as SocketAlreadyClosed
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
@@ -108,6 +109,39 @@ async def test_a_transport_operation_whose_client_left_is_not_logged_as_a_failur
     )
     operation = Operation(handler, "1", NAMED, None, None)
     handler.operations["1"] = operation
-    with caplog.at_level(logging.INFO), pytest.raises(WebSocketDisconnected):
-        await handler.run_operation(operation)
+    with caplog.at_level(logging.INFO):
+        await handler.run_operation(operation)  # answered, then the send fails: the operation is over
     assert errors_logged(caplog) == []
+
+
+class ClosedSocket(GoneSocket):
+    """A socket the server itself closed (e.g. its token was revoked): Starlette refuses the send."""
+
+    async def send_json(self, message: Any) -> None:
+        raise SocketAlreadyClosed('Cannot call "send" once a close message has been sent.')
+
+    async def send_text(self, text: str) -> None:
+        await self.send_json(text)
+
+
+@pytest.mark.parametrize("socket", [GoneSocket, ClosedSocket])
+async def test_an_operation_whose_socket_is_gone_gives_its_database_connection_back_at_once(
+    caller, app_and_db, socket
+):
+    """The answer can't be sent: the operation's session must close then, not whenever the garbage
+    collector finalizes its abandoned stream (its open transaction held locks meanwhile; a TRUNCATE
+    at a test's teardown waited 15 s on it and was cancelled)."""
+    view, context = caller
+    pool = app_and_db[1].engine.pool
+    before = pool.checkedout()
+    handler = LegacyWSHandler(
+        view,
+        socket(),
+        context,
+        None,
+        view.schema,
+        keep_alive=False,  # type: ignore[arg-type]
+        keep_alive_interval=None,
+    )
+    await handler.handle_async_results("1", NAMED, None, None)
+    assert pool.checkedout() == before
