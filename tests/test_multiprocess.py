@@ -116,4 +116,4 @@ async def test_killed_between_commit_and_reply_the_restart_answers_once_from_the
             replies = await fake.wait_for(3, timeout=15)
             await asyncio.sleep(1.5)  # time for any duplicate to show up
         assert len(fake.sent) == 3
-        assert "Which branch" in replies[2]["Body"]
+        assert "Which branch" in fake.shown(replies[2])  # a list picker: the phone shows its body
