@@ -72,6 +72,8 @@ window.sufrahInbox = Object.freeze({
   get connection() { return state.connection; },
   get restaurantId() { return state.restaurantId; },
   get alerts() { return { ...alerts }; }, // sounds played and browser notifications shown
+  // true once the bell's first read is in: what it found was there before the page (listed, silent)
+  get notificationsLoaded() { return state.notificationsLoaded; },
 });
 
 // ---------------------------------------------------------------------------------------------
