@@ -9,7 +9,7 @@ this module, and the runner reads orders through that service.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -17,12 +17,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.bot import flow
-from app.models import Bot, BotState, Order, Restaurant
-from app.services import catalog
+from app.models import Bot, BotState, Conversation, Order, Restaurant
+from app.services import catalog, conversations
 
 _KEY = "hashtextextended(:r || '/' || :c, 7411)"  # one conversation's lock, whoever takes it
 _TRY_LOCK = text(f"SELECT pg_try_advisory_xact_lock({_KEY})")
 _LOCK = text(f"SELECT pg_advisory_xact_lock({_KEY})")
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a turn starts from: the conversation, its restaurant and bot, the bot's memory of it."""
+
+    conversation: Conversation
+    restaurant: Restaurant | None
+    bot: Bot
+    state: flow.State
+
+
+async def load(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> Loaded:
+    """The conversation with its restaurant, bot and state (take the conversation's lock first)."""
+    conversation = await conversations.get(
+        session, restaurant_id=restaurant_id, conversation_id=conversation_id
+    )
+    restaurant = await session.get(Restaurant, restaurant_id)
+    bot = (
+        await session.execute(
+            select(Bot).where(col(Bot.restaurant_id) == restaurant_id, col(Bot.id) == conversation.bot_id)
+        )
+    ).scalar_one()
+    state = await load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
+    return Loaded(conversation, restaurant, bot, state)
 
 
 async def try_lock(session: AsyncSession, *, restaurant_id: str, conversation_id: str) -> bool:

@@ -76,16 +76,13 @@ class BotRunner:
         )
         if not pending:
             return 0
-        conversation = await conversations.get(
-            session, restaurant_id=restaurant_id, conversation_id=conversation_id
+        loaded = await memory.load(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
+        conversation, restaurant, bot, state = (
+            loaded.conversation,
+            loaded.restaurant,
+            loaded.bot,
+            loaded.state,
         )
-        restaurant = await session.get(Restaurant, restaurant_id)
-        bot = (
-            await session.execute(
-                select(Bot).where(col(Bot.restaurant_id) == restaurant_id, col(Bot.id) == conversation.bot_id)
-            )
-        ).scalar_one()
-        state = await memory.load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
         ctx: flow.TurnContext | None = None
         for message in pending:
             bot_on = (

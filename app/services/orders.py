@@ -19,10 +19,10 @@ from app.bot import flow, memory
 from app.bot.texts import t
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
-from app.models import ORDER_STATUSES, Bot, Conversation, Order, OrderLine, Restaurant
+from app.models import ORDER_STATUSES, Conversation, Order, OrderLine
 from app.realtime import events
 from app.realtime.events import Change
-from app.services import alerts, conversations, notifications, outbound
+from app.services import alerts, notifications, outbound
 
 # Where staff may move an order from each status. Delivery orders go OUT_FOR_DELIVERY, pickup
 # orders READY; both end DELIVERED (handed over) or CANCELLED.
@@ -231,16 +231,8 @@ async def _tell_customer(session: AsyncSession, *, order: Order) -> None:
     a rating after delivery. Waits for the conversation's lock so it never races a bot turn."""
     restaurant_id, conversation_id = order.restaurant_id, order.conversation_id
     await memory.lock(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
-    conversation = await conversations.get(
-        session, restaurant_id=restaurant_id, conversation_id=conversation_id
-    )
-    restaurant = await session.get(Restaurant, restaurant_id)
-    bot = (
-        await session.execute(
-            select(Bot).where(col(Bot.restaurant_id) == restaurant_id, col(Bot.id) == conversation.bot_id)
-        )
-    ).scalar_one()
-    state = await memory.load_state(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
+    loaded = await memory.load(session, restaurant_id=restaurant_id, conversation_id=conversation_id)
+    conversation, restaurant, bot, state = loaded.conversation, loaded.restaurant, loaded.bot, loaded.state
     latest = await latest_for_conversation(
         session, restaurant_id=restaurant_id, conversation_id=conversation_id
     )

@@ -143,9 +143,8 @@ def _live() -> Any:
     return col(MessageTemplate.deleted_at).is_(None)
 
 
-async def get(session: AsyncSession, *, restaurant_id: str, template_id: str) -> MessageTemplate:
-    """One template of this restaurant; NotFound when missing, deleted or another restaurant's."""
-    row = (
+async def _find(session: AsyncSession, *, restaurant_id: str, template_id: str) -> MessageTemplate | None:
+    return (
         await session.execute(
             select(MessageTemplate).where(
                 col(MessageTemplate.restaurant_id) == restaurant_id,
@@ -154,6 +153,11 @@ async def get(session: AsyncSession, *, restaurant_id: str, template_id: str) ->
             )
         )
     ).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, *, restaurant_id: str, template_id: str) -> MessageTemplate:
+    """One template of this restaurant; NotFound when missing, deleted or another restaurant's."""
+    row = await _find(session, restaurant_id=restaurant_id, template_id=template_id)
     if row is None:
         raise NotFound("template not found")
     return row
@@ -584,14 +588,6 @@ async def purposes(
     for template_id in (restaurant.follow_up_template_id, restaurant.order_status_template_id):
         row = None
         if template_id is not None:
-            row = (
-                await session.execute(
-                    select(MessageTemplate).where(
-                        col(MessageTemplate.restaurant_id) == restaurant_id,
-                        col(MessageTemplate.id) == template_id,
-                        _live(),
-                    )
-                )
-            ).scalar_one_or_none()
+            row = await _find(session, restaurant_id=restaurant_id, template_id=template_id)
         chosen.append(row)
     return chosen[0], chosen[1]
