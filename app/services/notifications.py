@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import rowcount
+from app.db import in_sql, rowcount
 from app.errors import ValidationFailed
 from app.ids import new_id
 from app.models import NOTIFICATION_KINDS, Conversation, Notification, Order
@@ -60,9 +60,7 @@ async def create(
         title=title,
         body=body,
         meta={"conversationId": conversation_id, "orderId": order_id, **metadata},
-        # A SQL expression the ORM writes into the INSERT (distinct and ordered within one
-        # transaction); SQLModel's constructor is typed for Python values only.
-        created_at=cast(datetime, func.clock_timestamp()),
+        created_at=in_sql(func.clock_timestamp()),  # distinct and ordered within one transaction
     )
     session.add(row)
     await session.flush()

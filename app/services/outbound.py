@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.bot import flow
+from app.db import in_sql
 from app.errors import NotFound, OutsideCustomerWindow, ValidationFailed
 from app.ids import new_id
 from app.models import Bot, Conversation, Message, MessageTemplate, Restaurant
@@ -31,12 +32,6 @@ from app.services import conversations, interactive, templates
 
 CUSTOMER_WINDOW = timedelta(hours=24)
 MAX_BODY = 4096  # WhatsApp's limit for a text message body
-
-
-def _in_sql(expr: ColumnElement[Any]) -> Any:
-    """A SQL expression as a new row's column value: the ORM writes it into the INSERT, which
-    SQLModel's constructor, typed for Python values only, cannot say."""
-    return expr
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +161,8 @@ async def queue(
         delivery_status="queued",
         bot_id=conversation.bot_id,
         send_state="pending",
-        next_attempt_at=_in_sql(func.now()),
-        created_at=_in_sql(func.clock_timestamp()),  # distinct and ordered within one transaction
+        next_attempt_at=in_sql(func.now()),
+        created_at=in_sql(func.clock_timestamp()),  # distinct and ordered within one transaction
         meta={
             "fromPhone": to_whatsapp(from_number) if from_number else None,
             "toPhone": to_whatsapp(conversation.customer_phone),

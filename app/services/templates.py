@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from datetime import timedelta
+from typing import Any, Literal
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.db import in_sql
 from app.errors import NotFound, OutsideCustomerWindow, ValidationFailed
 from app.ids import new_id
 from app.models import TEMPLATE_CATEGORIES, TEMPLATE_STATUSES, Bot, MessageTemplate, Restaurant
@@ -256,7 +257,7 @@ async def create(
         buttons=buttons or None,
         variables=variables,
         status="pending",
-        next_sync_at=cast(datetime, func.now()),  # a SQL expression: the INSERT reads the database's clock
+        next_sync_at=in_sql(func.now()),  # the database's clock
     )
     session.add(row)
     await session.flush()
