@@ -36,6 +36,10 @@ NEXT = {
 }
 OPEN_STATUSES = ("CONFIRMED", "PREPARING", "OUT_FOR_DELIVERY", "READY")
 
+# What every report counts as an order (its count, revenue, average value, top items): all but the
+# cancelled ones. Revenue is the sum of their `total` (minor units, the restaurant's currency).
+COUNTED = col(Order.status) != "CANCELLED"
+
 
 @dataclass(frozen=True, slots=True)
 class NewLine:
