@@ -24,11 +24,13 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.nodes import SelectedField
 
 from app import models
+from app.auth.principal import Principal
 from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
 from app.graphql import notifications as n
 from app.graphql import ordering as o
 from app.graphql import templates as tg
+from app.graphql import usage as ug
 from app.graphql.context import OperationContext, graphql_error
 from app.graphql.cost import CostLimit, Costs
 from app.graphql.documents import CachedDocuments, DocumentCache, KiB, key_of
@@ -64,6 +66,7 @@ from app.services import (
     pages,
     restaurants,
     templates,
+    usage,
 )
 
 T = TypeVar("T")
@@ -102,6 +105,42 @@ async def _mutate_in_scope(
     them."""
     tenant = await info.context.authenticate()
     return await _mutate(info, lambda s, r: fn(s, r, tenant.bot_id), wrap)
+
+
+async def _admin(
+    info: Info, fn: Callable[[AsyncSession, Principal], Awaitable[Any]], wrap: Callable[[Any], T]
+) -> T:
+    """`_mutate` for admins' global changes (plans, allowances): any other token gets ForbiddenError."""
+    principal = await info.context.principal()
+    if not principal.is_admin:
+        return cast(T, failure(Forbidden("only an admin token may manage plans and allowances")))
+    try:
+        row = await info.context.run(lambda s: fn(s, principal))
+        await info.context.commit()
+    except SufrahError as exc:
+        await info.context.run(lambda s: s.rollback())
+        return cast(T, failure(exc))
+    return wrap(row)
+
+
+async def _admin_read(info: Info, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    principal = await info.context.principal()
+    if not principal.is_admin:
+        raise graphql_error(Forbidden("only an admin token may see plans and every restaurant's usage"))
+    try:
+        return await info.context.run(fn)
+    except SufrahError as exc:
+        raise graphql_error(exc) from None
+
+
+async def _usage(s: AsyncSession, restaurant_id: str, month: str | None = None) -> ug.Usage:
+    found = await usage.get(
+        s, restaurant_id=restaurant_id, month=usage.parse_month(month) if month is not None else None
+    )
+    days = await usage.daily(
+        s, restaurant_id=restaurant_id, month=found.month, timezone=found.restaurant.timezone
+    )
+    return ug.usage_of(found, days)
 
 
 @strawberry.type
@@ -336,6 +375,42 @@ class Query:
     @strawberry.field(description="The templates used outside WhatsApp's 24-hour window.")
     async def template_settings(self, info: Info) -> tg.TemplateSettings:
         return await _read(info, lambda s, r, _bot: _template_settings(s, r))
+
+    @strawberry.field(
+        description="The restaurant's WhatsApp sessions in a month (YYYY-MM; default: this month) "
+        "against its allowance, with a daily breakdown."
+    )
+    async def usage(self, info: Info, month: str | None = None) -> ug.Usage:
+        return await _read(info, lambda s, r, _bot: _usage(s, r, month))
+
+    @strawberry.field(description="Every plan (admin tokens only).")
+    async def plans(self, info: Info) -> list[ug.Plan]:
+        rows = await _admin_read(info, usage.list_plans)
+        return [ug.Plan.from_row(p) for p in rows]
+
+    @strawberry.field(
+        description="Every restaurant's usage, fullest first (admin tokens only); each restaurant's "
+        "current month unless `month` (YYYY-MM) is given; nearLimitOnly: only those near or over."
+    )
+    async def usage_overview(
+        self,
+        info: Info,
+        month: str | None = None,
+        near_limit_only: bool = False,
+        first: int = 50,
+        offset: int = 0,
+    ) -> ug.UsageOverview:
+        async def load(s: AsyncSession) -> ug.UsageOverview:
+            rows, total = await usage.overview(
+                s,
+                month=usage.parse_month(month) if month is not None else None,
+                near_limit_only=near_limit_only,
+                limit=first,
+                offset=offset,
+            )
+            return ug.UsageOverview(total_count=total, nodes=[ug.summary_of(u) for u in rows])
+
+        return await _admin_read(info, load)
 
 
 async def _template_settings(s: AsyncSession, restaurant_id: str) -> tg.TemplateSettings:
@@ -597,6 +672,89 @@ class Mutation:
             return await _template_settings(s, r)
 
         return await _mutate(info, choose, lambda settings: settings)
+
+    @strawberry.mutation(
+        description="What happens at the month's limit, and when staff are warned it is near."
+    )
+    async def update_usage_settings(
+        self,
+        info: Info,
+        limit_action: ug.UsageLimitAction | None = None,
+        near_limit_percent: int | None = None,
+    ) -> ug.UsageResult:
+        async def change(s: AsyncSession, r: str) -> ug.Usage:
+            await usage.update_settings(
+                s,
+                restaurant_id=r,
+                limit_action=limit_action.value if limit_action else None,
+                near_limit_percent=near_limit_percent,
+            )
+            return await _usage(s, r)
+
+        return await _mutate(info, change, lambda result: result)
+
+    @strawberry.mutation(description="Add a plan (admin tokens only).")
+    async def create_plan(self, info: Info, input: ug.PlanInput) -> ug.PlanResult:
+        async def create(s: AsyncSession, _admin: Principal) -> models.Plan:
+            for required in ("name", "monthly_sessions"):
+                if getattr(input, required) is None:
+                    raise ValidationFailed(f"a plan needs {required}", field=required)
+            return await usage.create_plan(
+                s,
+                name=input.name or "",
+                monthly_sessions=input.monthly_sessions or 0,
+                price=input.price or 0,
+                currency=input.currency or "SAR",
+            )
+
+        return await _admin(info, create, ug.Plan.from_row)
+
+    @strawberry.mutation(description="Change a plan (admin tokens only); its restaurants follow.")
+    async def update_plan(self, info: Info, id: strawberry.ID, input: ug.PlanInput) -> ug.PlanResult:
+        return await _admin(
+            info,
+            lambda s, _admin: usage.update_plan(
+                s,
+                plan_id=str(id),
+                name=input.name,
+                monthly_sessions=input.monthly_sessions,
+                price=input.price,
+                currency=input.currency,
+            ),
+            ug.Plan.from_row,
+        )
+
+    @strawberry.mutation(description="Put a restaurant on a plan, or on none (null); admin tokens only.")
+    async def assign_plan(
+        self, info: Info, restaurant_id: strawberry.ID, plan_id: strawberry.ID | None
+    ) -> ug.UsageResult:
+        async def assign(s: AsyncSession, _admin: Principal) -> ug.Usage:
+            await usage.assign_plan(
+                s, restaurant_id=str(restaurant_id), plan_id=None if plan_id is None else str(plan_id)
+            )
+            return await _usage(s, str(restaurant_id))
+
+        return await _admin(info, assign, lambda result: result)
+
+    @strawberry.mutation(
+        description="Add sessions to (negative: take them from) a restaurant's allowance for a month "
+        "(YYYY-MM), with a reason; admin tokens only."
+    )
+    async def adjust_allowance(
+        self, info: Info, restaurant_id: strawberry.ID, month: str, sessions: int, reason: str
+    ) -> ug.UsageResult:
+        async def adjust(s: AsyncSession, admin: Principal) -> ug.Usage:
+            await usage.adjust(
+                s,
+                restaurant_id=str(restaurant_id),
+                month=usage.parse_month(month),
+                sessions=sessions,
+                reason=reason,
+                created_by=admin.token_id or "DASHBOARD_PAT",
+            )
+            return await _usage(s, str(restaurant_id), month)
+
+        return await _admin(info, adjust, lambda result: result)
 
 
 Event = Annotated[
