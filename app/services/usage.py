@@ -222,7 +222,7 @@ async def daily(
         )
         .group_by(day)
     )
-    counts = {d: int(n) for d, n in rows.tuples()}
+    counts = {d: int(n) for d, n in rows.all()}
     return [(d, counts.get(d, 0)) for d in period.days()]
 
 

@@ -30,7 +30,8 @@ _KINDS = "('order_created', 'handoff_requested', 'conversation_started', 'usage_
 
 _OPEN_SESSION = """
 CREATE FUNCTION sufrah_open_session(
-    p_restaurant_id text, p_conversation_id text, p_bot_id text, p_message_id text, p_direction text
+    p_restaurant_id text, p_conversation_id text, p_bot_id text, p_message_id text, p_direction text,
+    p_at timestamptz DEFAULT now()  -- when it opens: the message's transaction (tests name an instant)
 ) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -48,7 +49,7 @@ DECLARE
 BEGIN
     SELECT r.timezone, p.monthly_sessions, r.usage_near_limit_percent INTO v_tz, v_plan, v_near
     FROM restaurant r LEFT JOIN plan p ON p.id = r.plan_id WHERE r.id = p_restaurant_id;
-    v_month := date_trunc('month', now() AT TIME ZONE v_tz)::date;
+    v_month := date_trunc('month', p_at AT TIME ZONE v_tz)::date;
     INSERT INTO usage_month AS u (restaurant_id, month, sessions) VALUES (p_restaurant_id, v_month, 1)
     ON CONFLICT (restaurant_id, month) DO UPDATE SET sessions = u.sessions + 1
     RETURNING u.sessions INTO v_count;
@@ -60,7 +61,7 @@ BEGIN
     INSERT INTO conversation_session (restaurant_id, id, conversation_id, bot_id, message_id, direction,
                                       started_at, month, ordinal, over_allowance)
     VALUES (p_restaurant_id, 'ses_' || substr(p_message_id, 5), p_conversation_id, p_bot_id, p_message_id,
-            p_direction, now(), v_month, v_count, v_over);
+            p_direction, p_at, v_month, v_count, v_over);
     IF v_allowance IS NOT NULL THEN
         IF v_count >= v_allowance THEN
             UPDATE usage_month
@@ -332,7 +333,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(_INGEST_0009)
-    op.execute("DROP FUNCTION sufrah_open_session(text, text, text, text, text)")
+    op.execute("DROP FUNCTION sufrah_open_session(text, text, text, text, text, timestamptz)")
     op.execute("DELETE FROM notification WHERE kind IN ('usage_near_limit', 'usage_limit_reached')")
     op.drop_constraint("notification_kind_valid", "notification", type_="check")
     op.create_check_constraint("notification_kind_valid", "notification", f"kind IN {_KINDS_BEFORE}")
