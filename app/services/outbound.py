@@ -118,6 +118,7 @@ async def queue(
             .where(*conversations.in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
             .where(col(Conversation.id) == conversation_id)
             .with_for_update()
+            .execution_options(populate_existing=True)  # the locked row as it is now (its session)
         )
     ).scalar_one_or_none()
     if conversation is None:

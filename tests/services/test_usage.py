@@ -274,3 +274,20 @@ async def test_settings_are_checked(db: Database, factory: Factory) -> None:
             s, restaurant_id=restaurant.id, limit_action="PAUSE_BOT_EXTRAS", near_limit_percent=90
         )
     assert (changed.usage_limit_action, changed.usage_near_limit_percent) == ("PAUSE_BOT_EXTRAS", 90)
+
+
+async def test_a_reply_from_a_transaction_that_read_the_conversation_earlier_opens_no_second_session(
+    client: httpx.AsyncClient, db: Database, factory: Factory
+) -> None:
+    bot = await factory.bot()
+    r = bot.restaurant.id
+    await say(client, bot)
+    await age_current_session(db, r, timedelta(hours=30))
+    async with db.session() as s:
+        conversation = (await s.execute(select(Conversation))).scalar_one()  # read: its session is old
+        await say(client, bot, "back again")  # meanwhile the customer's message opens a new one
+        await outbound.queue(
+            s, restaurant_id=r, conversation_id=conversation.id, body="welcome back", author="staff"
+        )
+        await s.commit()
+    assert [x.direction for x in await sessions_of(db, r)] == ["IN", "IN"]

@@ -103,16 +103,28 @@ function warning(api, usage) {
   return api.el("p", { class: "usage-warning", role: "alert", "data-level": usage.overLimit ? "over" : "near", text });
 }
 
+// Today in the restaurant's time zone, as YYYY-MM-DD (the days after it are not shown).
+function today(api) {
+  try {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: api.timeZone() }).format(new Date());
+  } catch {
+    return new Date().toISOString().slice(0, 10);
+  }
+}
+
 function daily(api, usage) {
   const { el } = api;
-  const most = Math.max(1, ...usage.daily.map((d) => d.sessions));
+  const until = today(api);
+  const days = usage.daily.filter((d) => d.date <= until);
+  const most = Math.max(1, ...days.map((d) => d.sessions));
   return el("section", { class: "usage-daily", "aria-labelledby": "usage-daily-title" },
     el("h3", { id: "usage-daily-title", text: "Sessions by day" }),
-    el("table", {},
+    days.length ? null : el("p", { class: "muted", text: "This month has not started yet." }),
+    days.length === 0 ? null : el("table", {},
       el("caption", { class: "visually-hidden", text: `Sessions opened each day of ${monthLabel(usage.month)}` }),
       el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Day" }), el("th", { scope: "col", text: "Sessions" }),
         el("th", { scope: "col" }, el("span", { class: "visually-hidden", text: "Share of the busiest day" })))),
-      el("tbody", {}, usage.daily.map((d) => el("tr", { "data-date": d.date },
+      el("tbody", {}, days.map((d) => el("tr", { "data-date": d.date },
         el("th", { scope: "row", text: dayText(d.date) }),
         el("td", { class: "number", text: number(d.sessions) }),
         el("td", { class: "usage-day-bar", "aria-hidden": "true" },
