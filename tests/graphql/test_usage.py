@@ -3,10 +3,12 @@ what happens at the limit; only admin tokens manage plans and allowances and see
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from app.db.engine import Database
-from tests.gql import gql
+from tests.gql import Socket, gql
 from tests.support import BotHandle, Factory, inbound_params, post_signed
 
 USAGE = """query($m: String) { usage(month: $m) {
@@ -189,3 +191,21 @@ async def test_settings_and_months_are_checked(
     await gql(client, CREATE_PLAN, dup, token=admin)
     again = (await gql(client, CREATE_PLAN, dup, token=admin))["data"]["createPlan"]
     assert (again["__typename"], again["field"]) == ("ValidationError", "name")
+
+
+async def test_the_limit_notification_arrives_live(
+    client: httpx.AsyncClient, live_url, db: Database, factory: Factory
+) -> None:
+    bot = await factory.bot()
+    token, admin = await factory.token(bot.restaurant.id), await factory.token(admin=True)
+    plan = await gql(client, CREATE_PLAN, {"i": {"name": "One", "monthlySessions": 1}}, token=admin)
+    await gql(client, ASSIGN, {"r": bot.restaurant.id, "p": plan["data"]["createPlan"]["id"]}, token=admin)
+    async with Socket(live_url) as ws:
+        assert (await ws.init(token, bot.restaurant.id))["type"] == "connection_ack"
+        await ws.subscribe("subscription { notificationCreated { kind title body metadata } }")
+        await asyncio.sleep(0.2)  # the subscription is registered before the message exists
+        await say(client, bot, "+966500000501")
+        kinds = set()
+        for _ in range(2):  # the new conversation's notification, and the limit's
+            kinds.add((await ws.next_data())["notificationCreated"]["kind"])
+    assert kinds == {"CONVERSATION_STARTED", "USAGE_LIMIT_REACHED"}
