@@ -71,6 +71,9 @@ class Restaurant(SQLModel, table=True):
             name="restaurant_order_status_template_id_fkey",
             use_alter=True,
         ),
+        CheckConstraint(
+            "preparation_minutes BETWEEN 1 AND 1440", name="restaurant_preparation_minutes_valid"
+        ),
     )
 
     id: str = Field(primary_key=True)
@@ -81,6 +84,8 @@ class Restaurant(SQLModel, table=True):
     min_delivery_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # minor units
     # A staff reply turns the bot off for that conversation (as the earlier backend did).
     pause_bot_on_staff_reply: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    # Orders (#16): an order still CONFIRMED or PREPARING after this many minutes is late.
+    preparation_minutes: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
     created_at: datetime = _ts()
     follow_up_template_id: str | None = None  # staff replies outside the window: text as {{1}}
     order_status_template_id: str | None = None  # order status notices outside the window
@@ -404,6 +409,14 @@ class Order(SQLModel, table=True):
             text("id DESC"),
         ),
         Index("customer_order_by_conversation", "restaurant_id", "conversation_id", text("created_at DESC")),
+        # The history filtered by branch (newest first, keyset pagination).
+        Index(
+            "customer_order_by_branch_time",
+            "restaurant_id",
+            "branch_id",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
     )
 
     restaurant_id: str = Field(primary_key=True)
@@ -428,6 +441,7 @@ class Order(SQLModel, table=True):
     lang: str = Field(default="ar", sa_column_kwargs={"server_default": "ar"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    paid_at: datetime | None = _ts(nullable=True, default_now=False)  # staff marked it paid
 
     @property
     def reference(self) -> str:
