@@ -99,11 +99,18 @@ class History:
 
 
 async def history(db: Database, factory: Factory, name: str = "Sufrah Grill") -> History:
+    """A new restaurant with a bot and the demo menu."""
     handle = await factory.bot(await factory.restaurant(name))
     async with db.session() as s:
         await catalog.load_demo_menu(s, restaurant_id=handle.restaurant.id)
-        menu = await catalog.menu(s, restaurant_id=handle.restaurant.id)
         await s.commit()
+    return await history_of(db, handle)
+
+
+async def history_of(db: Database, handle: BotHandle) -> History:
+    """The restaurant of `handle`, whose demo menu is loaded."""
+    async with db.session() as s:
+        menu = await catalog.menu(s, restaurant_id=handle.restaurant.id)
     return History(
         db=db,
         handle=handle,
