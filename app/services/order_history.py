@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -118,15 +118,18 @@ def check(f: Filter) -> Filter:
 
 
 def _matches(search: str) -> ColumnElement[bool] | None:
-    """A reference ("#1042" or "1042"), part of the customer's name (any case), or of their phone
-    number's digits (a leading 0 or 00 dropped, so "0551234567" finds +966551234567)."""
+    """A reference ("#1042", that alone; or "1042"), part of the customer's name (any case), or of
+    their phone number's digits (a leading 0 or 00 dropped, so "0551234567" finds +966551234567)."""
     text = search.strip()
     if not text:
         return None
+    reference = text.removeprefix("#").strip()
+    is_number = reference.isdigit() and len(reference) <= 9  # an int4
+    if text.startswith("#"):  # only a reference: one row of the unique key
+        return col(Order.number) == int(reference) if is_number else false()
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     terms: list[ColumnElement[bool]] = [col(Order.customer_name).ilike(f"%{escaped}%")]
-    reference = text.removeprefix("#").strip()
-    if reference.isdigit() and len(reference) <= 9:  # an int4 number
+    if is_number:
         terms.append(col(Order.number) == int(reference))
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3 and len(digits) * 2 >= len(text.replace(" ", "")):  # mostly digits: a phone

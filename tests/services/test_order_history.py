@@ -46,6 +46,7 @@ async def test_each_filter_narrows_the_history(db: Database, shop: History) -> N
     assert await _references(db, shop, Filter(order_type="pickup")) == ["#1002"]
     assert await _references(db, shop, Filter(search="#1003")) == ["#1003"]
     assert await _references(db, shop, Filter(search="1003")) == ["#1003"]
+    assert await _references(db, shop, Filter(search="#Omar")) == []  # "#" names a reference only
     assert await _references(db, shop, Filter(search="OMAR")) == ["#1004", "#1002"]  # any case
     assert await _references(db, shop, Filter(search="sara al")) == ["#1001"]
     assert await _references(db, shop, Filter(search="0551234567")) == ["#1001"]  # local digits

@@ -294,10 +294,16 @@ export default {
       const select = form.elements.branchId;
       for (const branch of data.menu.branches) select.append(el("option", { value: branch.id, text: branch.nameEn }));
     }).catch((e) => { n.error.textContent = e.message; });
+    // An order becomes late with time alone: read again each minute while the page is shown.
+    const tick = setInterval(() => {
+      if (view !== mine) clearInterval(tick);
+      else if (root.offsetParent !== null && !document.hidden) reload({ keep: true });
+    }, 60_000);
     await Promise.all([setup, reload()]);
   },
   onEvent(event) {
-    if (!view || event.__typename !== "Order") return;
+    // Orders change; the restaurant's preparation time decides which are late.
+    if (!view || (event.__typename !== "Order" && event.__typename !== "Restaurant")) return;
     clearTimeout(view.refresh); // a burst of changes is one read
     view.refresh = setTimeout(() => reload({ keep: true }), 300);
   },
