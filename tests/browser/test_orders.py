@@ -41,7 +41,9 @@ async def test_the_owner_reads_filters_and_acts_on_the_order_history(new_page, s
 
     page = await new_page()
     await sign_in(page, server, shop.token)
-    await page.get_by_role("navigation", name="Pages").get_by_role("button", name="Orders").click()
+    # The inbox's open orders lead to the history, where finished orders stay.
+    await page.get_by_role("button", name="Finished orders and ratings").click()
+    await expect(page.get_by_role("heading", name="Orders", level=2)).to_be_focused()
     history = page.get_by_role("list", name="Orders")
 
     def order(reference: str):
