@@ -22,9 +22,10 @@ async def shop(db: Database, factory: Factory) -> History:
     return await history(db, factory)
 
 
-async def _references(db: Database, shop: History, f: Filter, **kw: object) -> list[str]:
+async def _references(db: Database, shop: History, f: Filter) -> list[str]:
+    """The references `f` lists, newest first."""
     async with db.session() as s:
-        rows = await order_history.list_page(s, restaurant_id=shop.restaurant_id, filter=f, **kw)  # type: ignore[arg-type]
+        rows = await order_history.list_page(s, restaurant_id=shop.restaurant_id, filter=f)
         return [r.reference for r in rows]
 
 
