@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import date
 from enum import Enum
 from functools import partial
 from typing import Annotated, Any, ClassVar, TypeVar, cast
@@ -29,6 +30,7 @@ from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
 from app.graphql import notifications as n
 from app.graphql import ordering as o
+from app.graphql import orders as og
 from app.graphql import templates as tg
 from app.graphql import usage as ug
 from app.graphql.context import OperationContext, graphql_error
@@ -61,6 +63,7 @@ from app.services import (
     catalog,
     conversations,
     notifications,
+    order_history,
     orders,
     outbound,
     pages,
@@ -68,6 +71,7 @@ from app.services import (
     templates,
     usage,
 )
+from app.services.periods import Period
 
 T = TypeVar("T")
 Info = strawberry.Info[OperationContext]
@@ -143,6 +147,13 @@ async def _usage(s: AsyncSession, restaurant_id: str, month: str | None = None) 
     return ug.usage_of(found, days)
 
 
+def _selects(info: Info, name: str) -> bool:
+    """The field's selection names `name` directly (or uses a fragment, to be safe): e.g. count(*)
+    only when the client asked for totalCount."""
+    selections = [f for field in info.selected_fields for f in field.selections]
+    return any(not isinstance(f, SelectedField) or f.name == name for f in selections)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Conversations, newest activity first (keyset pagination).")
@@ -162,9 +173,7 @@ class Query:
             raise graphql_error(exc) from None
         if search is not None and len(search) > 200:
             raise graphql_error(ValidationFailed("search is longer than 200 characters", field="search"))
-        # count(*) only when the client asked for totalCount (or used a fragment, to be safe)
-        selections = [f for field in info.selected_fields for f in field.selections]
-        wants_total = any(not isinstance(f, SelectedField) or f.name == "totalCount" for f in selections)
+        wants_total = _selects(info, "totalCount")
 
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> ConversationConnection:
             position = cursors.decode(after, field="after") if after else None
@@ -264,31 +273,94 @@ class Query:
 
         return await _read(info, load)
 
-    @strawberry.field(description="Orders, newest first; filter by status (e.g. the open ones).")
+    @strawberry.field(
+        description=(
+            "Orders, newest first (keyset pagination); filter by statuses, a period (days in the restaurant's "
+            'time zone, both ends included, at most 366), branch, order type, alert, or a search ("#1042", a '
+            "name, phone digits)."
+        )
+    )
     async def orders(
-        self, info: Info, status: list[o.OrderStatus] | None = None, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        status: list[o.OrderStatus] | None = None,
+        first: int = 50,
+        after: str | None = None,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+        branch_id: strawberry.ID | None = None,
+        order_type: o.OrderType | None = None,
+        search: str | None = None,
+        alert: og.OrderAlert | None = None,
     ) -> o.OrderConnection:
         try:
             pages.page_size(first, field="first")
         except ValidationFailed as exc:
             raise graphql_error(exc) from None
+        wants_total = _selects(info, "totalCount")
 
-        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.OrderConnection:
+        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> o.OrderConnection:
             position = cursors.decode(after, field="after") if after else None
-            rows = await orders.list_page(
-                s,
-                restaurant_id=restaurant_id,
-                statuses=[x.value for x in status or []],
-                limit=first + 1,
-                after=position,
+            history = order_history.Filter(
+                statuses=tuple(x.value for x in status or []),
+                period=await order_history.period(
+                    s, restaurant_id=restaurant_id, first_day=from_, last_day=to
+                ),
+                branch_id=_opt(branch_id),
+                order_type=order_type.value if order_type else None,
+                search=search,
+                alert=alert.value if alert else None,
             )
-            edges = [
-                o.OrderEdge(cursor=cursors.encode(r.created_at, r.id), node=o.ORDER.from_row(r))
-                for r in rows[:first]
-            ]
-            return o.OrderConnection(
-                edges=edges, has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
+            filters: dict[str, Any] = dict(restaurant_id=restaurant_id, bot_id=bot_id, filter=history)
+            rows = await order_history.list_page(s, **filters, limit=first + 1, after=position)
+            total = await order_history.count(s, **filters) if wants_total else 0
+            return o.OrderConnection.from_rows(rows, first, total_count=total, after=after)
+
+        return await _read(info, load)
+
+    @strawberry.field(
+        description=(
+            "Count, revenue and average order value of the orders counted (not cancelled) in a period "
+            "(days in the restaurant's time zone; default the last 30 days), with the orders' filters."
+        )
+    )
+    async def order_kpis(
+        self,
+        info: Info,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+        status: list[o.OrderStatus] | None = None,
+        branch_id: strawberry.ID | None = None,
+        order_type: o.OrderType | None = None,
+        search: str | None = None,
+    ) -> og.OrderKpis:
+        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> og.OrderKpis:
+            period = await order_history.period(s, restaurant_id=restaurant_id, first_day=from_, last_day=to)
+            if period is None:
+                timezone = (await restaurants.get(s, restaurant_id=restaurant_id)).timezone
+                period = Period.ending_today(30, timezone=timezone)
+            history = order_history.Filter(
+                statuses=tuple(x.value for x in status or []),
+                period=period,
+                branch_id=_opt(branch_id),
+                order_type=order_type.value if order_type else None,
+                search=search,
             )
+            kpis = await order_history.kpis(s, restaurant_id=restaurant_id, bot_id=bot_id, filter=history)
+            return og.OrderKpis(
+                count=kpis.count,
+                revenue=kpis.revenue,
+                average_order_value=kpis.average_order_value,
+                currency=kpis.currency,
+            )
+
+        return await _read(info, load)
+
+    @strawberry.field(description="The order history's settings (the kitchen's preparation time).")
+    async def order_settings(self, info: Info) -> og.OrderSettings:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> og.OrderSettings:
+            restaurant = await restaurants.get(s, restaurant_id=restaurant_id)
+            return og.OrderSettings(preparation_minutes=restaurant.preparation_minutes)
 
         return await _read(info, load)
 
@@ -510,6 +582,24 @@ class Mutation:
             info,
             lambda s, r: orders.change_status(s, restaurant_id=r, order_id=str(id), status=status.value),
             o.ORDER.from_row,
+        )
+
+    @strawberry.mutation(
+        description="Record that an order's payment was received (an online order then awaits no more)."
+    )
+    async def mark_order_paid(self, info: Info, id: strawberry.ID) -> o.OrderResult:
+        return await _mutate(
+            info, lambda s, r: orders.mark_paid(s, restaurant_id=r, order_id=str(id)), o.ORDER.from_row
+        )
+
+    @strawberry.mutation(description="How long the kitchen takes (1 to 1440 minutes): later orders are LATE.")
+    async def update_order_settings(self, info: Info, preparation_minutes: int) -> og.OrderSettingsResult:
+        return await _mutate(
+            info,
+            lambda s, r: order_history.set_preparation_minutes(
+                s, restaurant_id=r, minutes=preparation_minutes
+            ),
+            lambda row: og.OrderSettings(preparation_minutes=row.preparation_minutes),
         )
 
     @strawberry.mutation(description="Create a branch (no id) or change one.")

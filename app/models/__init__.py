@@ -80,6 +80,9 @@ class Restaurant(SQLModel, table=True):
         CheckConstraint(
             "usage_near_limit_percent BETWEEN 1 AND 100", name="restaurant_usage_near_limit_valid"
         ),
+        CheckConstraint(
+            "preparation_minutes BETWEEN 1 AND 1440", name="restaurant_preparation_minutes_valid"
+        ),
     )
 
     id: str = Field(primary_key=True)
@@ -95,6 +98,8 @@ class Restaurant(SQLModel, table=True):
     plan_id: str | None = None
     usage_limit_action: str = Field(default="WARN", sa_column_kwargs={"server_default": "WARN"})
     usage_near_limit_percent: int = Field(default=80, sa_column_kwargs={"server_default": "80"})
+    # Orders (#16): an order still CONFIRMED or PREPARING after this many minutes is late.
+    preparation_minutes: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
     created_at: datetime = _ts()
     follow_up_template_id: str | None = None  # staff replies outside the window: text as {{1}}
     order_status_template_id: str | None = None  # order status notices outside the window
@@ -420,6 +425,14 @@ class Order(SQLModel, table=True):
             text("id DESC"),
         ),
         Index("customer_order_by_conversation", "restaurant_id", "conversation_id", text("created_at DESC")),
+        # The history filtered by branch (newest first, keyset pagination).
+        Index(
+            "customer_order_by_branch_time",
+            "restaurant_id",
+            "branch_id",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
     )
 
     restaurant_id: str = Field(primary_key=True)
@@ -444,6 +457,7 @@ class Order(SQLModel, table=True):
     lang: str = Field(default="ar", sa_column_kwargs={"server_default": "ar"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    paid_at: datetime | None = _ts(nullable=True, default_now=False)  # staff marked it paid
 
     @property
     def reference(self) -> str:
