@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_usage"
-down_revision = "0010_interactive_content"
+down_revision = "0011_order_insights"
 branch_labels = None
 depends_on = None
 
