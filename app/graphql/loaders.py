@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from app.models import Bot, Branch, Conversation, Message, OrderLine, table_of
-from app.services import bots, catalog, conversations, orders
+from app.services import bots, catalog, conversations, opening, orders
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -56,6 +56,7 @@ class Loaders:
         self.order_lines: DataLoader[str, list[OrderLine]] = DataLoader(self._order_lines)
         self.last_message: DataLoader[str, Message | None] = DataLoader(self._last_messages)
         self.messages: DataLoader[MessagesKey, list[Message]] = DataLoader(self._messages)
+        self.schedule: DataLoader[str, opening.Schedule] = DataLoader(self._schedules)
 
     async def _by_id(
         self,
@@ -87,6 +88,12 @@ class Loaders:
         return await self._by_id(
             lambda s, r, keys: orders.lines_of(s, restaurant_id=r, order_ids=keys), order_ids, missing=[]
         )
+
+    async def _schedules(self, restaurant_ids: list[str]) -> list[opening.Schedule]:
+        """Opening hours by restaurant. The keys are restaurants the caller was shown (a `restaurants`
+        answer, an event of its restaurant), so they are not narrowed to the caller's one here."""
+        found = await self._run(lambda s: opening.schedules(s, restaurant_ids=list(restaurant_ids)))
+        return [found[r] for r in restaurant_ids]
 
     async def _latest(
         self, conversation_ids: list[str], n: int, before: tuple[datetime, str] | None

@@ -256,16 +256,17 @@ async def schedule(session: AsyncSession, *, restaurant_id: str, now: datetime |
     return (await schedules(session, restaurant_ids=[restaurant_id], now=now))[restaurant_id]
 
 
-def judge(restaurant: Restaurant, found: Schedule, now: datetime) -> hours.Opening:
-    """Open, busy or closed at `now`, by the restaurant's schedule and switch."""
-    state = restaurant.ordering_state if restaurant.ordering_state in ORDERING_STATES else "OPEN"
-    manual = hours.Manual(state, restaurant.ordering_state_until)  # type: ignore[arg-type]
+def judge(
+    found: Schedule, *, timezone: str, state: str, until: datetime | None, now: datetime
+) -> hours.Opening:
+    """Open, busy or closed at `now`, by a restaurant's schedule, zone and switch (`state`, `until`)."""
+    switch: hours.ManualState = "BUSY" if state == "BUSY" else "CLOSED" if state == "CLOSED" else "OPEN"
     return hours.opening(
         hours=[hours.Interval(i.weekday, i.opens, i.closes) for i in found.hours],
         exceptions=[hours.SpecialDay(e.day, e.opens, e.closes, e.note) for e in found.exceptions],
-        manual=manual,
+        manual=hours.Manual(switch, until),
         now=now,
-        timezone=restaurant.timezone,
+        timezone=timezone,
     )
 
 
@@ -274,4 +275,11 @@ async def status(
 ) -> hours.Opening:
     """Whether `restaurant` takes orders at `now` (default: this instant), and until / from when."""
     now = now or datetime.now(UTC)
-    return judge(restaurant, await schedule(session, restaurant_id=restaurant_id, now=now), now)
+    found = await schedule(session, restaurant_id=restaurant_id, now=now)
+    return judge(
+        found,
+        timezone=restaurant.timezone,
+        state=restaurant.ordering_state,
+        until=restaurant.ordering_state_until,
+        now=now,
+    )
