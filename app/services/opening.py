@@ -167,10 +167,13 @@ async def add_exception(
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise ValidationFailed(f"note must be at most {MAX_NOTE} characters", field="note")
-    restaurant = await _touched(session, restaurant_id=restaurant_id)
-    today = _today(restaurant, now or datetime.now(UTC))
+    current = await session.get(Restaurant, restaurant_id)
+    if current is None:
+        raise NotFound("restaurant not found")
+    today = _today(current, now or datetime.now(UTC))
     if not today - timedelta(days=1) <= day <= today + timedelta(days=MAX_AHEAD_DAYS):
         raise ValidationFailed(f"date must be from today to {MAX_AHEAD_DAYS} days ahead", field="date")
+    restaurant = await _touched(session, restaurant_id=restaurant_id)
     values = {"opens": opens_at, "closes": closes_at, "note": note}
     stmt = insert(OpeningException).values(restaurant_id=restaurant_id, day=day, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["restaurant_id", "day"], set_=values))
