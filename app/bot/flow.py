@@ -117,6 +117,7 @@ class TurnContext:
     items: tuple[Item, ...] = ()
     latest_order: LatestOrder | None = None
     hours: Hours = Hours()
+    app_link: str | None = None  # the restaurant's own ordering app, offered in the welcome
 
 
 @dataclass(frozen=True)
@@ -498,6 +499,9 @@ def _welcome_prompt(state: State, ctx: TurnContext) -> Reply:
         count, total = sum(ln.quantity for ln in state.cart), _price(_subtotal(state.cart), state, ctx)
         saved = t("cart_saved", state.lang, count=count, total=total)
         prompt = replace(prompt, text=f"{prompt.text}\n{saved}", body=f"{prompt.body}\n{saved}")
+    if ctx.app_link:
+        app = t("app_link", state.lang, link=ctx.app_link)
+        prompt = replace(prompt, text=f"{prompt.text}\n{app}", body=f"{prompt.body}\n{app}")
     hours = _hours_note(state, ctx)
     if hours:
         prompt = replace(prompt, text=f"{hours}\n\n{prompt.text}", body=f"{hours}\n\n{prompt.body}")

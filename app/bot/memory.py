@@ -118,6 +118,7 @@ async def turn_context(
             today=now.astimezone(ZoneInfo(restaurant.timezone)).date(),
             orders_for_later=restaurant.accepts_orders_when_closed,
         ),
+        app_link=restaurant.app_link,
     )
 
 

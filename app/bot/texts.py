@@ -227,6 +227,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "⏳ We're very busy, so it may take longer than usual.",
         "⏳ لدينا ضغط كبير، لذا قد يستغرق وقتاً أطول من المعتاد.",
     ),
+    "app_link": ("📱 You can also order in our app: {link}", "📱 يمكنك الطلب أيضاً عبر تطبيقنا: {link}"),
     "when_today": ("today at {time}", "اليوم الساعة {time}"),
     "when_tomorrow": ("tomorrow at {time}", "غداً الساعة {time}"),
     "when_weekday": ("on {day} at {time}", "يوم {day} الساعة {time}"),

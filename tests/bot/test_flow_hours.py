@@ -1,5 +1,6 @@
 """The pure bot outside opening hours (TurnContext.hours): it says when the restaurant opens, in the
-customer's language, and takes an order only if the restaurant takes orders for later."""
+customer's language, and takes an order only if the restaurant takes orders for later. The welcome
+also offers the restaurant's own app when its profile has one."""
 
 from __future__ import annotations
 
@@ -98,3 +99,10 @@ def test_opening_times_read_naturally_in_both_languages() -> None:
     assert opening_time(datetime(2026, 12, 12, 9), TODAY, "ar") == "يوم السبت الساعة 09:00"
     assert opening_time(datetime(2026, 12, 21, 9), TODAY, "en") == "on Monday 21 December at 09:00"
     assert opening_time(datetime(2026, 12, 21, 9), TODAY, "ar") == "يوم الإثنين 21 ديسمبر الساعة 09:00"
+
+
+def test_the_welcome_offers_the_restaurants_app() -> None:
+    ctx = replace(MENU, app_link="https://apps.example/sufrah")
+    assert "You can also order in our app: https://apps.example/sufrah" in Chat(ctx).send("hi")
+    assert "يمكنك الطلب أيضاً عبر تطبيقنا: https://apps.example/sufrah" in Chat(ctx).send("مرحبا")
+    assert "app" not in Chat(MENU).send("hi")

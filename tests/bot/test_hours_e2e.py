@@ -120,3 +120,10 @@ async def test_busy_warns_and_still_takes_orders(client, shop, customer):
     welcome = await customer.say("Hello")
     assert "We're very busy right now" in welcome
     assert "Delivery or pickup?" in await customer.say("1")
+
+
+async def test_the_profiles_app_link_is_offered_in_the_welcome(client, shop, customer):
+    query = """mutation { updateRestaurantProfile(input: {appLink: "https://apps.example/grill"}) {
+        __typename ... on ValidationError { message } } }"""
+    await staff(client, shop, query)
+    assert "order in our app: https://apps.example/grill" in await customer.say("Hello")
