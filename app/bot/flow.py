@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from math import asin, cos, radians, sin, sqrt
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from app.bot.texts import branch_name, opening_time, t
 
@@ -89,7 +89,7 @@ class LatestOrder:
 class Hours:
     """Whether the restaurant takes orders now, as the runner judged it (app.services.hours)."""
 
-    status: str = "open"  # open|busy|closed
+    status: Literal["open", "busy", "closed"] = "open"
     opens_at: datetime | None = None  # closed: the next opening, wall time in the restaurant's zone
     today: date | None = None  # the restaurant's date now, to say "today" / "tomorrow"
     orders_for_later: bool = False  # closed: orders are still taken, prepared at the opening
@@ -527,9 +527,13 @@ def _hours_note(state: State, ctx: TurnContext) -> str | None:
     return f"{_opens(state, ctx)}\n{t(later, state.lang)}"
 
 
-def _refuse_closed(state: State, ctx: TurnContext, then: Reply) -> Turn:
-    """Closed and not taking orders: say when we open; the cart stays for later."""
-    return _say(state, f"{_opens(state, ctx)}\n{t('closed_refused', state.lang)}", then)
+def _refuse_closed(state: State, ctx: TurnContext, then: Reply, *, say_when: bool = True) -> Turn:
+    """Closed and not taking orders: say so, and when we open (unless `then`, the welcome, says it);
+    a cart stays for later."""
+    refused = t("closed_refused", state.lang)
+    if state.cart:
+        refused = f"{refused} {t('cart_kept', state.lang)}"
+    return _say(state, f"{_opens(state, ctx)}\n{refused}" if say_when else refused, then)
 
 
 def _order_type_prompt(state: State, ctx: TurnContext) -> Reply:
@@ -863,7 +867,8 @@ def _on_welcome(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None
         ],
     )
     if choice == "order" and ctx.hours.refuses_orders:
-        return _refuse_closed(state, ctx, _welcome_prompt(replace(state, step="welcome"), ctx))
+        welcome = _welcome_prompt(replace(state, step="welcome"), ctx)
+        return _refuse_closed(state, ctx, welcome, say_when=False)
     if choice == "order":  # the cart is kept; where it goes is asked again
         state = replace(
             state,

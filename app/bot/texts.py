@@ -212,9 +212,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "يمكنك الطلب الآن وسنجهز طلبك عند الافتتاح.",
     ),
     "closed_refused": (
-        "Sorry, we can't take orders while we're closed. Your cart is kept.",
-        "عذراً، لا نستقبل الطلبات ونحن مغلقون. سلتك محفوظة.",
+        "Sorry, we can't take orders while we're closed.",
+        "عذراً، لا نستقبل الطلبات ونحن مغلقون.",
     ),
+    "cart_kept": ("Your cart is kept for when we open.", "سلتك محفوظة لحين الافتتاح."),
     "prepared_at_opening": (
         "Your order will be prepared when we open.",
         "سيتم تجهيز طلبك عند الافتتاح.",

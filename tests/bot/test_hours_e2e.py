@@ -109,7 +109,7 @@ async def test_a_cart_is_kept_but_not_checked_out_once_we_close(client, shop, cu
     await customer.say("1")
     await staff(client, shop, SWITCH, state="CLOSED")  # staff close mid-order
     refused = await customer.say("3")  # checkout
-    assert "We're closed right now." in refused and "Your cart is kept." in refused
+    assert "We're closed right now." in refused and "Your cart is kept for when we open." in refused
     await staff(client, shop, SWITCH, state="OPEN")
     assert "Total" in await customer.say("checkout")
     assert await orders_count(db) == 0
