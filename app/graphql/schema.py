@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import date
 from enum import Enum
 from functools import partial
 from typing import Annotated, Any, ClassVar, TypeVar, cast
@@ -26,8 +27,10 @@ from strawberry.types.nodes import SelectedField
 from app import models
 from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
+from app.graphql import insights as ins
 from app.graphql import notifications as n
 from app.graphql import ordering as o
+from app.graphql import ratings as rt
 from app.graphql import templates as tg
 from app.graphql.context import OperationContext, graphql_error
 from app.graphql.cost import CostLimit, Costs
@@ -58,10 +61,12 @@ from app.services import (
     bots,
     catalog,
     conversations,
+    insights,
     notifications,
     orders,
     outbound,
     pages,
+    ratings,
     restaurants,
     templates,
 )
@@ -304,6 +309,46 @@ class Query:
 
         return await _read(info, load)
 
+    @strawberry.field(
+        description=(
+            "The owner's overview for the days from..to in the restaurant's time zone (at most 366; the last "
+            "30 days up to today when omitted); topItems lists the `top` items sold most (1..50)."
+        )
+    )
+    async def overview(
+        self,
+        info: Info,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+        top: int = 10,
+    ) -> ins.Overview:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> ins.Overview:
+            period = insights.period_for(await restaurants.get(s, restaurant_id=restaurant_id), from_, to)
+            return ins.overview(
+                await insights.overview(s, restaurant_id=restaurant_id, period=period, top=top)
+            )
+
+        return await _read(info, load)
+
+    @strawberry.field(
+        description=(
+            "The ratings customers gave from..to (days in the restaurant's time zone, at most 366; the last 30 "
+            "days up to today when omitted), with their reviews."
+        )
+    )
+    async def ratings(
+        self,
+        info: Info,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+    ) -> rt.Ratings:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> rt.Ratings:
+            period = insights.period_for(await restaurants.get(s, restaurant_id=restaurant_id), from_, to)
+            found = await ratings.summary(s, restaurant_id=restaurant_id, period=period)
+            return rt.summary(found, restaurant_id=restaurant_id, period=period)
+
+        return await _read(info, load)
+
     @strawberry.field(description="The restaurants this token may act for.")
     async def restaurants(self, info: Info) -> list[Restaurant]:
         principal = await info.context.principal()
@@ -435,6 +480,16 @@ class Mutation:
             info,
             lambda s, r: orders.change_status(s, restaurant_id=r, order_id=str(id), status=status.value),
             o.ORDER.from_row,
+        )
+
+    @strawberry.mutation(
+        description="The inbox's settings: slaMinutes, how long a customer may wait for staff."
+    )
+    async def update_inbox_settings(self, info: Info, sla_minutes: int) -> ins.InboxSettingsResult:
+        return await _mutate(
+            info,
+            lambda s, r: insights.update_inbox_settings(s, restaurant_id=r, sla_minutes=sla_minutes),
+            ins.inbox_settings,
         )
 
     @strawberry.mutation(description="Create a branch (no id) or change one.")

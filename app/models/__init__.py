@@ -81,6 +81,8 @@ class Restaurant(SQLModel, table=True):
     min_delivery_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # minor units
     # A staff reply turns the bot off for that conversation (as the earlier backend did).
     pause_bot_on_staff_reply: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    # Overview (#16): a customer waiting for staff longer than this is an SLA breach (1..1440).
+    sla_minutes: int = Field(default=15, sa_column_kwargs={"server_default": "15"})
     created_at: datetime = _ts()
     follow_up_template_id: str | None = None  # staff replies outside the window: text as {{1}}
     order_status_template_id: str | None = None  # order status notices outside the window
@@ -404,6 +406,14 @@ class Order(SQLModel, table=True):
             text("id DESC"),
         ),
         Index("customer_order_by_conversation", "restaurant_id", "conversation_id", text("created_at DESC")),
+        # Ratings (#16): the rated orders of a period, newest rating first (timeline and reviews).
+        Index(
+            "customer_order_rated",
+            "restaurant_id",
+            text("rated_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("rating IS NOT NULL"),
+        ),
     )
 
     restaurant_id: str = Field(primary_key=True)
@@ -425,6 +435,7 @@ class Order(SQLModel, table=True):
     status: str = Field(default="CONFIRMED", sa_column_kwargs={"server_default": "CONFIRMED"})
     rating: int | None = None
     rating_comment: str | None = None
+    rated_at: datetime | None = _ts(nullable=True, default_now=False)
     lang: str = Field(default="ar", sa_column_kwargs={"server_default": "ar"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
