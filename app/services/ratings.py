@@ -73,7 +73,7 @@ async def summary(session: AsyncSession, *, restaurant_id: str, period: Period) 
     )
     distribution = dict.fromkeys(STARS, 0)
     per_day: dict[date, list[int]] = {}  # day -> [count, sum of stars]
-    for local_day, rating, n in (await session.execute(stmt)).tuples():
+    for local_day, rating, n in (await session.execute(stmt)).all():
         stars = int(rating or 0)  # never None: the rated orders only
         distribution[stars] += n
         counts = per_day.setdefault(local_day, [0, 0])
