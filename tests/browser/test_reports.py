@@ -39,7 +39,9 @@ async def test_the_overview_of_a_week_and_its_sla_target(new_page, server, facto
     await expect(_tile(page, "Open orders")).to_have_text("2")
 
     await _week(page)
-    await expect(page.get_by_role("heading", name="From 2026-11-01 to 2026-11-07")).to_be_visible()
+    await expect(page.get_by_role("heading", name="From 2026-11-01 to 2026-11-07")).to_be_visible(
+        timeout=15_000
+    )
     await expect(page.locator(".bars li")).to_have_count(7)
     await expect(_tile(page, "Orders")).to_have_text("3")
     await expect(_tile(page, "Revenue")).to_contain_text("100.01")
@@ -77,7 +79,9 @@ async def test_ratings_of_a_week_with_filtered_reviews_and_more(new_page, server
     await sign_in(page, server, await factory.token(shop.restaurant_id))
     await page.get_by_role("navigation", name="Pages").get_by_role("button", name="Ratings").click()
     await _week(page)
-    await expect(page.get_by_role("heading", name="From 2026-11-01 to 2026-11-07")).to_be_visible()
+    await expect(page.get_by_role("heading", name="From 2026-11-01 to 2026-11-07")).to_be_visible(
+        timeout=15_000
+    )
     await expect(_tile(page, "Ratings")).to_have_text("24")
     await expect(_tile(page, "1–2 stars")).to_have_text("4%")  # 1 of 24
     await expect(page.locator(".distribution li").first).to_contain_text("5 stars")

@@ -89,10 +89,12 @@ export function picker(api, state, onChange) {
     onChange({ from: from.value, to: to.value });
   }
 
-  // The dates a read answered with (the server's days): shown in the custom inputs.
+  // The dates a read answered with (the server's days): the custom inputs start from them, unless
+  // the owner is choosing dates there now (a read landing meanwhile must not undo their typing).
   function showing(first, last) {
     state.from = first;
     state.to = last;
+    if (state.preset === "custom") return;
     from.value = first;
     to.value = last;
   }
