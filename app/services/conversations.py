@@ -242,11 +242,17 @@ def staff_answers(since: str, until: str) -> str:
       AND first_in.at IS NOT NULL"""
 
 
-def median_first_response(since: str, until: str) -> str:
-    """SQL: how long customers waited for staff, the median over `staff_answers(since, until)`."""
+def median_wait(answers: str) -> str:
+    """SQL: the median wait in seconds over `answers`, rows of `staff_answers` (a subquery in
+    parentheses, or the name of a CTE holding them)."""
     return f"""
     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.answered_at - a.waited_from))
-    FROM ({staff_answers(since, until)}) a"""
+    FROM {answers} a"""
+
+
+def median_first_response(since: str, until: str) -> str:
+    """SQL: how long customers waited for staff, the median over `staff_answers(since, until)`."""
+    return median_wait(f"({staff_answers(since, until)})")
 
 
 # The dashboard's figure: over the staff replies of the last 7 days.

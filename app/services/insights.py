@@ -131,8 +131,7 @@ _RESPONSES = text(
     WITH answers AS ({conversations.staff_answers(_SINCE, _UNTIL)}),
          waiting AS ({_WAITING})
     SELECT
-        (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM answered_at - waited_from))
-         FROM answers),
+        ({conversations.median_wait("answers")}),
         (SELECT count(*) FROM answers WHERE answered_at - waited_from > {_LATE}),
         (SELECT count(*) FROM waiting WHERE since < now() - {_LATE}
            AND since >= {_SINCE} AND since < {_UNTIL}),
