@@ -54,6 +54,7 @@ class Loaders:
         self.branch: DataLoader[str, Branch | None] = DataLoader(self._branches)
         self.conversation: DataLoader[str, Conversation | None] = DataLoader(self._conversations)
         self.order_lines: DataLoader[str, list[OrderLine]] = DataLoader(self._order_lines)
+        self.option_groups: DataLoader[str, list[catalog.OptionGroup]] = DataLoader(self._option_groups)
         self.last_message: DataLoader[str, Message | None] = DataLoader(self._last_messages)
         self.messages: DataLoader[MessagesKey, list[Message]] = DataLoader(self._messages)
 
@@ -86,6 +87,12 @@ class Loaders:
     async def _order_lines(self, order_ids: list[str]) -> list[list[OrderLine]]:
         return await self._by_id(
             lambda s, r, keys: orders.lines_of(s, restaurant_id=r, order_ids=keys), order_ids, missing=[]
+        )
+
+    async def _option_groups(self, item_ids: list[str]) -> list[list[catalog.OptionGroup]]:
+        """A menu's items with their option groups and options: two queries whatever its size."""
+        return await self._by_id(
+            lambda s, r, keys: catalog.option_groups(s, restaurant_id=r, item_ids=keys), item_ids, missing=[]
         )
 
     async def _latest(
