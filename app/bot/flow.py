@@ -492,7 +492,8 @@ def _price(amount: int, state: State, ctx: TurnContext) -> str:
 
 def _options_text(options: Iterable[ChosenOption], lang: str) -> str:
     """ "Large, Garlic": a line's options by name."""
-    return ", ".join((o.name_ar if lang == "ar" else o.name_en) or o.name_en or o.name_ar for o in options)
+    names = ((o.name_ar if lang == "ar" else o.name_en) or o.name_en or o.name_ar for o in options)
+    return ("، " if lang == "ar" else ", ").join(names)
 
 
 def _line_choices(state: State, ctx: TurnContext) -> list[Choice]:
@@ -657,6 +658,10 @@ def _chosen(item: Item, picked: Iterable[str]) -> tuple[ChosenOption, ...]:
     )
 
 
+def _ids(group: OptionGroup) -> set[str]:
+    return {o.id for o in group.options}
+
+
 def _group_limit(group: OptionGroup) -> int:
     """How many of the group may be chosen: its maximum, or all its available options if fewer."""
     return min(group.max_select, len(group.options))
@@ -698,7 +703,9 @@ def _option_prompt(state: State, ctx: TurnContext) -> Reply:
             if low
             else t("option_up_to", state.lang, limit=limit)
         )
-        taken = _options_text(_chosen(item, state.picked), state.lang)
+        taken = _options_text(
+            (o for o in _chosen(item, state.picked) if o.option_id in _ids(group)), state.lang
+        )
         so_far = t("option_so_far", state.lang, options=taken) if taken else ""
         reply = _ask("ask_option_many", state, choices, wanted=wanted, so_far=so_far, **names)
     first = state.option_group == 0 and not state.picked
@@ -1083,7 +1090,7 @@ def _on_option(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if item is None:
         return _show_categories(state, ctx, note=t("item_gone", state.lang))
     if _matches(inbound, _BACK):
-        return _show_items(state, ctx, item.category_id)
+        return _show_items(replace(state, option_group=0, picked=()), ctx, item.category_id)
     if not 0 <= state.option_group < len(item.option_groups):
         return _ask_quantity(state, ctx, item)
     group = item.option_groups[state.option_group]
@@ -1105,13 +1112,15 @@ def _on_option(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
         keys = [options[n - 1].key for n in numbers]
     else:
         key = _choose(inbound, options)
+        if key is None and _matches(inbound, _DONE_WORDS):
+            key = OPTIONS_DONE  # "done" before enough are chosen (it isn't offered yet): say how many
         if key is None:
             return None
         keys = [key]
     for key in keys:
         taken = sum(1 for o in group.options if o.id in state.picked)
         if key in (NO_OPTION, OPTIONS_DONE):
-            if taken < group.min_select:  # "done" typed before enough were chosen: say how many
+            if taken < group.min_select:
                 need = t("option_need_more", state.lang, low=group.min_select, group=_name(group, state.lang))
                 return _say(state, need, _option_prompt(state, ctx))
             return _next_group(state, ctx, item)
