@@ -42,7 +42,8 @@ class _Line(Protocol):
 def line_text(line: _Line, lang: str) -> str:
     """ "2 × Shawarma (Large, Garlic)": a line with its chosen options, as the kitchen reads it."""
     name = line.name_ar if lang == "ar" else line.name_en
-    chosen = ", ".join(str(o.get(f"name_{lang}") or o.get("name_en") or "") for o in line.options)
+    names = (str(o.get(f"name_{lang}") or o.get("name_en") or "") for o in line.options)
+    chosen = ("، " if lang == "ar" else ", ").join(names)
     return f"{line.quantity} × {name} ({chosen})" if chosen else f"{line.quantity} × {name}"
 
 
