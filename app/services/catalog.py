@@ -25,8 +25,11 @@ _Row = TypeVar("_Row", Branch, MenuCategory, MenuItem, MenuOptionGroup, MenuOpti
 
 # An item's option groups and a group's options are short lists shown whole (by the bot, in the
 # menu query): these caps keep them so (the GraphQL cost estimate counts an unpaged list as 20).
-MAX_OPTION_GROUPS = 10
-MAX_OPTIONS = 20
+MAX_OPTION_GROUPS = 10  # per item
+MAX_OPTIONS = 20  # per group
+# And per restaurant: one response holds at most this many of each (app.graphql.cost.TOTALS).
+MAX_RESTAURANT_OPTION_GROUPS = 1000
+MAX_RESTAURANT_OPTIONS = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +280,13 @@ async def save_option_group(
         )
         if existing >= MAX_OPTION_GROUPS:
             raise ValidationFailed(f"an item has at most {MAX_OPTION_GROUPS} option groups", field="itemId")
+        everywhere = await _count(
+            session, MenuOptionGroup, col(MenuOptionGroup.restaurant_id) == restaurant_id
+        )
+        if everywhere >= MAX_RESTAURANT_OPTION_GROUPS:
+            raise ValidationFailed(
+                f"a restaurant has at most {MAX_RESTAURANT_OPTION_GROUPS} option groups", field="itemId"
+            )
         low, high = values.get("min_select", 0), values.get("max_select", 1)
         _check_selection(low, high, options=None)
         return await _upsert(
@@ -333,6 +343,11 @@ async def save_option(
         )
         if existing >= MAX_OPTIONS:
             raise ValidationFailed(f"an option group has at most {MAX_OPTIONS} options", field="groupId")
+        everywhere = await _count(session, MenuOption, col(MenuOption.restaurant_id) == restaurant_id)
+        if everywhere >= MAX_RESTAURANT_OPTIONS:
+            raise ValidationFailed(
+                f"a restaurant has at most {MAX_RESTAURANT_OPTIONS} options", field="groupId"
+            )
     else:
         if "group_id" in values:
             raise ValidationFailed("an option stays in its group", field="groupId")
@@ -452,6 +467,18 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
         await update_settings(
             session, restaurant_id=restaurant_id, **{_snake(k): v for k, v in settings.items()}
         )
+    groups = [
+        group
+        for category in _listed(data.get("categories"))
+        for item in _listed(category.get("items") if isinstance(category, dict) else None)
+        for group in _listed(item.get("optionGroups") if isinstance(item, dict) else None)
+    ]
+    options = sum(len(g.get("options") or []) for g in groups if isinstance(g, dict))
+    if len(groups) > MAX_RESTAURANT_OPTION_GROUPS or options > MAX_RESTAURANT_OPTIONS:
+        raise ValidationFailed(
+            f"a restaurant has at most {MAX_RESTAURANT_OPTION_GROUPS} option groups and "
+            f"{MAX_RESTAURANT_OPTIONS} options; the file has {len(groups)} and {options}"
+        )
     for model in (MenuItem, MenuCategory, Branch):
         await session.execute(delete(model).where(col(model.restaurant_id) == restaurant_id))
     allowed_branch = {f.name for f in fields(_BranchFields)}
@@ -490,6 +517,10 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
             )
             await _load_option_groups(session, restaurant_id, row, item.get("optionGroups"))
     return await menu(session, restaurant_id=restaurant_id)
+
+
+def _listed(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 async def _load_option_groups(session: AsyncSession, restaurant_id: str, item: MenuItem, raw: Any) -> None:
