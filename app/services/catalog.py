@@ -320,7 +320,7 @@ def _check_selection(low: int, high: int, options: int | None) -> None:
         raise ValidationFailed("minSelect must not be more than maxSelect", field="minSelect")
     if options and high > options:
         raise ValidationFailed(
-            f"maxSelect must not be more than the group's {options} options", field="maxSelect"
+            f"maxSelect must not be more than the number of options ({options})", field="maxSelect"
         )
 
 
@@ -479,9 +479,10 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
             f"a restaurant has at most {MAX_RESTAURANT_OPTION_GROUPS} option groups and "
             f"{MAX_RESTAURANT_OPTIONS} options; the file has {len(groups)} and {options}"
         )
-    for model in (MenuItem, MenuCategory, Branch):
+    for model in (MenuOption, MenuOptionGroup, MenuItem, MenuCategory, Branch):
         await session.execute(delete(model).where(col(model.restaurant_id) == restaurant_id))
     allowed_branch = {f.name for f in fields(_BranchFields)}
+    seen: set[str] = set()  # the option groups' and options' ids so far
     for order, raw in enumerate(data.get("branches", [])):
         values = {_snake(k): v for k, v in raw.items() if _snake(k) in allowed_branch}
         await _insert(session, Branch, restaurant_id, raw.get("id"), "brn", sort_order=order, **values)
@@ -515,15 +516,26 @@ async def load_menu(session: AsyncSession, *, restaurant_id: str, data: dict[str
                 description_en=_description(item.get("descriptionEn") or "", field="descriptionEn") or None,
                 currency=(data.get("currency") or "SAR").upper(),
             )
-            await _load_option_groups(session, restaurant_id, row, item.get("optionGroups"))
+            await _load_option_groups(session, restaurant_id, row, item.get("optionGroups"), seen)
     return await menu(session, restaurant_id=restaurant_id)
+
+
+def _unseen(seen: set[str], row_id: object) -> object:
+    """An option group's or option's id, refused when the file used it already."""
+    if isinstance(row_id, str):
+        if row_id in seen:
+            raise ValidationFailed(f"duplicate id {row_id} in the menu file", field="id")
+        seen.add(row_id)
+    return row_id
 
 
 def _listed(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-async def _load_option_groups(session: AsyncSession, restaurant_id: str, item: MenuItem, raw: Any) -> None:
+async def _load_option_groups(
+    session: AsyncSession, restaurant_id: str, item: MenuItem, raw: Any, seen: set[str]
+) -> None:
     """An item's optionGroups from the menu file; a bad one is refused naming the item and group."""
     if raw is None:
         return
@@ -541,11 +553,12 @@ async def _load_option_groups(session: AsyncSession, restaurant_id: str, item: M
             low, high = group.get("minSelect", 0), group.get("maxSelect", 1)
             _check_ranges({"min_select": low, "max_select": high})
             _check_selection(low, high, len(options))
+            group_id = _unseen(seen, group.get("id") or f"{item.id}-{g_order}")
             row = await _insert(
                 session,
                 MenuOptionGroup,
                 restaurant_id,
-                group.get("id") or f"{item.id}-{g_order}",
+                group_id,
                 "opg",
                 sort_order=g_order,
                 item_id=item.id,
@@ -561,7 +574,7 @@ async def _load_option_groups(session: AsyncSession, restaurant_id: str, item: M
                     session,
                     MenuOption,
                     restaurant_id,
-                    option.get("id") or f"{row.id}-{o_order}",
+                    _unseen(seen, option.get("id") or f"{row.id}-{o_order}"),
                     "opt",
                     sort_order=o_order,
                     group_id=row.id,
