@@ -28,6 +28,9 @@ More precisely:
   restaurant, app.services.catalog), and one response holds one restaurant's menu. Counted per parent
   they would multiply out (20 categories × 20 items × 10 groups × 20 options = 80,000) to refuse the
   menu a dashboard asks for, whose honest bound is the restaurant's own count;
+- a list in EMBEDDED counts nothing, like a scalar: its objects are read from their parent's own row
+  (an order line's options, a JSON snapshot of at most what the item's groups allow), no work of
+  their own, and the response's size cap bounds them like any text;
 - scalars and enums count nothing (they come with their object); nor does introspection (`__schema`,
   `__type`, `__typename`: answered from memory);
 - every fragment spread and inline fragment counts, even where only one type of a union can match,
@@ -82,6 +85,7 @@ MAX_PAGE = pages.MAX_PAGE  # every paged field refuses first/last outside 1..MAX
 UNPAGED = 20  # what a list without a page argument counts
 PAGE_ARGUMENTS = ("first", "last")
 MAX_TERMS = 100  # more distinct products of variables than this: count each variable as MAX_PAGE
+EMBEDDED = {("OrderLine", "options")}  # (type, field): lists read from their parent's row (see above)
 # (type, field): the most objects the list holds in one response, whatever it hangs from (see above).
 TOTALS: dict[tuple[str, str], int] = {
     ("MenuItem", "optionGroups"): catalog.MAX_RESTAURANT_OPTION_GROUPS,
@@ -215,6 +219,8 @@ class _Analysis:
             return
         kind = get_named_type(definition.type)
         if is_leaf_type(kind):
+            return
+        if (parent.name, name) in EMBEDDED:
             return
         is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
         total = TOTALS.get((parent.name, name)) if is_list else None

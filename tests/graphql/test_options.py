@@ -256,3 +256,15 @@ async def test_a_restaurant_has_a_bounded_number_of_options(client, shop, db, mo
     second = await call(GROUP, {"input": {"itemId": "demo-shish", "nameAr": "x", "nameEn": "Sauce"}})
     assert second["saveOptionGroup"]["__typename"] == "ValidationError"
     assert "at most 1 option groups" in second["saveOptionGroup"]["message"]
+
+
+def test_an_order_lines_options_cost_nothing_more_than_the_line():
+    from graphql import parse
+
+    from app.graphql.cost import estimate
+
+    plain = "{ orders(first: 50) { nodes { lines { nameEn } } } }"
+    with_options = "{ orders(first: 50) { nodes { lines { nameEn options { nameEn priceDelta } } } } }"
+    assert estimate(schema._schema, parse(with_options), None).evaluate({}) == estimate(
+        schema._schema, parse(plain), None
+    ).evaluate({})
