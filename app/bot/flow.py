@@ -641,7 +641,7 @@ def _introduced(reply: Reply, item: Item, state: State, ctx: TurnContext) -> Rep
 
 
 # The choices that end an option group's question: none of a single optional group, the end of a
-# multiple one. Their ids can't clash with an option's (those carry a prefix such as "opt_").
+# multiple one. They come after the group's options, so an option with the same id would win.
 NO_OPTION, OPTIONS_DONE = "option_none", "options_done"
 _NONE_WORDS = _words("no", "none", "no thanks", "skip", "لا", "بدون", "لا شكرا", "تخطي")
 _DONE_WORDS = _words("done", "finish", "no extras", "that's all", "تم", "انتهيت", "بدون اضافات", *_NONE_WORDS)
@@ -1095,15 +1095,9 @@ def _on_option(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
         return _ask_quantity(state, ctx, item)
     group = item.option_groups[state.option_group]
     choices = _option_choices(state, group)
-    ending = {NO_OPTION: _NONE_WORDS, OPTIONS_DONE: _DONE_WORDS}
-    options = [
-        _Option(
-            c.id,
-            ending.get(c.id)
-            or _words(*(n for o in group.options if o.id == c.id for n in (o.name_ar, o.name_en))),
-        )
-        for c in choices
-    ]
+    words = {o.id: _words(o.name_ar, o.name_en) for o in group.options}
+    words |= {NO_OPTION: _NONE_WORDS, OPTIONS_DONE: _DONE_WORDS}
+    options = [_Option(c.id, words[c.id]) for c in choices]
     several = next((c for c in _candidates(inbound) if _SEVERAL.match(c)), None)
     if several is not None and _group_limit(group) > 1:
         numbers = [int(n) for n in several.split()]
@@ -1118,15 +1112,14 @@ def _on_option(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
             return None
         keys = [key]
     for key in keys:
-        taken = sum(1 for o in group.options if o.id in state.picked)
         if key in (NO_OPTION, OPTIONS_DONE):
-            if taken < group.min_select:
+            if len(_ids(group) & set(state.picked)) < group.min_select:
                 need = t("option_need_more", state.lang, low=group.min_select, group=_name(group, state.lang))
                 return _say(state, need, _option_prompt(state, ctx))
             return _next_group(state, ctx, item)
         if key not in state.picked:
             state = replace(state, picked=(*state.picked, key))
-        if taken + 1 >= _group_limit(group):
+        if len(_ids(group) & set(state.picked)) >= _group_limit(group):
             return _next_group(state, ctx, item)
     return _say(state, _option_prompt(state, ctx))
 
