@@ -529,6 +529,16 @@ def _unseen(seen: set[str], row_id: object) -> object:
     return row_id
 
 
+def _whole(raw: dict[str, Any], key: str, default: int) -> int:
+    """A whole number of the menu file (absent or null: `default`)."""
+    value = raw.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"{key} must be a whole number", field=key)
+    return value
+
+
 def _listed(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -550,7 +560,7 @@ async def _load_option_groups(
         if not isinstance(options, list) or not options or len(options) > MAX_OPTIONS:
             raise ValidationFailed(f"{label}: options must be a list of 1 to {MAX_OPTIONS} options")
         try:
-            low, high = group.get("minSelect", 0), group.get("maxSelect", 1)
+            low, high = _whole(group, "minSelect", 0), _whole(group, "maxSelect", 1)
             _check_ranges({"min_select": low, "max_select": high})
             _check_selection(low, high, len(options))
             group_id = _unseen(seen, group.get("id") or f"{item.id}-{g_order}")
@@ -570,6 +580,9 @@ async def _load_option_groups(
             for o_order, option in enumerate(options, start=1):
                 if not isinstance(option, dict):
                     raise ValidationFailed(f"option {o_order} must be an object")
+                available = option.get("available", True)
+                if not isinstance(available, bool):
+                    raise ValidationFailed("available must be true or false", field="available")
                 await _insert(
                     session,
                     MenuOption,
@@ -580,8 +593,8 @@ async def _load_option_groups(
                     group_id=row.id,
                     name_ar=option.get("nameAr"),
                     name_en=option.get("nameEn"),
-                    price_delta=option.get("priceDelta", 0),
-                    available=option.get("available", True) is not False,
+                    price_delta=_whole(option, "priceDelta", 0),
+                    available=available,
                 )
         except ValidationFailed as exc:
             raise ValidationFailed(f"{label}: {exc}", field=exc.field) from None

@@ -87,6 +87,12 @@ async def test_the_bot_is_given_available_options_only(factory: Factory, db):
         ({**SIZE, "options": [{"nameEn": "Large"}]}, "name_ar is required"),
         ({**SIZE, "options": ["Large"]}, "option 1 must be an object"),
         ("Size", "option group 1 must be an object"),
+        ({**SIZE, "minSelect": None, "maxSelect": "one"}, "maxSelect must be a whole number"),
+        (
+            {**SIZE, "options": [{"nameAr": "x", "nameEn": "x", "priceDelta": 1.5}]},
+            "priceDelta must be a whole",
+        ),
+        ({**SIZE, "options": [{"nameAr": "x", "nameEn": "x", "available": "no"}]}, "available must be true"),
     ],
 )
 async def test_a_bad_option_group_in_the_file_is_refused_naming_the_item(factory: Factory, db, group, words):
