@@ -671,6 +671,46 @@ DEMO_MENU: dict[str, Any] = {
                     "nameEn": "Mixed Grill",
                     "price": 5900,
                     "maxQuantity": 5,
+                    "optionGroups": [
+                        {
+                            "id": "demo-mixed-size",
+                            "nameAr": "الحجم",
+                            "nameEn": "Size",
+                            "minSelect": 1,
+                            "maxSelect": 1,
+                            "options": [
+                                {"id": "demo-mixed-regular", "nameAr": "عادي", "nameEn": "Regular"},
+                                {
+                                    "id": "demo-mixed-family",
+                                    "nameAr": "عائلي",
+                                    "nameEn": "Family",
+                                    "priceDelta": 4000,
+                                },
+                            ],
+                        },
+                        {
+                            "id": "demo-mixed-sides",
+                            "nameAr": "إضافات",
+                            "nameEn": "Sides",
+                            "minSelect": 0,
+                            "maxSelect": 2,
+                            "options": [
+                                {
+                                    "id": "demo-mixed-fries",
+                                    "nameAr": "بطاطس",
+                                    "nameEn": "Fries",
+                                    "priceDelta": 500,
+                                },
+                                {
+                                    "id": "demo-mixed-hummus",
+                                    "nameAr": "حمص",
+                                    "nameEn": "Hummus",
+                                    "priceDelta": 700,
+                                },
+                                {"id": "demo-mixed-garlic", "nameAr": "ثومية", "nameEn": "Garlic sauce"},
+                            ],
+                        },
+                    ],
                 },
             ],
         },
