@@ -298,7 +298,7 @@ async def post_message(request: Request) -> JSONResponse:
         message_type = (body_field(body, "messageType", str, required=False) or "text").strip().lower()
         if message_type != "text":
             raise ValidationFailed(
-                "only text messages can be sent here (media: send-media)", field="messageType"
+                "messageType must be text (media goes through send-media)", field="messageType"
             )
         _, chat = await _staff_reply(session, tenant, conversation_id, body, body=content)
     return JSONResponse({"success": True, "data": {"message": chat}, "message": chat})
