@@ -245,7 +245,12 @@ async def test_delete_keeps_conversations_and_frees_the_number(client, admin, fa
         )
     response = await client.delete(f"/api/admin/bots/{handle.bot.id}", headers=admin)
     assert response.status_code == 200
-    assert response.json() == {"id": handle.bot.id, "deleted": True, "success": True, "message": "Bot deleted"}
+    assert response.json() == {
+        "id": handle.bot.id,
+        "deleted": True,
+        "success": True,
+        "message": "Bot deleted",
+    }
     assert (await client.get(f"/api/admin/bots/{handle.bot.id}", headers=admin)).status_code == 404
     assert (await client.delete(f"/api/admin/bots/{handle.bot.id}", headers=admin)).status_code == 404
     assert handle.bot.id not in [b["id"] for b in (await client.get("/api/admin/bots", headers=admin)).json()]
