@@ -208,3 +208,15 @@ async def test_a_used_up_allowance_is_429_in_the_earlier_shape(client, shop: Sho
 async def test_bad_sends_are_400(client, shop: Shop, body: dict[str, Any], field: str):
     response = await client.post("/api/whatsapp/send", json=body, headers=SEND)
     assert response.status_code == 400 and field in response.json()["error"], response.text
+
+
+async def test_a_trailing_slash_is_redirected_with_method_and_body(client, shop: Shop):
+    await Customer(client, shop, phone="+966509990000").say("hi")
+    response = await client.post(
+        "/api/whatsapp/send/",
+        json={"phoneNumber": "+966509990000", "text": "code 1"},
+        headers=SEND,
+        follow_redirects=True,
+    )
+    assert response.status_code == 200 and response.json()["status"] == "queued", response.text
+    assert response.history and response.history[0].status_code == 307
