@@ -165,6 +165,37 @@ class Bot(SQLModel, table=True):
         return self.is_active and self.deleted_at is None
 
 
+class UnlinkedSender(SQLModel, table=True):
+    """A WhatsApp sender an admin registered without a restaurant (the earlier backend's shared
+    senders, `restaurantId` null), waiting to be linked. Not tenant data: only the admin API reads
+    it, nothing routes to it (its number's webhooks are answered as an unknown number's) and nothing
+    sends from it. Linking moves the row into `bot`, same id, in one transaction (app/services/bots.py)."""
+
+    __tablename__ = "unlinked_sender"
+    __table_args__ = (
+        CheckConstraint(f"status IN {BOT_STATUSES}", name="unlinked_sender_status_valid"),
+        Index("unlinked_sender_whatsapp_number_key", "whatsapp_number", unique=True),
+    )
+
+    id: str = Field(primary_key=True)
+    name: str
+    restaurant_name: str
+    whatsapp_number: str  # E.164
+    account_sid: str
+    subaccount_sid: str | None = None
+    auth_token_encrypted: str  # Fernet token; see app.auth.crypto
+    sender_sid: str | None = None
+    waba_id: str | None = None
+    status: str = Field(default="PENDING", sa_column_kwargs={"server_default": "PENDING"})
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    support_contact: str | None = None
+    payment_link: str | None = None
+    max_messages_per_min: int = Field(default=60, sa_column_kwargs={"server_default": "60"})
+    max_messages_per_day: int = Field(default=1000, sa_column_kwargs={"server_default": "1000"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
 class Conversation(SQLModel, table=True):
     """One customer talking to one bot (sender) of a restaurant."""
 
