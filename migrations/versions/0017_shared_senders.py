@@ -6,7 +6,7 @@ dashboard's onboarding lists those and links one). Our `bot` rows belong to a re
 keeping its id, when it is linked.
 
 Revision ID: 0017_shared_senders
-Revises: 0010_interactive_content
+Revises: 0015_overview
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_shared_senders"
-down_revision = "0010_interactive_content"
+down_revision = "0015_overview"
 branch_labels = None
 depends_on = None
 
