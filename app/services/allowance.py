@@ -1,9 +1,12 @@
 """How many more messages a sender may start now: the quota `/api/whatsapp/send` answers 429 with.
 
-Today that is the sender's own daily limit (`bot.max_messages_per_day`, the limit the outbox paces
-sends by), counted over the last 24 hours of outgoing messages, queued ones included. The plan
-allowance (monthly conversations per plan) is meant to replace it here, in `check`, the one function
-callers use; its answer keeps the earlier backend's quota fields (`planName`, `resetDate`).
+Two limits, and the first one used up is the answer (`check`, the one function callers use; it keeps
+the earlier backend's quota fields, `planName` and `resetDate`):
+- the restaurant's plan allowance: WhatsApp sessions this month against plan + adjustments
+  (app/services/usage.py), reset on the first of next month in the restaurant's time zone; a
+  restaurant without a plan has none;
+- the sender's own daily limit (`bot.max_messages_per_day`, the limit the outbox paces sends by),
+  counted over the last 24 hours of outgoing messages, queued ones included.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.models import Bot, Message
+from app.services import usage
 
 WINDOW = timedelta(days=1)
 PLAN_NAME = "sender daily limit"
@@ -44,8 +48,20 @@ class Allowance:
 
 
 async def check(session: AsyncSession, *, restaurant_id: str, bot: Bot) -> Allowance:
-    """What `bot` of `restaurant_id` has used of its allowance, and when it frees up again."""
+    """What `bot` of `restaurant_id` has used of its allowance, and when it frees up again: the plan's
+    monthly allowance once it is used up, else the sender's daily limit."""
     now = (await session.execute(select(func.now()))).scalar_one()
+    month = await usage.get(session, restaurant_id=restaurant_id)
+    allowance = month.allowance
+    if month.plan is not None and allowance is not None and month.over_limit:
+        timezone = month.restaurant.timezone
+        return Allowance(
+            used=month.sessions,
+            limit=allowance,
+            reset_at=usage.month_period(month.month, timezone=timezone).end,
+            now=now,
+            plan_name=month.plan.name,
+        )
     used, oldest = (
         await session.execute(
             select(func.count(), func.min(col(Message.created_at))).where(

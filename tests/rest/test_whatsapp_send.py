@@ -195,6 +195,39 @@ async def test_a_used_up_allowance_is_429_in_the_earlier_shape(client, shop: Sho
     assert details["daysUntilReset"] == 1 and details["resetDate"].endswith("Z")
 
 
+async def test_a_used_up_plan_allowance_is_429_with_the_plan_and_the_next_month(client, shop: Shop, db):
+    from datetime import timedelta
+
+    from app.services import usage
+
+    await Customer(client, shop, phone="+966507779999").say("hi")  # opens this month's one session
+    async with db.session() as s:
+        plan = await usage.create_plan(s, name="Starter", monthly_sessions=1)
+        await usage.assign_plan(s, restaurant_id=shop.restaurant_id, plan_id=plan.id)
+        await s.commit()
+    body = {"phoneNumber": "+966507779999", "text": "Your code is 123456"}
+    response = await client.post("/api/whatsapp/send", json=body, headers=SEND)
+    assert response.status_code == 429, response.text
+    details = response.json()["details"]
+    assert (details["used"], details["limit"], details["remaining"], details["planName"]) == (
+        1,
+        1,
+        0,
+        "Starter",
+    )
+    month = usage.this_month("Asia/Riyadh")
+    first_of_next = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    # midnight of the 1st in Riyadh (UTC+3) is 21:00 UTC the day before
+    assert details["resetDate"] == f"{first_of_next - timedelta(days=1)}T21:00:00.000Z"
+
+    async with db.session() as s:  # an admin adds sessions: the send goes out again
+        await usage.adjust(
+            s, restaurant_id=shop.restaurant_id, month=month, sessions=5, reason="renewal", created_by="admin"
+        )
+        await s.commit()
+    assert (await client.post("/api/whatsapp/send", json=body, headers=SEND)).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
