@@ -48,6 +48,7 @@ class Item:
     image_url: str | None = None  # shown (as a photo) when the customer picks the item
     description_ar: str | None = None  # shown with it
     description_en: str | None = None
+    price_before: int | None = None  # minor units: the price before a discount, shown struck through
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,17 @@ class LatestOrder:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """A delivery platform's answer for one location (the Sufrah platform's coverage check, asked by
+    the runner before the turn): it replaces the branches' radius for that point."""
+
+    latitude: float
+    longitude: float
+    available: bool
+    branch_id: str | None = None  # the delivering branch, when the platform named it
+
+
+@dataclass(frozen=True)
 class TurnContext:
     """Everything the bot may know about the restaurant; the tuples are in display order."""
 
@@ -91,6 +103,7 @@ class TurnContext:
     categories: tuple[Category, ...] = ()
     items: tuple[Item, ...] = ()
     latest_order: LatestOrder | None = None
+    coverage: Coverage | None = None
 
 
 @dataclass(frozen=True)
@@ -408,6 +421,13 @@ def _price(amount: int, state: State, ctx: TurnContext) -> str:
     return format_price(amount, ctx.currency, state.lang)
 
 
+def _item_price(item: Item, state: State, ctx: TurnContext) -> str:
+    """An item's price; a discounted one with the old price struck through (WhatsApp's ~text~)."""
+    if item.price_before is not None and item.price_before > item.price:
+        return f"{_price(item.price, state, ctx)} ~{_price(item.price_before, state, ctx)}~"
+    return _price(item.price, state, ctx)
+
+
 def _line_choices(state: State, ctx: TurnContext) -> list[Choice]:
     """The cart's lines, numbered as the customer removes them ("remove 2")."""
     return [
@@ -428,7 +448,15 @@ def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _covering_branch(ctx: TurnContext, lat: float, lon: float) -> Branch | None:
-    """The nearest branch whose delivery radius includes the point, if any."""
+    """The nearest branch whose delivery radius includes the point, if any (or, where a platform
+    answered for this point, the branch it named, else the nearest one)."""
+    cover = ctx.coverage
+    if cover is not None and (cover.latitude, cover.longitude) == (lat, lon):
+        named = _find(ctx.branches, cover.branch_id)
+        nearest = min(
+            ctx.branches, key=lambda b: _distance_km(b.latitude, b.longitude, lat, lon), default=None
+        )
+        return (named or nearest) if cover.available else None
     reach = [(_distance_km(b.latitude, b.longitude, lat, lon), b) for b in ctx.branches]
     inside = [(km, b) for km, b in reach if km <= b.delivery_radius_km]
     return min(inside, key=lambda pair: pair[0])[1] if inside else None
@@ -506,7 +534,7 @@ def _items_prompt(state: State, ctx: TurnContext) -> Reply:
     items = _orderable(ctx, state.category_id)
     if category is None or not items:
         return _categories_prompt(state, ctx)
-    choices = [Choice(i.id, _name(i, state.lang), _price(i.price, state, ctx)) for i in items]
+    choices = [Choice(i.id, _name(i, state.lang), _item_price(i, state, ctx)) for i in items]
     name = _name(category, state.lang)
     return _ask("items", state, choices, slot="items", body_key="items_body", category=name)
 
@@ -527,7 +555,7 @@ def _quantity_prompt(state: State, ctx: TurnContext) -> Reply:
     description = item.description_ar if state.lang == "ar" else item.description_en
     description = description or item.description_en or item.description_ar
     if item.image_url:  # the item's photo, captioned with its name, price and description
-        caption = "\n".join(filter(None, (f"{name} — {_price(item.price, state, ctx)}", description)))
+        caption = "\n".join(filter(None, (f"{name} — {_item_price(item, state, ctx)}", description)))
         return Reply(f"{caption}\n{text}", choices=tuple(choices), body=body, media_url=item.image_url)
     if description:
         return Reply(f"{description}\n{text}", choices=tuple(choices), body=body)

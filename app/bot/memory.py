@@ -103,6 +103,7 @@ async def turn_context(
                 image_url=i.image_url or None,
                 description_ar=i.description_ar or None,
                 description_en=i.description_en or None,
+                price_before=i.price_before,
             )
             for i in menu.items
         ),
