@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.auth import credentials
 from app.context import app_context
 from app.errors import NotFound
 from app.rest.common import error
@@ -31,12 +32,10 @@ from app.services import merchant_orders
 SIGNATURE_HEADER = "x-sufrah-signature"
 
 
-def authentic(secret: str, *, body: bytes, authorization: str | None, signature: str | None) -> bool:
+def authentic(secret: str, *, body: bytes, bearer: str | None, signature: str | None) -> bool:
     """Does the request carry the shared secret (as a bearer token) or an HMAC of its body made with it?"""
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), secret.encode()):
-            return True
+    if bearer and hmac.compare_digest(bearer.encode(), secret.encode()):
+        return True
     if signature:
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         given = signature.strip().removeprefix("sha256=").lower()
@@ -61,7 +60,7 @@ async def status_update(request: Request) -> Response:
     if not authentic(
         secret,
         body=body,
-        authorization=request.headers.get("authorization"),
+        bearer=credentials.from_headers(request.headers).token,
         signature=request.headers.get(SIGNATURE_HEADER),
     ):
         return error(401, "invalid or missing webhook secret")

@@ -213,3 +213,24 @@ def _json(value: object) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False)
+
+
+# A small merchant for tests: two branches, two categories, a discount at one branch, a product
+# only one branch has, and coverage around Olaya (delivered by the Olaya branch).
+OLAYA, MALQA = "b-olaya", "b-malqa"
+
+
+def furnish(merchant: FakeMerchant) -> FakeMerchant:
+    merchant.branch(OLAYA, "العليا", "Olaya", latitude=24.69, longitude=46.685, phone="0501112222")
+    merchant.branch(MALQA, "الملقا", "Malqa", latitude=24.81, longitude=46.61)
+    merchant.category("c-drinks", "مشروبات", "Drinks", order=2)
+    merchant.category("c-meals", "وجبات", "Meals", order=1)
+    merchant.product(
+        "c-meals", OLAYA, "p-kabsa", "كبسة", "Kabsa", price=40, price_after=35, avatar="https://img.test/kabsa.jpg"
+    )
+    merchant.product("c-meals", MALQA, "p-kabsa", "كبسة", "Kabsa", price=42)
+    merchant.product("c-meals", OLAYA, "p-mandi", "مندي", "Mandi", price=50)
+    for branch in (OLAYA, MALQA):
+        merchant.product("c-drinks", branch, "p-tea", "شاي", "Tea", price=5.5)
+    merchant.covers(lambda lat, lng: OLAYA if abs(lat - 24.69) < 0.2 and abs(lng - 46.685) < 0.2 else None)
+    return merchant
