@@ -226,7 +226,14 @@ def furnish(merchant: FakeMerchant) -> FakeMerchant:
     merchant.category("c-drinks", "مشروبات", "Drinks", order=2)
     merchant.category("c-meals", "وجبات", "Meals", order=1)
     merchant.product(
-        "c-meals", OLAYA, "p-kabsa", "كبسة", "Kabsa", price=40, price_after=35, avatar="https://img.test/kabsa.jpg"
+        "c-meals",
+        OLAYA,
+        "p-kabsa",
+        "كبسة",
+        "Kabsa",
+        price=40,
+        price_after=35,
+        avatar="https://img.test/kabsa.jpg",
     )
     merchant.product("c-meals", MALQA, "p-kabsa", "كبسة", "Kabsa", price=42)
     merchant.product("c-meals", OLAYA, "p-mandi", "مندي", "Mandi", price=50)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.channels.sufrah import SufrahPlatform
 from app.db.engine import Database
 from app.errors import Conflict, PlatformFailed, ValidationFailed
-from app.models import Branch, MenuCategory, MenuItem, MenuItemBranch, MenuSync
+from app.models import MenuCategory, MenuItem, MenuItemBranch, MenuSync
 from app.services import catalog, merchant
 from app.workers.merchant import MerchantWork
 from tests.fakes.sufrah_api import MALQA, OLAYA, FakeSufrah, furnish
@@ -31,12 +31,16 @@ async def platform(fake: FakeSufrah):
     await client.aclose()
 
 
-async def _platform_restaurant(db: Database, factory: Factory, fake: FakeSufrah, merchant_id: str = "m-1") -> str:
+async def _platform_restaurant(
+    db: Database, factory: Factory, fake: FakeSufrah, merchant_id: str = "m-1"
+) -> str:
     furnish(fake.merchant(merchant_id))
     restaurant = await factory.restaurant()
     async with db.session() as s:
         await catalog.load_demo_menu(s, restaurant_id=restaurant.id)  # what it had before the switch
-        await merchant.set_provider(s, restaurant_id=restaurant.id, provider="sufrah", merchant_id=merchant_id)
+        await merchant.set_provider(
+            s, restaurant_id=restaurant.id, provider="sufrah", merchant_id=merchant_id
+        )
         await s.commit()
     return restaurant.id
 
@@ -54,7 +58,9 @@ async def _sync(db: Database, platform: SufrahPlatform, restaurant_id: str) -> M
         return status
 
 
-async def test_sync_brings_the_platforms_branches_categories_and_discounted_products(db, factory, fake, platform):
+async def test_sync_brings_the_platforms_branches_categories_and_discounted_products(
+    db, factory, fake, platform
+):
     restaurant_id = await _platform_restaurant(db, factory, fake)
     status = await _sync(db, platform, restaurant_id)
     assert (status.items_synced, status.categories_synced, status.branches_synced) == (3, 2, 2)
@@ -77,7 +83,12 @@ async def test_sync_brings_the_platforms_branches_categories_and_discounted_prod
         }
     assert [c.id for c in menu.categories] == ["c-meals", "c-drinks"]  # the platform's display order
     olaya, malqa = menu.branches
-    assert (olaya.id, olaya.name_en, olaya.alert_phone, olaya.latitude) == (OLAYA, "Olaya", "+966501112222", 24.69)
+    assert (olaya.id, olaya.name_en, olaya.alert_phone, olaya.latitude) == (
+        OLAYA,
+        "Olaya",
+        "+966501112222",
+        24.69,
+    )
     assert (malqa.id, malqa.alert_phone) == (MALQA, None)
     assert per_branch[("p-kabsa", OLAYA)] == (3500, 4000, True)
     assert per_branch[("p-kabsa", MALQA)] == (4200, None, True)
@@ -85,7 +96,9 @@ async def test_sync_brings_the_platforms_branches_categories_and_discounted_prod
     assert ("GET", "/api/v1/external/categories/c-meals/products", {"branchId": MALQA}) in fake.requests
 
 
-async def test_a_second_sync_updates_prices_and_marks_vanished_products_unavailable(db, factory, fake, platform):
+async def test_a_second_sync_updates_prices_and_marks_vanished_products_unavailable(
+    db, factory, fake, platform
+):
     restaurant_id = await _platform_restaurant(db, factory, fake)
     await _sync(db, platform, restaurant_id)
     shop = fake.merchant("m-1")
