@@ -99,6 +99,7 @@ class TurnContext:
     currency: str = "SAR"
     min_delivery_total: int = 0  # minor units; applies to delivery only
     payment_link: str | None = None
+    online_payment: bool = False  # offered without a fixed link too (the platform sends one per order)
     branches: tuple[Branch, ...] = ()
     categories: tuple[Category, ...] = ()
     items: tuple[Item, ...] = ()
@@ -589,8 +590,12 @@ def _cash_label(state: State) -> str:
     return t("pay_cash_pickup" if state.order_type == "pickup" else "pay_cash_delivery", state.lang)
 
 
+def _pays_online(ctx: TurnContext) -> bool:
+    return bool(ctx.payment_link) or ctx.online_payment
+
+
 def _payment_prompt(state: State, ctx: TurnContext) -> Reply:
-    if not ctx.payment_link:
+    if not _pays_online(ctx):
         return _confirm_prompt(replace(state, payment_method="cash"), ctx)
     choices = [Choice("cash", _cash_label(state)), Choice("online", t("choice_pay_online", state.lang))]
     return _ask("ask_payment", state, choices)
@@ -749,7 +754,7 @@ def _checkout(state: State, ctx: TurnContext) -> Turn:
         missing = _price(ctx.min_delivery_total - subtotal, state, ctx)
         below = t("below_min", state.lang, minimum=minimum, missing=missing)
         return _say(replace(state, step="after_item"), below, _after_item_prompt(state, ctx))
-    if ctx.payment_link:
+    if _pays_online(ctx):
         state = replace(state, step="payment", payment_method=None)
     else:
         state = replace(state, step="confirm", payment_method="cash")
@@ -974,7 +979,7 @@ def _on_remove(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
 
 def _on_payment(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     options = [_Option("cash", _words("cash", "كاش", "نقدا", "نقد"))]
-    if ctx.payment_link:
+    if _pays_online(ctx):
         options.append(_Option("online", _words("online", "card", "pay online", "اونلاين", "بطاقة")))
     choice = _choose(inbound, options)
     if choice is None:

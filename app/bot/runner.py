@@ -184,7 +184,7 @@ class BotRunner:
         """A Sufrah-platform restaurant's turn: its menu at the customer's branch, the platform's
         coverage for a shared location (asked here: the flow does no I/O), and no fixed payment link
         (the platform sends one per order)."""
-        ctx = replace(ctx, payment_link=None, coverage=None)
+        ctx = replace(ctx, payment_link=None, online_payment=True, coverage=None)
         if state.branch_id:
             ctx = await merchant.for_branch(
                 session, restaurant_id=restaurant.id, ctx=ctx, branch_id=state.branch_id
