@@ -178,6 +178,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"ENV=production requires {', '.join(missing)}")
             if self.secret_key and len(self.secret_key) < 32:
                 raise ValueError("SECRET_KEY must be at least 32 characters in production")
+            if self.sufrah_webhook_secret and len(self.sufrah_webhook_secret) < 32:
+                raise ValueError("SUFRAH_WEBHOOK_SECRET must be at least 32 characters in production")
             if self.dashboard_pat and len(self.dashboard_pat) < 32:  # an admin token: as hard to guess as one
                 raise ValueError("DASHBOARD_PAT must be at least 32 characters in production")
         return self
