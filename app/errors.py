@@ -96,7 +96,7 @@ class PlatformFailed(SufrahError):
     http_status = 502
     graphql_code = "PLATFORM_FAILED"
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status

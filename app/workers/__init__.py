@@ -110,8 +110,11 @@ class Workers:
             asyncio.create_task(
                 self._loop("media", self.media.download_due, self._media_wake), name="worker:media"
             ),
+            asyncio.create_task(  # apart: a long menu sync never holds up an order's submission
+                self._loop("orders", self.merchant.submit_due, self._merchant_wake), name="worker:orders"
+            ),
             asyncio.create_task(
-                self._loop("merchant", self.merchant.run_due, self._merchant_wake), name="worker:merchant"
+                self._loop("menus", self.merchant.sync_due, asyncio.Event()), name="worker:menus"
             ),
             asyncio.create_task(self._prune_forever(), name="worker:prune"),
         ]

@@ -29,13 +29,10 @@ class MerchantWork:
         self.platform = platform
         self.sync_every = sync_every
 
-    async def run_due(self) -> int:
-        """Submit due orders, then sync due menus; returns how many were handled."""
+    async def sync_due(self, *, limit: int = 5) -> int:
+        """Sync every platform restaurant's menu that is due; returns how many were synced."""
         if not self.platform.configured:
             return 0
-        return await self.submit_due() + await self.sync_due()
-
-    async def sync_due(self, *, limit: int = 5) -> int:
         total = 0
         while True:
             async with self.db.session() as session:
@@ -69,6 +66,9 @@ class MerchantWork:
                 await session.commit()
 
     async def submit_due(self, *, limit: int = 20) -> int:
+        """Submit every order due an attempt; returns how many were tried."""
+        if not self.platform.configured:
+            return 0
         total = 0
         while True:
             async with self.db.session() as session:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.channels.sufrah import SufrahPlatform
 from app.db.engine import Database
-from app.errors import Conflict, PlatformFailed, ValidationFailed
+from app.errors import Conflict, ValidationFailed
 from app.models import MenuCategory, MenuItem, MenuItemBranch, MenuSync
 from app.services import catalog, merchant
 from app.workers.merchant import MerchantWork
@@ -163,34 +163,3 @@ async def test_the_provider_is_validated(db, factory, fake):
         assert (local.catalog_provider, local.merchant_id) == ("local", None)
         with pytest.raises(ValidationFailed):  # a local restaurant has nothing to sync
             await merchant.sync_menu(s, SufrahPlatform(api_key="k"), restaurant_id=first.id)
-
-
-async def test_the_client_sends_the_key_and_maps_failures(fake):
-    furnish(fake.merchant("m-1"))
-    wrong = SufrahPlatform(base_url=fake.base_url, api_key="wrong", timeout=2.0)
-    with pytest.raises(PlatformFailed) as refused:
-        await wrong.branches("m-1")
-    assert (refused.value.retryable, refused.value.status) == (False, 401)
-    await wrong.aclose()
-
-    right = SufrahPlatform(base_url=fake.base_url, api_key=fake.api_key, timeout=2.0)
-    with pytest.raises(PlatformFailed) as unknown:
-        await right.branches("nobody")
-    assert (unknown.value.retryable, unknown.value.status) == (False, 404)
-    fake.fail(502)
-    with pytest.raises(PlatformFailed) as busy:
-        await right.categories("m-1")
-    assert busy.value.retryable
-    cover = await right.check_availability("m-1", latitude=24.7, longitude=46.69)
-    assert (cover.available, cover.branch_id) == (True, OLAYA)
-    assert not (await right.check_availability("m-1", latitude=21.5, longitude=39.2)).available
-    await right.aclose()
-
-    down = SufrahPlatform(base_url="http://127.0.0.1:9/api", api_key="k", timeout=1.0)
-    with pytest.raises(PlatformFailed) as unreachable:
-        await down.branches("m-1")
-    assert unreachable.value.retryable
-    await down.aclose()
-    with pytest.raises(PlatformFailed) as unconfigured:
-        await SufrahPlatform(api_key=None).branches("m-1")
-    assert not unconfigured.value.retryable
