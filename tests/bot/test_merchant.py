@@ -17,6 +17,7 @@ from app.workers.merchant import MerchantWork
 from tests.bot_support import Customer, Shop, open_shop
 from tests.fakes.sufrah_api import OLAYA, FakeSufrah, furnish
 from tests.fakes.twilio_api import FakeTwilio
+from tests.gql import gql
 
 NEAR_OLAYA = {"Latitude": "24.7000", "Longitude": "46.6900", "Address": "Tahlia St"}
 JEDDAH = {"Latitude": "21.4858", "Longitude": "39.1925"}
@@ -105,7 +106,7 @@ async def _status(client, body: dict, secret: str | None = SECRET):
 
 
 async def test_an_online_order_goes_to_the_platform_and_its_number_and_link_reach_the_customer(
-    client, customer: Customer, sufrah: FakeSufrah, work: MerchantWork, db, status_secret
+    client, resolver_client, customer: Customer, sufrah: FakeSufrah, work: MerchantWork, db, status_secret
 ):
     confirmation = await _order_two_kabsas(customer, payment="2")  # online
     assert "#1001 is confirmed" in confirmation
@@ -136,6 +137,19 @@ async def test_an_online_order_goes_to_the_platform_and_its_number_and_link_reac
     )
     assert order.external_payment_link == "https://pay.sufrah.test/3965"
     assert await work.submit_due() == 0  # submitted once
+    query = (
+        """{ orders { nodes { reference externalOrderNumber externalPaymentLink externalSubmitState } } }"""
+    )
+    for way in (client, resolver_client):  # compiled SQL and plain resolvers agree
+        shown = await gql(way, query, token=customer.shop.token, restaurant=customer.shop.restaurant_id)
+        assert shown["data"]["orders"]["nodes"] == [
+            {
+                "reference": "#3965",
+                "externalOrderNumber": "3965",
+                "externalPaymentLink": "https://pay.sufrah.test/3965",
+                "externalSubmitState": "submitted",
+            }
+        ]
 
     # The platform: paid and in progress. The order moves, the customer hears of both, once.
     body = {"orderNumber": 3965, "status": "InProgress", "paymentStatus": "Paid", "merchantId": "m-1"}
