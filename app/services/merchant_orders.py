@@ -173,6 +173,7 @@ async def record_submitted(
     if order.payment_method == "online" and order.external_payment_link:
         text_ += "\n" + t("platform_pay", order.lang, link=order.external_payment_link)
     await _tell(session, order, text_)
+    await _published(session, order)
     return order
 
 
@@ -213,10 +214,12 @@ async def record_failure(
         )
     ).scalar_one()
     await _tell(session, failed, t("platform_failed", failed.lang, reference=failed.reference))
+    await _published(session, failed)
     return failed
 
 
 async def _tell(session: AsyncSession, order: Order, body: str) -> None:
+    """Queue a notice to the order's customer, from the order's bot."""
     await outbound.queue(
         session,
         restaurant_id=order.restaurant_id,
@@ -226,6 +229,10 @@ async def _tell(session: AsyncSession, order: Order, body: str) -> None:
         bot_id=order.bot_id,
         enforce_window=False,
     )
+
+
+async def _published(session: AsyncSession, order: Order) -> None:
+    """Dashboards hear the order changed (they read it again)."""
     await events.record(
         session,
         restaurant_id=order.restaurant_id,
@@ -287,11 +294,7 @@ async def apply_status(session: AsyncSession, *, restaurant_id: str, update_: St
             .where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order.id)
             .values(**values, updated_at=func.now())
         )
-        await events.record(
-            session,
-            restaurant_id=restaurant_id,
-            changes=[Change(events.ORDER_UPDATED, order.id, order.conversation_id)],
-        )
+        await _published(session, order)
     if paid_now:
         await _tell(session, order, t("platform_paid", order.lang, reference=order.reference))
     target = STATUSES.get(_key(update_.status)) if update_.status else None
