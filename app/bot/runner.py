@@ -34,6 +34,11 @@ _CANDIDATES = text(
 )
 
 
+# The steps whose handlers take a shared location as the delivery address (flow's _on_order_type,
+# _on_location, _on_out_of_range): only there is the platform asked about its coverage.
+_WHERE_A_LOCATION_COUNTS = frozenset({"order_type", "location", "out_of_range"})
+
+
 class BotRunner:
     def __init__(self, db: Database, *, platform: SufrahPlatform | None = None) -> None:
         """platform: the Sufrah merchant platform, asked for delivery coverage of its restaurants."""
@@ -189,7 +194,13 @@ class BotRunner:
             ctx = await merchant.for_branch(
                 session, restaurant_id=restaurant.id, ctx=ctx, branch_id=state.branch_id
             )
-        if self.platform is not None and inbound.latitude is not None and inbound.longitude is not None:
+        asks = state.step in _WHERE_A_LOCATION_COUNTS
+        if (
+            asks
+            and self.platform is not None
+            and inbound.latitude is not None
+            and inbound.longitude is not None
+        ):
             cover = await merchant.coverage(
                 self.platform,
                 restaurant_id=restaurant.id,

@@ -177,6 +177,8 @@ async def test_an_online_order_goes_to_the_platform_and_its_number_and_link_reac
 
 
 async def test_outside_the_platforms_coverage_the_customer_is_offered_pickup(customer: Customer, sufrah):
+    await customer.say(**JEDDAH)  # a location before any order: the welcome, no platform call
+    assert not any(path.endswith("/addresses/check-availability") for _, path, _ in sufrah.requests)
     await customer.say("Hello")
     await customer.say("1")
     await customer.say("delivery")
