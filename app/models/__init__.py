@@ -644,7 +644,6 @@ class Order(SQLModel, table=True):
     external_payment_link: str | None = None
     external_status: str | None = None  # its last status, as it said it (e.g. "InProgress")
     external_payment_status: str | None = None  # e.g. "Pending", "Paid"
-    external_paid_at: datetime | None = _ts(nullable=True, default_now=False)
     external_submit_state: str | None = None  # pending | submitted | failed; None: a local order
     external_submit_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     external_next_attempt_at: datetime | None = _ts(nullable=True, default_now=False)

@@ -279,15 +279,16 @@ async def apply_status(session: AsyncSession, *, restaurant_id: str, update_: St
     ).scalar_one_or_none()
     if order is None:
         return StatusOutcome.UNKNOWN_ORDER
-    paid_now = _key(update_.payment_status) in PAID and order.external_paid_at is None
+    # Paid is the order's one `paid_at` (what staff's "mark paid" sets too): the alert clears either way.
+    paid_now = _key(update_.payment_status) in PAID and order.paid_at is None
     values: dict[str, Any] = {}
     if update_.status:
         values["external_status"] = update_.status[:100]
     if update_.payment_status:
         values["external_payment_status"] = update_.payment_status[:100]
     if paid_now:
-        values["external_paid_at"] = func.now()
-    changed = any(getattr(order, k) != v for k, v in values.items() if k != "external_paid_at") or paid_now
+        values["paid_at"] = func.now()
+    changed = any(getattr(order, k) != v for k, v in values.items() if k != "paid_at") or paid_now
     if changed:
         await session.execute(
             update(Order)

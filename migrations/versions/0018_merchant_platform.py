@@ -90,7 +90,6 @@ def upgrade() -> None:
     op.add_column("customer_order", sa.Column("external_payment_link", sa.String(), nullable=True))
     op.add_column("customer_order", sa.Column("external_status", sa.String(), nullable=True))
     op.add_column("customer_order", sa.Column("external_payment_status", sa.String(), nullable=True))
-    op.add_column("customer_order", _ts("external_paid_at"))
     op.add_column("customer_order", sa.Column("external_submit_state", sa.String(), nullable=True))
     op.add_column(
         "customer_order",
@@ -127,7 +126,6 @@ def downgrade() -> None:
         "external_next_attempt_at",
         "external_submit_attempts",
         "external_submit_state",
-        "external_paid_at",
         "external_payment_status",
         "external_status",
         "external_payment_link",

@@ -163,7 +163,7 @@ async def test_an_online_order_goes_to_the_platform_and_its_number_and_link_reac
         "InProgress",
         "Paid",
     )
-    assert order.external_paid_at is not None
+    assert order.paid_at is not None  # the one "paid": no awaiting-payment alert
     again = await _status(client, body)
     assert (again.status_code, again.json()) == (200, {"ok": True})
     assert await customer.replies() == ""  # a repeat changes nothing
