@@ -4,7 +4,7 @@
 // Live updates: one `events(after:)` subscription over graphql-ws (vendored, no build step).
 //
 // Never stale, never lost, never doubled:
-// - Every event carries `cursor`; the newest one applied is kept in `state.cursor` (and in
+// - Every event carries `cursor` (beside its `kind` and the row it names, `node`); the newest one applied is kept in `state.cursor` (and in
 //   sessionStorage, per restaurant). graphql-ws re-sends the subscription after every reconnect,
 //   and its variables are a getter on the current state, so the resumed stream starts right after
 //   the last event this page applied: what happened while the socket was down is replayed.
@@ -367,34 +367,35 @@ function setCursor(cursor) {
   else STORE.removeItem(cursorKey(state.restaurantId));
 }
 
-function applyEvent(event) {
-  switch (event.__typename) {
+function applyEvent({ kind, cursor, node }) {
+  switch (node.__typename) {
     case "Message": {
-      const added = mergeMessage(event);
-      if (event.direction === "IN" && (added || event.conversationId !== state.openId)) announceMessage(event);
+      const added = mergeMessage(node);
+      const fresh = kind === "MESSAGE_CREATED" && (added || node.conversationId !== state.openId);
+      if (node.direction === "IN" && fresh) announceMessage(node);
       break;
     }
     case "Conversation":
-      mergeConversation(event);
+      mergeConversation(node);
       break;
     case "Order": {
-      const { orderStatus, ...order } = event;
+      const { orderStatus, ...order } = node;
       mergeOrder({ ...order, status: orderStatus });
       break;
     }
     case "Restaurant":
-      mergeRestaurant(event);
+      mergeRestaurant(node);
       break;
     case "Notification":
-      if (mergeNotification(event)) {
-        state.unreadNotifications += event.read ? 0 : 1;
-        alertStaff(event);
+      if (mergeNotification(node)) {
+        state.unreadNotifications += node.read ? 0 : 1;
+        alertStaff(node);
       }
       break;
     default:
       break; // Bot: nothing on this page depends on it
   }
-  if (event.cursor) setCursor(event.cursor);
+  if (cursor) setCursor(cursor);
   scheduleStats();
   render();
 }
