@@ -19,8 +19,8 @@
 import { createClient } from "./vendor/graphql-ws-6.4.2/client.js";
 import {
   M_BOT, M_CLOSE, M_CREATE_TEMPLATE, M_DELETE_TEMPLATE, M_MARK_READ, M_NOTIFICATIONS_READ, M_ORDER_STATUS,
-  M_REOPEN, M_SEND, M_SEND_TEMPLATE, M_TEMPLATE_SETTINGS, M_UPDATE_TEMPLATE, Q_CONVERSATION, Q_CONVERSATIONS,
-  Q_NOTIFICATIONS, Q_ORDER, Q_ORDERS, Q_RESTAURANTS, Q_STATS, Q_TEMPLATES, S_EVENTS,
+  M_REOPEN, M_SEND, M_SEND_TEMPLATE, M_TEMPLATE_SETTINGS, M_UPDATE_TEMPLATE, Q_CONVERSATION, Q_CONVERSATION_COUNT,
+  Q_CONVERSATIONS, Q_NOTIFICATIONS, Q_ORDER, Q_ORDERS, Q_RESTAURANTS, Q_STATS, Q_TEMPLATES, S_EVENTS,
 } from "./queries.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -377,6 +377,7 @@ function applyEvent({ kind, cursor, node }) {
     }
     case "Conversation":
       mergeConversation(node);
+      scheduleCount(); // a new one, or one closed or reopened, changes the list's count
       break;
     case "Order": {
       const { orderStatus, ...order } = node;
@@ -525,6 +526,28 @@ async function refreshStats() {
   const data = await gql(Q_STATS);
   state.stats = data.stats;
   changed.header = true;
+  render();
+}
+
+// The list's "N conversations": read again (the count alone) after conversation events, so it stays
+// true while conversations start and close; a reading overtaken by a new list (filter, search) is dropped.
+let countTimer = null;
+function scheduleCount() {
+  if (countTimer) return;
+  countTimer = setTimeout(() => {
+    countTimer = null;
+    refreshCount().catch(() => {});
+  }, 300);
+}
+
+async function refreshCount() {
+  const { seq } = state.list;
+  const restaurantId = state.restaurantId;
+  const { status, search } = listVariables(null);
+  const data = await gql(Q_CONVERSATION_COUNT, { status, search });
+  if (seq !== state.list.seq || restaurantId !== state.restaurantId) return;
+  state.list.total = data.conversations.totalCount;
+  changed.list = true;
   render();
 }
 
@@ -739,6 +762,15 @@ function renderHeader() {
   }
   const unread = stats?.totalUnread ?? 0;
   document.title = unread > 0 ? `(${unread}) Sufrah inbox` : "Sufrah inbox";
+  // Folded (a phone's default), the toggle still says what needs attention.
+  $("stats-summary").textContent = stats
+    ? `: ${stats.totalUnread} unread, ${stats.waitingForStaff} waiting for staff` : "";
+}
+
+// The stats fold away on a narrow screen (folded at first there) so the chat keeps the height.
+function setStatsOpen(open) {
+  $("stats-section").dataset.open = String(open);
+  $("stats-toggle").setAttribute("aria-expanded", String(open));
 }
 
 const listNodes = new Map();
@@ -781,8 +813,12 @@ function fillConversationButton(button, c) {
   const unread = c.unreadCount > 0
     ? el("span", { class: "badge" }, String(c.unreadCount), el("span", { class: "visually-hidden", text: " unread" }))
     : null;
+  // Who wrote it, then its text in its own direction: an Arabic preview is cut at its end (the left),
+  // so its first words show, as an English one's do.
+  const by = authorOf(preview ?? {});
   const previewParts = preview
-    ? [preview.direction === "OUT" ? "You: " : "", el("bdi", { text: preview.content || `[${preview.messageType}]` })]
+    ? [by === "customer" ? null : el("span", { class: "who", text: `${AUTHORS[by] ?? AUTHORS.staff}:` }),
+      el("span", { class: "text", dir: "auto", text: preview.content || `[${preview.messageType}]` })]
     : [];
   button.replaceChildren(
     el("span", { class: "row" },
@@ -800,6 +836,9 @@ function fillConversationButton(button, c) {
 
 const messageNodes = new Map();
 const dayNodes = new Map();
+// "Load earlier messages" is the history's first item: it scrolls with the messages, in their flow,
+// so it never sits over one and takes no room from the latest ones.
+const olderItem = document.getElementById("older-item");
 const chatScroll = { toBottom: false, keepAnchor: false };
 
 function renderChat() {
@@ -809,7 +848,7 @@ function renderChat() {
   if (!state.openId) {
     messageNodes.clear();
     dayNodes.clear();
-    $("messages").replaceChildren();
+    $("messages").replaceChildren(olderItem);
     return;
   }
   if (conversation) {
@@ -833,18 +872,16 @@ function renderChat() {
     $("window-note").hidden = windowOpen;
     showTemplatePicker(!windowOpen);
   }
-  const older = $("older");
-  older.hidden = !state.older.hasPrevious;
-  older.textContent = state.older.loading ? "Loading…" : "Load earlier messages";
-
   const ol = $("messages");
   const before = { height: ol.scrollHeight, top: ol.scrollTop,
     atBottom: ol.scrollHeight - ol.scrollTop - ol.clientHeight < 48 };
+  olderItem.hidden = !state.older.hasPrevious;
+  $("older").textContent = state.older.loading ? "Loading…" : "Load earlier messages";
   const focused = document.activeElement;
   const sorted = [...state.messages.values()].sort((a, b) =>
     (Date.parse(a.createdAt) - Date.parse(b.createdAt)) || (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0)
     || (a.id < b.id ? -1 : 1));
-  const nodes = [];
+  const nodes = [olderItem];
   let lastDay = null;
   for (const message of sorted) {
     const day = dayKey(message.createdAt);
@@ -878,7 +915,9 @@ const TICKS = {
   sent: ["✓", "Sent"], delivered: ["✓✓", "Delivered"], read: ["✓✓", "Read"],
   failed: ["!", "Failed"], undelivered: ["!", "Not delivered"],
 };
-const AUTHORS = { bot: "Bot", staff: "Staff", system: "System" };
+const AUTHORS = { customer: "Customer", bot: "Bot", staff: "Staff", system: "System" };
+// Who wrote a message: customer, bot, staff or system (older rows may have no author: by direction).
+const authorOf = (m) => m.author || (m.direction === "IN" ? "customer" : m.direction === "OUT" ? "staff" : null);
 
 // An attachment: our own signed link (/media/...) once the file is stored, shown inline (images,
 // audio, video) or offered for download (documents); anything else (Twilio's URL while the file is
@@ -946,8 +985,8 @@ function osmLink(latitude, longitude, text = "Open in OpenStreetMap") {
 
 function messageNode(m) {
   const outgoing = m.direction === "OUT";
-  const parts = [];
-  if (outgoing) parts.push(el("span", { class: "author", text: AUTHORS[m.author] ?? "Restaurant" }));
+  const author = authorOf(m);
+  const parts = [el("span", { class: "author", text: AUTHORS[author] ?? "Restaurant" })];
   if (m.metadata?.template) {
     parts.push(el("span", { class: "template-tag", text: `WhatsApp template ${m.metadata.template.name}` }));
   }
@@ -976,7 +1015,8 @@ function messageNode(m) {
   if (outgoing && (m.deliveryStatus === "failed" || m.deliveryStatus === "undelivered")) {
     parts.push(el("p", { class: "failed", text: `Not delivered: ${m.errorMessage || m.errorCode || "unknown error"}` }));
   }
-  return el("li", { class: `message ${outgoing ? "out" : "in"}`, "data-id": m.id, "data-status": m.deliveryStatus },
+  return el("li", { class: `message ${outgoing ? "out" : "in"}`, "data-id": m.id, "data-author": author,
+    "data-status": m.deliveryStatus },
     el("div", { class: "bubble" }, parts));
 }
 
@@ -1327,6 +1367,9 @@ function wire() {
     openRestaurant(event.target.value);
   });
   $("sign-out").addEventListener("click", () => signOut());
+  setStatsOpen(!narrow());
+  $("stats-toggle").addEventListener("click", () =>
+    setStatsOpen($("stats-toggle").getAttribute("aria-expanded") !== "true"));
 
   $("status-filter").addEventListener("change", (event) => {
     state.list.status = event.target.value;

@@ -19,8 +19,12 @@ export const Q_CONVERSATIONS = `query Conversations($status: ConversationStatus,
   $after: String) {
   conversations(status: $status, search: $search, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
-    nodes { ${CONVERSATION} lastMessage { id conversationId direction content messageType createdAt } }
+    nodes { ${CONVERSATION} lastMessage { id conversationId direction author content messageType createdAt } }
   }
+}`;
+// The list's count alone, read again when a conversation event may have changed it.
+export const Q_CONVERSATION_COUNT = `query ConversationCount($status: ConversationStatus, $search: String) {
+  conversations(status: $status, search: $search, first: 1) { totalCount }
 }`;
 export const Q_CONVERSATION = `query Conversation($id: ID!, $last: Int!, $before: String) {
   conversation(id: $id) {
