@@ -255,8 +255,15 @@ async def test_every_graphql_document_of_the_page_is_valid_against_the_public_sc
 
     page = await new_page()
     await page.goto(server.url + "/inbox/")
-    documents = await page.evaluate("""import('/inbox/static/queries.js').then((m) =>
-        Object.fromEntries(Object.entries(m).filter(([name]) => /^[QMS]_/.test(name))))""")
+    # The inbox's documents (queries.js) and each page's (its module's Q_/M_/S_ exports).
+    documents = await page.evaluate("""(async () => {
+        const pick = (m, prefix) => Object.entries(m).filter(([name]) => /^[QMS]_/.test(name))
+            .map(([name, document]) => [prefix + name, document]);
+        const { PAGES } = await import('/inbox/static/pages.js');
+        const found = pick(await import('/inbox/static/queries.js'), "");
+        for (const { id } of PAGES) found.push(...pick(await import(`/inbox/static/pages/${id}.js`), `${id}.`));
+        return Object.fromEntries(found);
+    })()""")
     schema = build_schema((PROJECT_ROOT / "schema.graphql").read_text())
     assert len(documents) >= 10
     for name, document in documents.items():

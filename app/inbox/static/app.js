@@ -22,6 +22,7 @@ import {
   M_REOPEN, M_SEND, M_SEND_TEMPLATE, M_TEMPLATE_SETTINGS, M_UPDATE_TEMPLATE, Q_CONVERSATION, Q_CONVERSATION_COUNT,
   Q_CONVERSATIONS, Q_NOTIFICATIONS, Q_ORDER, Q_ORDERS, Q_RESTAURANTS, Q_STATS, Q_TEMPLATES, S_EVENTS,
 } from "./queries.js";
+import { PAGES } from "./pages.js";
 
 // ---------------------------------------------------------------------------------------------
 // State
@@ -399,6 +400,7 @@ function applyEvent({ kind, cursor, node }) {
   if (cursor) setCursor(cursor);
   scheduleStats();
   render();
+  pageEvent(event);
 }
 
 function mergeRestaurant(restaurant) {
@@ -1262,6 +1264,8 @@ function showSignIn(message = "") {
   $("sign-out").hidden = true;
   $("bell-wrap").hidden = true;
   $("open-templates").hidden = true;
+  $("pages-nav").hidden = true;
+  $("page").hidden = true;
   $("templates").close?.();
   $("restaurant-switch").hidden = true;
   $("restaurant-name").hidden = true;
@@ -1298,6 +1302,8 @@ function openRestaurant(restaurantId) {
   $("bell-wrap").hidden = false;
   $("open-templates").hidden = false;
   showView("list");
+  $("pages-nav").hidden = false;
+  showPage(new URLSearchParams(location.hash.slice(1)).get("page") || "inbox");
   render();
   synchronize(); // at once, over HTTP: the page is useful even before (or without) the socket
   startStream();
@@ -1315,6 +1321,72 @@ function signOut(message = "") {
   messageNodes.clear();
   history.replaceState(null, "", location.pathname);
   showSignIn(message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The owner's pages (pages.js): shown in place of the inbox, which keeps listening meanwhile
+
+const INBOX = "inbox";
+let currentPage = null; // the page module shown, or null for the inbox itself
+
+const pageApi = Object.freeze({
+  gql, el, money, formatTime, dayLabel, duration, timeZone, restaurant, announce, ApiError,
+  restaurantId: () => state.restaurantId,
+  openConversation(id) {
+    showPage(INBOX);
+    openConversation(id, { focus: true });
+  },
+});
+
+function renderPagesNav() {
+  const nav = $("pages-nav");
+  if (nav.childElementCount) return;
+  for (const { id, title } of [{ id: INBOX, title: "Inbox" }, ...PAGES]) {
+    nav.append(el("button", { type: "button", class: "secondary", "data-page": id, text: title,
+      onclick: () => showPage(id, { focus: true }) }));
+  }
+}
+
+function showPage(id, { focus = false } = {}) {
+  renderPagesNav();
+  const page = PAGES.find((p) => p.id === id) ?? null;
+  currentPage = page;
+  for (const button of $("pages-nav").querySelectorAll("button")) {
+    if (button.dataset.page === (page?.id ?? INBOX)) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (page) params.set("page", page.id);
+  else params.delete("page");
+  const hash = params.toString();
+  history.replaceState(null, "", hash ? `#${hash}` : location.pathname);
+  $("app").hidden = Boolean(page);
+  $("page").hidden = !page;
+  if (!page) return;
+  $("page-title").textContent = page.title;
+  const root = $("page-root");
+  root.replaceChildren();
+  root.dataset.page = page.id;
+  try {
+    const mounted = page.mount(root, pageApi);
+    if (mounted?.catch) mounted.catch((e) => showPageError(root, e));
+  } catch (e) {
+    showPageError(root, e);
+  }
+  if (focus) $("page-title").focus();
+}
+
+function showPageError(root, e) {
+  root.append(el("p", { class: "error", role: "alert", text: e?.message || "This page could not be shown." }));
+}
+
+function pageEvent(event) {
+  if (!currentPage?.onEvent) return;
+  try {
+    currentPage.onEvent(event);
+  } catch (e) {
+    console.error(`${currentPage.id}: live update failed`, e);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
