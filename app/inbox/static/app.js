@@ -400,7 +400,7 @@ function applyEvent({ kind, cursor, node }) {
   if (cursor) setCursor(cursor);
   scheduleStats();
   render();
-  pageEvent(event);
+  pageEvent(node, kind);
 }
 
 function mergeRestaurant(restaurant) {
@@ -1380,10 +1380,10 @@ function showPageError(root, e) {
   root.append(el("p", { class: "error", role: "alert", text: e?.message || "This page could not be shown." }));
 }
 
-function pageEvent(event) {
+function pageEvent(entity, kind) {
   if (!currentPage?.onEvent) return;
   try {
-    currentPage.onEvent(event);
+    currentPage.onEvent(entity, kind);
   } catch (e) {
     console.error(`${currentPage.id}: live update failed`, e);
   }
