@@ -376,10 +376,13 @@ function applyEvent({ kind, cursor, node }) {
       if (node.direction === "IN" && fresh) announceMessage(node);
       break;
     }
-    case "Conversation":
+    case "Conversation": {
+      const known = state.conversations.get(node.id);
       mergeConversation(node);
-      scheduleCount(); // a new one, or one closed or reopened, changes the list's count
+      // a new one, or one closed or reopened, changes the list's count (new activity alone does not)
+      if (!known || known.status !== node.status) scheduleCount();
       break;
+    }
     case "Order": {
       const { orderStatus, ...order } = node;
       mergeOrder({ ...order, status: orderStatus });
@@ -644,7 +647,9 @@ async function runConversationMutation(query, field, variables) {
   const data = await gql(query, variables);
   const result = data[field];
   if (result.__typename === "Conversation") {
+    const known = state.conversations.get(result.id);
     mergeConversation(result);
+    if (known?.status !== result.status) scheduleCount(); // closed or reopened here: its event finds it so
     render();
     return null;
   }
