@@ -21,7 +21,7 @@ from sqlmodel import col
 from app.bot import flow, memory
 from app.db.engine import Database
 from app.models import Bot, Conversation, Message, Restaurant
-from app.services import conversations, orders, outbound
+from app.services import conversations, orders, outbound, usage
 
 log = logging.getLogger("sufrah.bot")
 
@@ -84,9 +84,18 @@ class BotRunner:
             loaded.state,
         )
         ctx: flow.TurnContext | None = None
+        # Past the month's allowance the restaurant may pause the bot's extras (app/services/usage.py)
+        allowed = restaurant is not None and await usage.allows(
+            session,
+            restaurant_id=restaurant_id,
+            restaurant=restaurant,
+            conversation=conversation,
+            purpose="bot_turn",
+        )
         for message in pending:
             bot_on = (
-                conversation.is_bot_active
+                allowed
+                and conversation.is_bot_active
                 and restaurant is not None
                 and restaurant.bot_enabled
                 and bot.is_active

@@ -12,8 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.models import Bot, Branch, Conversation, Message, OrderLine, table_of
-from app.services import bots, catalog, conversations, orders
+from app.models import Bot, Branch, Conversation, Message, Order, OrderLine, Restaurant, table_of
+from app.services import bots, catalog, conversations, order_history, orders, restaurants
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -27,6 +27,7 @@ class Run(Protocol):
 
 
 MessagesKey = tuple[str, int, datetime | None, str | None]  # conversation, last, before (at, id)
+OrdersKey = tuple[str, int, datetime | None, str | None]  # conversation, first, after (at, id)
 
 # The newest N messages of each conversation, each one an index range scan backwards (LATERAL), so a
 # conversation with a long history costs what a short one costs.
@@ -56,6 +57,10 @@ class Loaders:
         self.order_lines: DataLoader[str, list[OrderLine]] = DataLoader(self._order_lines)
         self.last_message: DataLoader[str, Message | None] = DataLoader(self._last_messages)
         self.messages: DataLoader[MessagesKey, list[Message]] = DataLoader(self._messages)
+        self.restaurant: DataLoader[str, Restaurant | None] = DataLoader(self._restaurants)
+        # a conversation's orders: a page (one more row than asked: is there a next one?) and the count
+        self.conversation_orders: DataLoader[OrdersKey, list[Order]] = DataLoader(self._conversation_orders)
+        self.conversation_order_count: DataLoader[str, int] = DataLoader(self._conversation_order_counts)
 
     async def _by_id(
         self,
@@ -81,6 +86,43 @@ class Loaders:
     async def _conversations(self, ids: list[str]) -> list[Conversation | None]:
         return await self._by_id(
             lambda s, r, keys: conversations.get_many(s, restaurant_id=r, ids=keys), ids, missing=None
+        )
+
+    async def _restaurants(self, ids: list[str]) -> list[Restaurant | None]:
+        return await self._by_id(
+            lambda s, r, keys: restaurants.get_many(s, restaurant_id=r, ids=keys), ids, missing=None
+        )
+
+    async def _conversation_orders(self, keys: list[OrdersKey]) -> list[list[Order]]:
+        """Pages of conversations' orders; keys sharing (first, after) are fetched together."""
+        restaurant_id = await self._restaurant()
+        groups: dict[tuple[int, datetime | None, str | None], list[str]] = defaultdict(list)
+        for conversation_id, first, at, row_id in keys:
+            groups[(first, at, row_id)].append(conversation_id)
+        found: dict[OrdersKey, list[Order]] = {}
+        for (first, at, row_id), ids in groups.items():
+            after = (at, row_id) if at is not None and row_id is not None else None
+            page = await self._orders_of(restaurant_id, ids, first + 1, after)
+            for conversation_id in ids:
+                found[(conversation_id, first, at, row_id)] = page.get(conversation_id, [])
+        return [found[key] for key in keys]
+
+    async def _orders_of(
+        self, restaurant_id: str, ids: list[str], limit: int, after: tuple[datetime, str] | None
+    ) -> dict[str, list[Order]]:
+        return await self._run(
+            lambda s: order_history.of_conversations(
+                s, restaurant_id=restaurant_id, conversation_ids=ids, limit=limit, after=after
+            )
+        )
+
+    async def _conversation_order_counts(self, conversation_ids: list[str]) -> list[int]:
+        return await self._by_id(
+            lambda s, r, keys: order_history.count_of_conversations(
+                s, restaurant_id=r, conversation_ids=keys
+            ),
+            conversation_ids,
+            missing=0,
         )
 
     async def _order_lines(self, order_ids: list[str]) -> list[list[OrderLine]]:

@@ -20,6 +20,8 @@ class NotificationKind(Enum):
     ORDER_CREATED = "order_created"
     HANDOFF_REQUESTED = "handoff_requested"
     CONVERSATION_STARTED = "conversation_started"
+    USAGE_NEAR_LIMIT = "usage_near_limit"
+    USAGE_LIMIT_REACHED = "usage_limit_reached"
 
 
 @strawberry.type

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app import models
+from app.graphql import cursors
+from app.graphql.orders import OrderAlert
 from app.graphql.projection import Derived, Projection
 from app.graphql.results import ForbiddenError, NotFoundError, ValidationError
+from app.graphql.types import CONVERSATION, Conversation, PageInfo
+from app.services import order_history
 from app.services.orders import NEXT
 
 if TYPE_CHECKING:
@@ -148,6 +152,29 @@ class Order:
     created_at: datetime
     updated_at: datetime
     cursor: str | None = None
+    paid_at: datetime | None = strawberry.field(
+        default=None, description="When staff marked it paid (null: not yet)."
+    )
+
+    @strawberry.field(description="What needs a look: late against the preparation time, awaiting payment.")
+    async def alerts(self, info: strawberry.Info[OperationContext]) -> list[OrderAlert]:
+        restaurant = await info.context.loaders.restaurant.load(
+            (await info.context.authenticate()).restaurant_id
+        )
+        found = order_history.alerts_of(
+            status=self.status.value,
+            payment_method=self.payment_method.value,
+            paid_at=self.paid_at,
+            created_at=self.created_at,
+            preparation_minutes=restaurant.preparation_minutes if restaurant else 30,
+            now=datetime.now(UTC),
+        )
+        return [OrderAlert(a) for a in found]
+
+    @strawberry.field(description="The WhatsApp conversation the order was placed in.")
+    async def conversation(self, info: strawberry.Info[OperationContext]) -> Conversation | None:
+        row = await info.context.loaders.conversation.load(str(self.conversation_id))
+        return CONVERSATION.from_row(row) if row is not None else None
 
     @strawberry.field(description="The branch that prepares the order (null: none left to assign).")
     async def branch(self, info: strawberry.Info[OperationContext]) -> Branch | None:
@@ -172,7 +199,7 @@ ORDER = Projection(
     Order,
     models.Order,
     derived={"reference": Derived(python=lambda o: o.reference, sql=lambda r: f"('#' || {r}.number)")},
-    resolved={"branch", "lines", "next_statuses"},
+    resolved={"branch", "lines", "next_statuses", "alerts", "conversation"},
     absent={"cursor"},
 )
 
@@ -188,10 +215,35 @@ class OrderConnection:
     edges: list[OrderEdge]
     has_next_page: bool
     end_cursor: str | None
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Orders matching the filter, on every page.")
 
     @strawberry.field
     def nodes(self) -> list[Order]:
         return [edge.node for edge in self.edges]
+
+    @classmethod
+    def from_rows(
+        cls, rows: list[models.Order], first: int, *, total_count: int, after: str | None
+    ) -> OrderConnection:
+        """`rows` newest first, possibly one more than `first` (then there is a next page)."""
+        edges = [
+            OrderEdge(cursor=cursors.encode(r.created_at, r.id), node=ORDER.from_row(r)) for r in rows[:first]
+        ]
+        end_cursor = edges[-1].cursor if edges else None
+        has_next = len(rows) > first
+        return cls(
+            edges=edges,
+            has_next_page=has_next,
+            end_cursor=end_cursor,
+            total_count=total_count,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=end_cursor,
+            ),
+        )
 
 
 @strawberry.input

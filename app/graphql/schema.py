@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import date
 from enum import Enum
 from functools import partial
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Annotated, Any, ClassVar, TypeVar, cast
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, StringValueNode, Visitor, visit
@@ -23,12 +24,16 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.nodes import SelectedField
 
+from app import models
+from app.auth.principal import Principal
 from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
 from app.graphql import events as ev
 from app.graphql import notifications as n
 from app.graphql import ordering as o
+from app.graphql import orders as og
 from app.graphql import templates as tg
+from app.graphql import usage as ug
 from app.graphql.context import OperationContext, graphql_error
 from app.graphql.cost import CostLimit, Costs
 from app.graphql.documents import CachedDocuments, DocumentCache, KiB, key_of
@@ -59,12 +64,15 @@ from app.services import (
     catalog,
     conversations,
     notifications,
+    order_history,
     orders,
     outbound,
     pages,
     restaurants,
     templates,
+    usage,
 )
+from app.services.periods import Period
 
 T = TypeVar("T")
 Info = strawberry.Info[OperationContext]
@@ -104,6 +112,49 @@ async def _mutate_in_scope(
     return await _mutate(info, lambda s, r: fn(s, r, tenant.bot_id), wrap)
 
 
+async def _admin(
+    info: Info, fn: Callable[[AsyncSession, Principal], Awaitable[Any]], wrap: Callable[[Any], T]
+) -> T:
+    """`_mutate` for admins' global changes (plans, allowances): any other token gets ForbiddenError."""
+    principal = await info.context.principal()
+    if not principal.is_admin:
+        return cast(T, failure(Forbidden("only an admin token may manage plans and allowances")))
+    try:
+        row = await info.context.run(lambda s: fn(s, principal))
+        await info.context.commit()
+    except SufrahError as exc:
+        await info.context.run(lambda s: s.rollback())
+        return cast(T, failure(exc))
+    return wrap(row)
+
+
+async def _admin_read(info: Info, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    principal = await info.context.principal()
+    if not principal.is_admin:
+        raise graphql_error(Forbidden("only an admin token may see plans and every restaurant's usage"))
+    try:
+        return await info.context.run(fn)
+    except SufrahError as exc:
+        raise graphql_error(exc) from None
+
+
+async def _usage(s: AsyncSession, restaurant_id: str, month: str | None = None) -> ug.Usage:
+    found = await usage.get(
+        s, restaurant_id=restaurant_id, month=usage.parse_month(month) if month is not None else None
+    )
+    days = await usage.daily(
+        s, restaurant_id=restaurant_id, month=found.month, timezone=found.restaurant.timezone
+    )
+    return ug.usage_of(found, days)
+
+
+def _selects(info: Info, name: str) -> bool:
+    """The field's selection names `name` directly (or uses a fragment, to be safe): e.g. count(*)
+    only when the client asked for totalCount."""
+    selections = [f for field in info.selected_fields for f in field.selections]
+    return any(not isinstance(f, SelectedField) or f.name == name for f in selections)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Conversations, newest activity first (keyset pagination).")
@@ -123,9 +174,7 @@ class Query:
             raise graphql_error(exc) from None
         if search is not None and len(search) > 200:
             raise graphql_error(ValidationFailed("search is longer than 200 characters", field="search"))
-        # count(*) only when the client asked for totalCount (or used a fragment, to be safe)
-        selections = [f for field in info.selected_fields for f in field.selections]
-        wants_total = any(not isinstance(f, SelectedField) or f.name == "totalCount" for f in selections)
+        wants_total = _selects(info, "totalCount")
 
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> ConversationConnection:
             position = cursors.decode(after, field="after") if after else None
@@ -225,31 +274,94 @@ class Query:
 
         return await _read(info, load)
 
-    @strawberry.field(description="Orders, newest first; filter by status (e.g. the open ones).")
+    @strawberry.field(
+        description=(
+            "Orders, newest first (keyset pagination); filter by statuses, a period (days in the restaurant's "
+            'time zone, both ends included, at most 366), branch, order type, alert, or a search ("#1042", a '
+            "name, phone digits)."
+        )
+    )
     async def orders(
-        self, info: Info, status: list[o.OrderStatus] | None = None, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        status: list[o.OrderStatus] | None = None,
+        first: int = 50,
+        after: str | None = None,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+        branch_id: strawberry.ID | None = None,
+        order_type: o.OrderType | None = None,
+        search: str | None = None,
+        alert: og.OrderAlert | None = None,
     ) -> o.OrderConnection:
         try:
             pages.page_size(first, field="first")
         except ValidationFailed as exc:
             raise graphql_error(exc) from None
+        wants_total = _selects(info, "totalCount")
 
-        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.OrderConnection:
+        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> o.OrderConnection:
             position = cursors.decode(after, field="after") if after else None
-            rows = await orders.list_page(
-                s,
-                restaurant_id=restaurant_id,
-                statuses=[x.value for x in status or []],
-                limit=first + 1,
-                after=position,
+            history = order_history.Filter(
+                statuses=tuple(x.value for x in status or []),
+                period=await order_history.period(
+                    s, restaurant_id=restaurant_id, first_day=from_, last_day=to
+                ),
+                branch_id=_opt(branch_id),
+                order_type=order_type.value if order_type else None,
+                search=search,
+                alert=alert.value if alert else None,
             )
-            edges = [
-                o.OrderEdge(cursor=cursors.encode(r.created_at, r.id), node=o.ORDER.from_row(r))
-                for r in rows[:first]
-            ]
-            return o.OrderConnection(
-                edges=edges, has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
+            filters: dict[str, Any] = dict(restaurant_id=restaurant_id, bot_id=bot_id, filter=history)
+            rows = await order_history.list_page(s, **filters, limit=first + 1, after=position)
+            total = await order_history.count(s, **filters) if wants_total else 0
+            return o.OrderConnection.from_rows(rows, first, total_count=total, after=after)
+
+        return await _read(info, load)
+
+    @strawberry.field(
+        description=(
+            "Count, revenue and average order value of the orders counted (not cancelled) in a period "
+            "(days in the restaurant's time zone; default the last 30 days), with the orders' filters."
+        )
+    )
+    async def order_kpis(
+        self,
+        info: Info,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+        status: list[o.OrderStatus] | None = None,
+        branch_id: strawberry.ID | None = None,
+        order_type: o.OrderType | None = None,
+        search: str | None = None,
+    ) -> og.OrderKpis:
+        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> og.OrderKpis:
+            period = await order_history.period(s, restaurant_id=restaurant_id, first_day=from_, last_day=to)
+            if period is None:
+                timezone = (await restaurants.get(s, restaurant_id=restaurant_id)).timezone
+                period = Period.ending_today(30, timezone=timezone)
+            history = order_history.Filter(
+                statuses=tuple(x.value for x in status or []),
+                period=period,
+                branch_id=_opt(branch_id),
+                order_type=order_type.value if order_type else None,
+                search=search,
             )
+            kpis = await order_history.kpis(s, restaurant_id=restaurant_id, bot_id=bot_id, filter=history)
+            return og.OrderKpis(
+                count=kpis.count,
+                revenue=kpis.revenue,
+                average_order_value=kpis.average_order_value,
+                currency=kpis.currency,
+            )
+
+        return await _read(info, load)
+
+    @strawberry.field(description="The order history's settings (the kitchen's preparation time).")
+    async def order_settings(self, info: Info) -> og.OrderSettings:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> og.OrderSettings:
+            restaurant = await restaurants.get(s, restaurant_id=restaurant_id)
+            return og.OrderSettings(preparation_minutes=restaurant.preparation_minutes)
 
         return await _read(info, load)
 
@@ -336,6 +448,42 @@ class Query:
     @strawberry.field(description="The templates used outside WhatsApp's 24-hour window.")
     async def template_settings(self, info: Info) -> tg.TemplateSettings:
         return await _read(info, lambda s, r, _bot: _template_settings(s, r))
+
+    @strawberry.field(
+        description="The restaurant's WhatsApp sessions in a month (YYYY-MM; default: this month) "
+        "against its allowance, with a daily breakdown."
+    )
+    async def usage(self, info: Info, month: str | None = None) -> ug.Usage:
+        return await _read(info, lambda s, r, _bot: _usage(s, r, month))
+
+    @strawberry.field(description="Every plan (admin tokens only).")
+    async def plans(self, info: Info) -> list[ug.Plan]:
+        rows = await _admin_read(info, usage.list_plans)
+        return [ug.Plan.from_row(p) for p in rows]
+
+    @strawberry.field(
+        description="Every restaurant's usage, fullest first (admin tokens only); each restaurant's "
+        "current month unless `month` (YYYY-MM) is given; nearLimitOnly: only those near or over."
+    )
+    async def usage_overview(
+        self,
+        info: Info,
+        month: str | None = None,
+        near_limit_only: bool = False,
+        first: int = 50,
+        offset: int = 0,
+    ) -> ug.UsageOverview:
+        async def load(s: AsyncSession) -> ug.UsageOverview:
+            rows, total = await usage.overview(
+                s,
+                month=usage.parse_month(month) if month is not None else None,
+                near_limit_only=near_limit_only,
+                limit=first,
+                offset=offset,
+            )
+            return ug.UsageOverview(total_count=total, nodes=[ug.summary_of(u) for u in rows])
+
+        return await _admin_read(info, load)
 
 
 async def _template_settings(s: AsyncSession, restaurant_id: str) -> tg.TemplateSettings:
@@ -435,6 +583,24 @@ class Mutation:
             info,
             lambda s, r: orders.change_status(s, restaurant_id=r, order_id=str(id), status=status.value),
             o.ORDER.from_row,
+        )
+
+    @strawberry.mutation(
+        description="Record that an order's payment was received (an online order then awaits no more)."
+    )
+    async def mark_order_paid(self, info: Info, id: strawberry.ID) -> o.OrderResult:
+        return await _mutate(
+            info, lambda s, r: orders.mark_paid(s, restaurant_id=r, order_id=str(id)), o.ORDER.from_row
+        )
+
+    @strawberry.mutation(description="How long the kitchen takes (1 to 1440 minutes): later orders are LATE.")
+    async def update_order_settings(self, info: Info, preparation_minutes: int) -> og.OrderSettingsResult:
+        return await _mutate(
+            info,
+            lambda s, r: order_history.set_preparation_minutes(
+                s, restaurant_id=r, minutes=preparation_minutes
+            ),
+            lambda row: og.OrderSettings(preparation_minutes=row.preparation_minutes),
         )
 
     @strawberry.mutation(description="Create a branch (no id) or change one.")
@@ -597,6 +763,89 @@ class Mutation:
             return await _template_settings(s, r)
 
         return await _mutate(info, choose, lambda settings: settings)
+
+    @strawberry.mutation(
+        description="What happens at the month's limit, and when staff are warned it is near."
+    )
+    async def update_usage_settings(
+        self,
+        info: Info,
+        limit_action: ug.UsageLimitAction | None = None,
+        near_limit_percent: int | None = None,
+    ) -> ug.UsageResult:
+        async def change(s: AsyncSession, r: str) -> ug.Usage:
+            await usage.update_settings(
+                s,
+                restaurant_id=r,
+                limit_action=limit_action.value if limit_action else None,
+                near_limit_percent=near_limit_percent,
+            )
+            return await _usage(s, r)
+
+        return await _mutate(info, change, lambda result: result)
+
+    @strawberry.mutation(description="Add a plan (admin tokens only).")
+    async def create_plan(self, info: Info, input: ug.PlanInput) -> ug.PlanResult:
+        async def create(s: AsyncSession, _admin: Principal) -> models.Plan:
+            for required in ("name", "monthly_sessions"):
+                if getattr(input, required) is None:
+                    raise ValidationFailed(f"a plan needs {required}", field=required)
+            return await usage.create_plan(
+                s,
+                name=input.name or "",
+                monthly_sessions=input.monthly_sessions or 0,
+                price=input.price or 0,
+                currency=input.currency or "SAR",
+            )
+
+        return await _admin(info, create, ug.Plan.from_row)
+
+    @strawberry.mutation(description="Change a plan (admin tokens only); its restaurants follow.")
+    async def update_plan(self, info: Info, id: strawberry.ID, input: ug.PlanInput) -> ug.PlanResult:
+        return await _admin(
+            info,
+            lambda s, _admin: usage.update_plan(
+                s,
+                plan_id=str(id),
+                name=input.name,
+                monthly_sessions=input.monthly_sessions,
+                price=input.price,
+                currency=input.currency,
+            ),
+            ug.Plan.from_row,
+        )
+
+    @strawberry.mutation(description="Put a restaurant on a plan, or on none (null); admin tokens only.")
+    async def assign_plan(
+        self, info: Info, restaurant_id: strawberry.ID, plan_id: strawberry.ID | None
+    ) -> ug.UsageResult:
+        async def assign(s: AsyncSession, _admin: Principal) -> ug.Usage:
+            await usage.assign_plan(
+                s, restaurant_id=str(restaurant_id), plan_id=None if plan_id is None else str(plan_id)
+            )
+            return await _usage(s, str(restaurant_id))
+
+        return await _admin(info, assign, lambda result: result)
+
+    @strawberry.mutation(
+        description="Add sessions to (negative: take them from) a restaurant's allowance for a month "
+        "(YYYY-MM), with a reason; admin tokens only."
+    )
+    async def adjust_allowance(
+        self, info: Info, restaurant_id: strawberry.ID, month: str, sessions: int, reason: str
+    ) -> ug.UsageResult:
+        async def adjust(s: AsyncSession, admin: Principal) -> ug.Usage:
+            await usage.adjust(
+                s,
+                restaurant_id=str(restaurant_id),
+                month=usage.parse_month(month),
+                sessions=sessions,
+                reason=reason,
+                created_by=admin.token_id or "DASHBOARD_PAT",
+            )
+            return await _usage(s, str(restaurant_id), month)
+
+        return await _admin(info, adjust, lambda result: result)
 
 
 async def _stream(

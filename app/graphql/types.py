@@ -4,12 +4,14 @@ path (app.graphql.fast) writes every field the way `from_row` does."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.lazy_type import LazyType
 
 from app import models
 from app.errors import ValidationFailed
@@ -223,12 +225,32 @@ class Conversation:
         rows = await info.context.loaders.messages.load((str(self.id), last, at, row_id))
         return MessageConnection.from_rows(rows, last)
 
+    # app.graphql.ordering builds on this module (an order's `conversation` is a Conversation), so this
+    # field names its type lazily and takes the class when first resolved, not at import.
+    @strawberry.field(
+        description="The orders placed in this conversation, newest first (keyset pagination).",
+        graphql_type=LazyType("OrderConnection", "app.graphql.ordering"),
+    )
+    async def orders(
+        self, info: strawberry.Info[OperationContext], first: int = 20, after: str | None = None
+    ) -> object:
+        try:
+            pages.page_size(first, field="first")
+            at, row_id = cursors.decode(after, field="after") if after else (None, None)
+        except ValidationFailed as exc:
+            raise graphql_error(exc) from None
+        loaders = info.context.loaders
+        rows = await loaders.conversation_orders.load((str(self.id), first, at, row_id))
+        total = await loaders.conversation_order_count.load(str(self.id))
+        connection = importlib.import_module("app.graphql.ordering").OrderConnection
+        return connection.from_rows(rows, first, total_count=total, after=after)
+
 
 CONVERSATION = Projection(
     Conversation,
     models.Conversation,
     derived={"waiting_for_staff": Derived(python=waiting_for_staff, sql=waiting_sql)},
-    resolved={"bot", "last_message", "messages"},
+    resolved={"bot", "last_message", "messages", "orders"},
     absent={"cursor"},
 )
 

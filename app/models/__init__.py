@@ -6,11 +6,12 @@ unique keys begin with it, and its foreign keys are composite `(restaurant_id, .
 row can therefore never point at another restaurant's row, and the tables can later be distributed
 by `restaurant_id` (Citus) as they are. The one global lookup is a WhatsApp number -> bot, needed to
 route a webhook before the tenant is known: `bot` is small and would be a Citus reference table.
+`plan` is global too (admin-managed offers that restaurants point at): small, a reference table.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +36,7 @@ from app.media import links
 BOT_STATUSES = ("PENDING", "ACTIVE", "FAILED", "VERIFYING")
 CONVERSATION_STATUSES = ("active", "closed")
 DIRECTIONS = ("IN", "OUT")
+USAGE_LIMIT_ACTIONS = ("WARN", "PAUSE_BOT_EXTRAS")
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -71,6 +73,16 @@ class Restaurant(SQLModel, table=True):
             name="restaurant_order_status_template_id_fkey",
             use_alter=True,
         ),
+        ForeignKeyConstraint(["plan_id"], ["plan.id"], name="restaurant_plan_id_fkey"),  # usage (#16)
+        CheckConstraint(
+            f"usage_limit_action IN {USAGE_LIMIT_ACTIONS}", name="restaurant_usage_limit_action_valid"
+        ),
+        CheckConstraint(
+            "usage_near_limit_percent BETWEEN 1 AND 100", name="restaurant_usage_near_limit_valid"
+        ),
+        CheckConstraint(
+            "preparation_minutes BETWEEN 1 AND 1440", name="restaurant_preparation_minutes_valid"
+        ),
     )
 
     id: str = Field(primary_key=True)
@@ -81,6 +93,13 @@ class Restaurant(SQLModel, table=True):
     min_delivery_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # minor units
     # A staff reply turns the bot off for that conversation (as the earlier backend did).
     pause_bot_on_staff_reply: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    # Usage and plans (#16, app/services/usage.py): the plan whose allowance applies (none: no
+    # allowance), what happens once it is used up, and when staff are warned it is near.
+    plan_id: str | None = None
+    usage_limit_action: str = Field(default="WARN", sa_column_kwargs={"server_default": "WARN"})
+    usage_near_limit_percent: int = Field(default=80, sa_column_kwargs={"server_default": "80"})
+    # Orders (#16): an order still CONFIRMED or PREPARING after this many minutes is late.
+    preparation_minutes: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
     created_at: datetime = _ts()
     follow_up_template_id: str | None = None  # staff replies outside the window: text as {{1}}
     order_status_template_id: str | None = None  # order status notices outside the window
@@ -168,6 +187,8 @@ class Conversation(SQLModel, table=True):
     is_bot_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     # When the customer asked for staff ("talk to staff"); read by the "waiting for staff" rule.
     staff_requested_at: datetime | None = _ts(nullable=True, default_now=False)
+    # When its current WhatsApp session (a 24-hour billing window) opened; see ConversationSession.
+    session_started_at: datetime | None = _ts(nullable=True, default_now=False)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -404,6 +425,14 @@ class Order(SQLModel, table=True):
             text("id DESC"),
         ),
         Index("customer_order_by_conversation", "restaurant_id", "conversation_id", text("created_at DESC")),
+        # The history filtered by branch (newest first, keyset pagination).
+        Index(
+            "customer_order_by_branch_time",
+            "restaurant_id",
+            "branch_id",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
     )
 
     restaurant_id: str = Field(primary_key=True)
@@ -428,6 +457,7 @@ class Order(SQLModel, table=True):
     lang: str = Field(default="ar", sa_column_kwargs={"server_default": "ar"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    paid_at: datetime | None = _ts(nullable=True, default_now=False)  # staff marked it paid
 
     @property
     def reference(self) -> str:
@@ -470,7 +500,13 @@ class BotState(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
-NOTIFICATION_KINDS = ("order_created", "handoff_requested", "conversation_started")
+NOTIFICATION_KINDS = (
+    "order_created",
+    "handoff_requested",
+    "conversation_started",
+    "usage_near_limit",  # usage (#16): raised from SQL (sufrah_open_session, migration 0013)
+    "usage_limit_reached",
+)
 
 
 class Notification(SQLModel, table=True):
@@ -609,3 +645,83 @@ class MessageMedia(SQLModel, table=True):
     filename: str | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class Plan(SQLModel, table=True):
+    """An offer restaurants are put on by admins: how many WhatsApp sessions a month it includes.
+    Global, not tenant-owned (see the module docstring)."""
+
+    __tablename__ = "plan"
+    __table_args__ = (
+        UniqueConstraint("name", name="plan_name_key"),
+        CheckConstraint("monthly_sessions >= 0", name="plan_sessions_nonnegative"),
+        CheckConstraint("price >= 0", name="plan_price_nonnegative"),
+    )
+
+    id: str = Field(primary_key=True)
+    name: str
+    monthly_sessions: int
+    price: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # minor units, a month
+    currency: str = Field(default="SAR", sa_column_kwargs={"server_default": "SAR"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ConversationSession(SQLModel, table=True):
+    """A WhatsApp conversation session: 24 hours from the message (in or out) that opened it, what
+    WhatsApp bills. Recorded with that message, in its transaction (sufrah_open_session, migration
+    0013); `ordinal` is its number in the restaurant's month, `over_allowance` whether the month's
+    allowance was used up when it opened (the bot's extras pause for it; app/services/usage.py)."""
+
+    __tablename__ = "conversation_session"
+    __table_args__ = (
+        _tenant_fk("conversation_id", "conversation"),
+        _tenant_fk("message_id", "message"),
+        CheckConstraint(f"direction IN {DIRECTIONS}", name="conversation_session_direction_valid"),
+        Index("conversation_session_by_time", "restaurant_id", "started_at"),  # the daily breakdown
+        Index("conversation_session_by_conversation", "restaurant_id", "conversation_id", "started_at"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    conversation_id: str
+    bot_id: str
+    message_id: str
+    direction: str
+    started_at: datetime = _ts()
+    month: date  # the restaurant's month (first day), in its time zone
+    ordinal: int
+    over_allowance: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+
+
+class UsageMonth(SQLModel, table=True):
+    """The sessions a restaurant opened in one of its months (a counter, so reading usage is O(1)),
+    and when staff were told it came near the allowance and reached it (once a month each)."""
+
+    __tablename__ = "usage_month"
+    __table_args__ = (ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),)
+
+    restaurant_id: str = Field(primary_key=True)
+    month: date = Field(primary_key=True)
+    sessions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    near_limit_notified_at: datetime | None = _ts(nullable=True, default_now=False)
+    limit_notified_at: datetime | None = _ts(nullable=True, default_now=False)
+
+
+class UsageAdjustment(SQLModel, table=True):
+    """Sessions an admin added to (or took from) one restaurant's allowance for one month, and why."""
+
+    __tablename__ = "usage_adjustment"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        CheckConstraint("sessions <> 0", name="usage_adjustment_sessions_nonzero"),
+        Index("usage_adjustment_by_month", "restaurant_id", "month"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    month: date
+    sessions: int
+    reason: str
+    created_by: str  # the admin token's id, or "DASHBOARD_PAT"
+    created_at: datetime = _ts()

@@ -223,6 +223,34 @@ async def _set_status(session: AsyncSession, *, restaurant_id: str, order_id: st
     return row
 
 
+async def mark_paid(session: AsyncSession, *, restaurant_id: str, order_id: str) -> Order:
+    """Record that staff received the order's payment, now (marked again: the first time stays);
+    NotFound, or ValidationFailed for a cancelled order."""
+    order = (
+        await session.execute(
+            select(Order)
+            .where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if order is None:
+        raise NotFound("order not found")
+    if order.status == "CANCELLED":
+        raise ValidationFailed("a cancelled order can't be marked paid", field="id")
+    if order.paid_at is not None:
+        return order
+    row = (
+        await session.execute(
+            update(Order)
+            .where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order_id)
+            .values(paid_at=func.now(), updated_at=func.now())
+            .returning(Order)
+        )
+    ).scalar_one()
+    await _published(session, row)
+    return row
+
+
 async def change_status(session: AsyncSession, *, restaurant_id: str, order_id: str, status: str) -> Order:
     """Move an order to its next status and queue the customer's notice (NotFound, ValidationFailed)."""
     order = await _set_status(session, restaurant_id=restaurant_id, order_id=order_id, status=status)

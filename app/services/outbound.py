@@ -28,7 +28,7 @@ from app.models import Bot, Conversation, Message, MessageTemplate, Restaurant
 from app.phone import to_whatsapp
 from app.realtime import events
 from app.realtime.events import Change
-from app.services import conversations, interactive, templates
+from app.services import conversations, interactive, templates, usage
 
 CUSTOMER_WINDOW = timedelta(hours=24)
 MAX_BODY = 4096  # WhatsApp's limit for a text message body
@@ -118,12 +118,13 @@ async def queue(
             .where(*conversations.in_scope(restaurant_id=restaurant_id, bot_id=bot_id))
             .where(col(Conversation.id) == conversation_id)
             .with_for_update()
+            .execution_options(populate_existing=True)  # the locked row as it is now (its session)
         )
     ).scalar_one_or_none()
     if conversation is None:
         raise NotFound("conversation not found")
-    if template is None:
-        now = (await session.execute(select(func.now()))).scalar_one()
+    now = (await session.execute(select(func.now()))).scalar_one()
+    if template is None:  # noqa: SIM102  (kept apart: a template goes in or outside the window)
         if conversation.last_inbound_at is None or now - conversation.last_inbound_at > CUSTOMER_WINDOW:
             if fallback is None and author == "staff" and body and not media_url:
                 fallback = TemplateFallback("follow_up", {"1": body})
@@ -185,6 +186,17 @@ async def queue(
         await templates.count_use(session, restaurant_id=restaurant_id, template_id=template.id)
     session.add(message)
     await session.flush()
+    # WhatsApp's billing: this message may open the conversation's next 24-hour session.
+    opens = usage.opens_session(conversation.session_started_at, now)
+    if opens:
+        await usage.open_session(
+            session,
+            restaurant_id=restaurant_id,
+            conversation_id=conversation_id,
+            bot_id=conversation.bot_id,
+            message_id=message.id,
+            direction="OUT",
+        )
     await session.execute(
         update(Conversation)
         .where(col(Conversation.restaurant_id) == restaurant_id, col(Conversation.id) == conversation_id)
@@ -193,6 +205,7 @@ async def queue(
         .values(
             last_message_at=func.now(),
             updated_at=func.now(),
+            **({"session_started_at": func.now()} if opens else {}),
             **(
                 {"unread_count": 0, "is_bot_active": _bot_after_staff_reply(restaurant_id)}
                 if author == "staff"

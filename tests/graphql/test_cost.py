@@ -300,3 +300,12 @@ def test_an_estimate_with_many_variable_products_stays_small():
     for _ in range(4):  # under each alias: messages 1, nodes p, conversation p, the next level p times
         level = 12 * (1 + 2 * MAX_PAGE + MAX_PAGE * level)
     assert bounded.evaluate({n: MAX_PAGE for n in names}) == 1 + level  # exact at the largest pages
+
+
+def test_a_conversations_orders_count_by_their_page():
+    """Conversation.orders is paged like messages: each conversation's page multiplies what is below
+    it (an order's alerts are enums, counted with their order)."""
+    document = "{ conversations(first: 20) { nodes { orders(first: 5) { totalCount nodes { alerts conversation { id } } } } } }"
+    assert cost_of(document) == 1 + 20 + 20 * 1 + 20 * 5 + 20 * 5  # = 241
+    attack = "{ orders(first: 200) { nodes { conversation { orders(first: 200) { nodes { lines { nameEn } } } } } } }"
+    assert cost_of(attack) > LIMIT

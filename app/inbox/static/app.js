@@ -1587,6 +1587,7 @@ function wire() {
     }
   });
   $("more-orders").addEventListener("click", () => loadMoreOrders().catch((e) => announce(e.message)));
+  $("open-order-history").addEventListener("click", () => showPage("orders", { focus: true }));
 
   for (const button of document.querySelectorAll(".panes-nav button")) {
     button.addEventListener("click", () => showView(button.dataset.show));
