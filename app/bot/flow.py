@@ -12,6 +12,12 @@ Steps (`State.step`), each named after what the customer was last asked:
     → category → item → quantity → after_item ⇄ cart ⇄ remove → payment → confirm → placing → done
     order_status_changed(DELIVERED) → rating → rating_comment → done
 
+Opening hours (`TurnContext.hours`, judged by the runner with app.services.hours): while the
+restaurant is closed every welcome says when it opens. Unless it takes orders for later, "new order"
+is refused right there (no menu to browse that can't be ordered from) and a cart begun before closing
+is kept but refused at checkout; with orders for later the summary and the confirmation say the
+order is prepared at the opening. BUSY: the welcome and the confirmation warn of longer waits.
+
 `done` (order finished), `placing` (PlaceOrder returned, `order_placed` not yet called) and `handoff`
 (staff took over) answer the next message with the welcome. Words such as *staff*, *track*, *menu*,
 *cancel*, *cart* and *checkout* work from any step; anything else unknown re-prompts the current step.
@@ -29,10 +35,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
 from math import asin, cos, radians, sin, sqrt
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
-from app.bot.texts import branch_name, t
+from app.bot.texts import branch_name, opening_time, t
 
 
 # ── what the runner loads before a turn ─────────────────────────────────────────────────────────
@@ -79,6 +86,24 @@ class LatestOrder:
 
 
 @dataclass(frozen=True)
+class Hours:
+    """Whether the restaurant takes orders now, as the runner judged it (app.services.hours)."""
+
+    status: Literal["open", "busy", "closed"] = "open"
+    opens_at: datetime | None = None  # closed: the next opening, wall time in the restaurant's zone
+    today: date | None = None  # the restaurant's date now, to say "today" / "tomorrow"
+    orders_for_later: bool = False  # closed: orders are still taken, prepared at the opening
+
+    @property
+    def closed(self) -> bool:
+        return self.status == "closed"
+
+    @property
+    def refuses_orders(self) -> bool:
+        return self.closed and not self.orders_for_later
+
+
+@dataclass(frozen=True)
 class TurnContext:
     """Everything the bot may know about the restaurant; the tuples are in display order."""
 
@@ -91,6 +116,8 @@ class TurnContext:
     categories: tuple[Category, ...] = ()
     items: tuple[Item, ...] = ()
     latest_order: LatestOrder | None = None
+    hours: Hours = Hours()
+    app_link: str | None = None  # the restaurant's own ordering app, offered in the welcome
 
 
 @dataclass(frozen=True)
@@ -472,7 +499,41 @@ def _welcome_prompt(state: State, ctx: TurnContext) -> Reply:
         count, total = sum(ln.quantity for ln in state.cart), _price(_subtotal(state.cart), state, ctx)
         saved = t("cart_saved", state.lang, count=count, total=total)
         prompt = replace(prompt, text=f"{prompt.text}\n{saved}", body=f"{prompt.body}\n{saved}")
+    if ctx.app_link:
+        app = t("app_link", state.lang, link=ctx.app_link)
+        prompt = replace(prompt, text=f"{prompt.text}\n{app}", body=f"{prompt.body}\n{app}")
+    hours = _hours_note(state, ctx)
+    if hours:
+        prompt = replace(prompt, text=f"{hours}\n\n{prompt.text}", body=f"{hours}\n\n{prompt.body}")
     return prompt
+
+
+def _opens(state: State, ctx: TurnContext) -> str:
+    """ "We're closed right now. We open tomorrow at 09:00." (or without a time when none is known)"""
+    hours = ctx.hours
+    if hours.opens_at is None:
+        return t("closed_now", state.lang)
+    when = opening_time(hours.opens_at, hours.today or hours.opens_at.date(), state.lang)
+    return t("closed_until", state.lang, when=when)
+
+
+def _hours_note(state: State, ctx: TurnContext) -> str | None:
+    """What the welcome says about the opening hours: nothing while open."""
+    if ctx.hours.status == "busy":
+        return t("busy_now", state.lang)
+    if not ctx.hours.closed:
+        return None
+    later = "closed_takes_orders" if ctx.hours.orders_for_later else "closed_no_orders"
+    return f"{_opens(state, ctx)}\n{t(later, state.lang)}"
+
+
+def _refuse_closed(state: State, ctx: TurnContext, then: Reply, *, say_when: bool = True) -> Turn:
+    """Closed and not taking orders: say so, and when we open (unless `then`, the welcome, says it);
+    a cart stays for later."""
+    refused = t("closed_refused", state.lang)
+    if state.cart:
+        refused = f"{refused} {t('cart_kept', state.lang)}"
+    return _say(state, f"{_opens(state, ctx)}\n{refused}" if say_when else refused, then)
 
 
 def _order_type_prompt(state: State, ctx: TurnContext) -> Reply:
@@ -715,6 +776,8 @@ def _checkout(state: State, ctx: TurnContext) -> Turn:
     """Minimum check, then the summary with the payment question (skipped when cash is the only way)."""
     if not state.cart:
         return _show_cart(state, ctx)
+    if ctx.hours.refuses_orders:
+        return _refuse_closed(replace(state, step="after_item"), ctx, _after_item_prompt(state, ctx))
     subtotal = _subtotal(state.cart)
     if state.order_type == "delivery" and subtotal < ctx.min_delivery_total:
         minimum = _price(ctx.min_delivery_total, state, ctx)
@@ -725,7 +788,15 @@ def _checkout(state: State, ctx: TurnContext) -> Turn:
         state = replace(state, step="payment", payment_method=None)
     else:
         state = replace(state, step="confirm", payment_method="cash")
-    return _say(state, _summary_text(state, ctx), _PROMPTS[state.step](state, ctx))
+    later = _later_note(state, ctx)
+    return _say(state, later, _summary_text(state, ctx), _PROMPTS[state.step](state, ctx))
+
+
+def _later_note(state: State, ctx: TurnContext) -> str | None:
+    """Closed but taking orders: the order waits for the opening (None while open)."""
+    if not ctx.hours.closed:
+        return None
+    return f"{_opens(state, ctx)}\n{t('prepared_at_opening', state.lang)}"
 
 
 def _place(state: State, ctx: TurnContext) -> Turn:
@@ -733,6 +804,8 @@ def _place(state: State, ctx: TurnContext) -> Turn:
         return _checkout(state, ctx)
     if state.order_type == "delivery" and _subtotal(state.cart) < ctx.min_delivery_total:
         return _checkout(state, ctx)  # the minimum changed since the summary
+    if ctx.hours.refuses_orders:
+        return _checkout(state, ctx)  # closed since the summary
     subtotal = _subtotal(state.cart)
     order = PlaceOrder(
         order_type=state.order_type,
@@ -793,6 +866,9 @@ def _on_welcome(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None
             _Option("staff", _STAFF),
         ],
     )
+    if choice == "order" and ctx.hours.refuses_orders:
+        welcome = _welcome_prompt(replace(state, step="welcome"), ctx)
+        return _refuse_closed(state, ctx, welcome, say_when=False)
     if choice == "order":  # the cart is kept; where it goes is asked again
         state = replace(
             state,
@@ -1080,9 +1156,11 @@ def order_placed(state: State, *, reference: str, payment_method: str, ctx: Turn
     online = payment_method == "online" and ctx.payment_link
     link = t("pay_link", state.lang, link=ctx.payment_link) if online else None
     placed = t("placed", state.lang, reference=reference, total=total, payment=payment)
+    busy = t("busy_placed", state.lang) if ctx.hours.status == "busy" else None
     return _say(
         State(step="done", lang=state.lang),
         "\n".join(filter(None, (placed, link))),
+        _later_note(state, ctx) or busy,
         t("placed_tail", state.lang),
     )
 

@@ -10,6 +10,8 @@ this module, and the runner reads orders through that service.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -18,7 +20,7 @@ from sqlmodel import col
 
 from app.bot import flow
 from app.models import Bot, BotState, Conversation, Order, Restaurant
-from app.services import catalog, conversations
+from app.services import catalog, conversations, opening
 
 _KEY = "hashtextextended(:r || '/' || :c, 7411)"  # one conversation's lock, whoever takes it
 _TRY_LOCK = text(f"SELECT pg_try_advisory_xact_lock({_KEY})")
@@ -68,9 +70,12 @@ async def turn_context(
     latest: Order | None,
     customer_name: str | None = None,
 ) -> flow.TurnContext:
-    """Everything the bot may know for this customer: their name, the menu, branches, latest order."""
+    """Everything the bot may know for this customer: their name, the menu, branches, latest order,
+    whether the restaurant is open."""
     assert restaurant is not None
     menu = await catalog.menu(session, restaurant_id=restaurant.id, include_inactive=False)
+    now = datetime.now(UTC)
+    judged = await opening.status(session, restaurant_id=restaurant.id, restaurant=restaurant, now=now)
     return flow.TurnContext(
         restaurant_name=bot.restaurant_name or restaurant.name,
         customer_name=customer_name,
@@ -107,6 +112,13 @@ async def turn_context(
             for i in menu.items
         ),
         latest_order=latest_order(latest) if latest else None,
+        hours=flow.Hours(
+            status=judged.status,
+            opens_at=judged.next_opens_at.replace(tzinfo=None) if judged.next_opens_at else None,
+            today=now.astimezone(ZoneInfo(restaurant.timezone)).date(),
+            orders_for_later=restaurant.accepts_orders_when_closed,
+        ),
+        app_link=restaurant.app_link,
     )
 
 

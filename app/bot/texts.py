@@ -6,6 +6,10 @@ the same placeholders. Digits stay ASCII in both languages: customers may answer
 and the bot accepts both.
 """
 
+from __future__ import annotations
+
+from datetime import date, datetime
+
 # key: (English, Arabic)
 TEXTS: dict[str, tuple[str, str]] = {
     "welcome": (
@@ -196,6 +200,75 @@ TEXTS: dict[str, tuple[str, str]] = {
         "كم تريد من {item}؟ اختر، أو اكتب رقماً حتى {limit}.",
     ),
     "list_button": ("Choose", "اختر"),
+    # opening hours (app.services.hours): {when} is one of the when_* texts
+    "closed_now": ("⏰ We're closed right now.", "⏰ نحن مغلقون الآن."),
+    "closed_until": ("⏰ We're closed right now. We open {when}.", "⏰ نحن مغلقون الآن. نفتح {when}."),
+    "closed_no_orders": (
+        "Orders open again then; you can still track an order or talk to us.",
+        "نستقبل الطلبات عند الافتتاح، ويمكنك الآن تتبع طلبك أو التحدث معنا.",
+    ),
+    "closed_takes_orders": (
+        "You can order now: we'll prepare it when we open.",
+        "يمكنك الطلب الآن وسنجهز طلبك عند الافتتاح.",
+    ),
+    "closed_refused": (
+        "Sorry, we can't take orders while we're closed.",
+        "عذراً، لا نستقبل الطلبات ونحن مغلقون.",
+    ),
+    "cart_kept": ("Your cart is kept for when we open.", "سلتك محفوظة لحين الافتتاح."),
+    "prepared_at_opening": (
+        "Your order will be prepared when we open.",
+        "سيتم تجهيز طلبك عند الافتتاح.",
+    ),
+    "busy_now": (
+        "⏳ We're very busy right now: orders take longer than usual.",
+        "⏳ لدينا ضغط كبير الآن: قد يستغرق تجهيز الطلبات وقتاً أطول من المعتاد.",
+    ),
+    "busy_placed": (
+        "⏳ We're very busy, so it may take longer than usual.",
+        "⏳ لدينا ضغط كبير، لذا قد يستغرق وقتاً أطول من المعتاد.",
+    ),
+    "app_link": ("📱 You can also order in our app: {link}", "📱 يمكنك الطلب أيضاً عبر تطبيقنا: {link}"),
+    "when_today": ("today at {time}", "اليوم الساعة {time}"),
+    "when_tomorrow": ("tomorrow at {time}", "غداً الساعة {time}"),
+    "when_weekday": ("on {day} at {time}", "يوم {day} الساعة {time}"),
+    "when_date": ("on {day} {date} at {time}", "يوم {day} {date} الساعة {time}"),
+}
+
+# Monday first, as datetime.weekday() counts
+WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "ar": ("الإثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"),
+}
+MONTHS = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "ar": (
+        "يناير",
+        "فبراير",
+        "مارس",
+        "أبريل",
+        "مايو",
+        "يونيو",
+        "يوليو",
+        "أغسطس",
+        "سبتمبر",
+        "أكتوبر",
+        "نوفمبر",
+        "ديسمبر",
+    ),
 }
 
 
@@ -216,3 +289,19 @@ def branch_name(name: str, lang: str) -> str:
     if lang == "ar":
         return name if name.startswith(_BRANCH_WORD["ar"]) else f"{_BRANCH_WORD['ar']} {name}"
     return name if _BRANCH_WORD["en"] in name.lower().split() else f"{name} {_BRANCH_WORD['en']}"
+
+
+def opening_time(at: datetime, today: date, lang: str) -> str:
+    """When the restaurant opens, from the customer's today: "tomorrow at 09:00", "on Saturday at 18:30",
+    a date beyond the coming week. `at` is a wall time in the restaurant's zone (24-hour clock)."""
+    lang = "ar" if lang == "ar" else "en"
+    clock = f"{at:%H:%M}"
+    days = (at.date() - today).days
+    if days <= 0:
+        return t("when_today", lang, time=clock)
+    if days == 1:
+        return t("when_tomorrow", lang, time=clock)
+    day = WEEKDAYS[lang][at.weekday()]
+    if days < 7:
+        return t("when_weekday", lang, day=day, time=clock)
+    return t("when_date", lang, day=day, date=f"{at.day} {MONTHS[lang][at.month - 1]}", time=clock)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from app.models import Bot, Branch, Conversation, Message, Order, OrderLine, Restaurant, table_of
-from app.services import bots, catalog, conversations, order_history, orders, restaurants
+from app.services import bots, catalog, conversations, opening, order_history, orders, restaurants
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -61,6 +61,7 @@ class Loaders:
         # a conversation's orders: a page (one more row than asked: is there a next one?) and the count
         self.conversation_orders: DataLoader[OrdersKey, list[Order]] = DataLoader(self._conversation_orders)
         self.conversation_order_count: DataLoader[str, int] = DataLoader(self._conversation_order_counts)
+        self.schedule: DataLoader[str, opening.Schedule] = DataLoader(self._schedules)
 
     async def _by_id(
         self,
@@ -129,6 +130,12 @@ class Loaders:
         return await self._by_id(
             lambda s, r, keys: orders.lines_of(s, restaurant_id=r, order_ids=keys), order_ids, missing=[]
         )
+
+    async def _schedules(self, restaurant_ids: list[str]) -> list[opening.Schedule]:
+        """Opening hours by restaurant. The keys are restaurants the caller was shown (a `restaurants`
+        answer, an event of its restaurant), so they are not narrowed to the caller's one here."""
+        found = await self._run(lambda s: opening.schedules(s, restaurant_ids=list(restaurant_ids)))
+        return [found[r] for r in restaurant_ids]
 
     async def _latest(
         self, conversation_ids: list[str], n: int, before: tuple[datetime, str] | None

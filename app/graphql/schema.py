@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import date
 from enum import Enum
@@ -32,6 +33,7 @@ from app.graphql import events as ev
 from app.graphql import notifications as n
 from app.graphql import ordering as o
 from app.graphql import orders as og
+from app.graphql import settings as st
 from app.graphql import templates as tg
 from app.graphql import usage as ug
 from app.graphql.context import OperationContext, graphql_error
@@ -64,6 +66,7 @@ from app.services import (
     catalog,
     conversations,
     notifications,
+    opening,
     order_history,
     orders,
     outbound,
@@ -673,6 +676,63 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: catalog.update_settings(s, restaurant_id=r, **_values(input)),
+            RESTAURANT.from_row,
+        )
+
+    @strawberry.mutation(
+        description='The restaurant\'s profile: name, description, address, phone, logo, app link; "" clears.'
+    )
+    async def update_restaurant_profile(
+        self, info: Info, input: st.RestaurantProfileInput
+    ) -> RestaurantResult:
+        return await _mutate(
+            info,
+            lambda s, r: catalog.update_settings(s, restaurant_id=r, **_values(input)),
+            RESTAURANT.from_row,
+        )
+
+    @strawberry.mutation(description="Replace the weekly opening hours; an empty list: always open.")
+    async def set_opening_hours(self, info: Info, hours: list[st.OpeningIntervalInput]) -> RestaurantResult:
+        week = [opening.NewInterval(h.weekday.value, h.opens, h.closes) for h in hours]
+        return await _mutate(
+            info, lambda s, r: opening.set_week(s, restaurant_id=r, intervals=week), RESTAURANT.from_row
+        )
+
+    @strawberry.mutation(
+        description="Give a date its own hours (opens and closes) or close it all day (neither)."
+    )
+    async def add_opening_exception(
+        self,
+        info: Info,
+        date: datetime.date,
+        opens: str | None = None,
+        closes: str | None = None,
+        note: str = "",
+    ) -> RestaurantResult:
+        return await _mutate(
+            info,
+            lambda s, r: opening.add_exception(
+                s, restaurant_id=r, day=date, opens=opens, closes=closes, note=note
+            ),
+            RESTAURANT.from_row,
+        )
+
+    @strawberry.mutation(description="Drop a date's exception: the weekly hours apply to it again.")
+    async def remove_opening_exception(self, info: Info, date: datetime.date) -> RestaurantResult:
+        return await _mutate(
+            info, lambda s, r: opening.remove_exception(s, restaurant_id=r, day=date), RESTAURANT.from_row
+        )
+
+    @strawberry.mutation(
+        description="The busy/closed switch: BUSY or CLOSED until `until` (null: until switched back); "
+        "OPEN follows the opening hours."
+    )
+    async def set_ordering_state(
+        self, info: Info, state: st.OrderingState, until: datetime.datetime | None = None
+    ) -> RestaurantResult:
+        return await _mutate(
+            info,
+            lambda s, r: opening.set_ordering_state(s, restaurant_id=r, state=state.value, until=until),
             RESTAURANT.from_row,
         )
 

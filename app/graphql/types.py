@@ -16,6 +16,7 @@ from strawberry.types.lazy_type import LazyType
 from app import models
 from app.errors import ValidationFailed
 from app.graphql import cursors
+from app.graphql import settings as st
 from app.graphql.context import graphql_error
 from app.graphql.projection import Derived, Projection
 from app.graphql.results import ForbiddenError, NotFoundError, OutsideCustomerWindowError, ValidationError
@@ -179,9 +180,72 @@ class Restaurant:
     pause_bot_on_staff_reply: bool = strawberry.field(
         default=True, description="A staff reply turns the bot off for that conversation."
     )
+    # settings (#16): the profile and the opening state (app/graphql/settings.py)
+    description: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    logo_url: str | None = None
+    app_link: str | None = None
+    accepts_orders_when_closed: bool = strawberry.field(
+        default=False, description="Outside the hours the bot takes orders, prepared at the opening."
+    )
+    ordering_state: st.OrderingState = strawberry.field(
+        default=st.OrderingState.OPEN, description="The busy/closed switch (OPEN follows the hours)."
+    )
+    ordering_state_until: datetime | None = strawberry.field(
+        default=None, description="When the switch falls back to OPEN; null: until changed."
+    )
+
+    def _switch(self) -> st.Switch:
+        return st.Switch(str(self.id), self.timezone, self.ordering_state.value, self.ordering_state_until)
+
+    @strawberry.field(description="The weekly opening hours; none: always open.")
+    async def opening_hours(self, info: strawberry.Info[OperationContext]) -> list[st.OpeningInterval]:
+        return st.intervals(await st.schedule(info, str(self.id)))
+
+    @strawberry.field(description="Dates with their own hours (holidays), from today on.")
+    async def opening_exceptions(self, info: strawberry.Info[OperationContext]) -> list[st.OpeningException]:
+        return st.exceptions(await st.schedule(info, str(self.id)), timezone=self.timezone)
+
+    @strawberry.field(description="Open, busy or closed now: the hours, exceptions and the switch.")
+    async def open_status(self, info: strawberry.Info[OperationContext]) -> st.OpenStatus:
+        return st.OpenStatus((await st.judged(info, self._switch())).status)
+
+    @strawberry.field(description="Takes orders now (open or busy).")
+    async def is_open_now(self, info: strawberry.Info[OperationContext]) -> bool:
+        return (await st.judged(info, self._switch())).is_open
+
+    @strawberry.field(
+        description="When closed: the next opening, restaurant time; null when open or unknown."
+    )
+    async def next_opens_at(self, info: strawberry.Info[OperationContext]) -> datetime | None:
+        return (await st.judged(info, self._switch())).next_opens_at
+
+    @strawberry.field(
+        description="When open: the end of this opening; null when closed or open around the clock."
+    )
+    async def closes_at(self, info: strawberry.Info[OperationContext]) -> datetime | None:
+        return (await st.judged(info, self._switch())).closes_at
+
+    @strawberry.field(description="When an exception day closes the restaurant: its note (e.g. Eid).")
+    async def closed_note(self, info: strawberry.Info[OperationContext]) -> str | None:
+        return (await st.judged(info, self._switch())).note or None
 
 
-RESTAURANT = Projection(Restaurant, models.Restaurant, absent={"cursor"})
+RESTAURANT = Projection(
+    Restaurant,
+    models.Restaurant,
+    resolved={
+        "opening_hours",
+        "opening_exceptions",
+        "open_status",
+        "is_open_now",
+        "next_opens_at",
+        "closes_at",
+        "closed_note",
+    },
+    absent={"cursor"},
+)
 
 
 @strawberry.type

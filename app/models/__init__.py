@@ -11,7 +11,7 @@ route a webhook before the tenant is known: `bot` is small and would be a Citus 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ BOT_STATUSES = ("PENDING", "ACTIVE", "FAILED", "VERIFYING")
 CONVERSATION_STATUSES = ("active", "closed")
 DIRECTIONS = ("IN", "OUT")
 USAGE_LIMIT_ACTIONS = ("WARN", "PAUSE_BOT_EXTRAS")
+ORDERING_STATES = ("OPEN", "BUSY", "CLOSED")
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -61,6 +62,7 @@ def _ts(*, nullable: bool = False, default_now: bool = True) -> Any:
 class Restaurant(SQLModel, table=True):
     __tablename__ = "restaurant"
     __table_args__ = (  # the templates chosen for messages outside WhatsApp's window (see MessageTemplate)
+        CheckConstraint(f"ordering_state IN {ORDERING_STATES}", name="restaurant_ordering_state_valid"),
         ForeignKeyConstraint(
             ["id", "follow_up_template_id"],
             ["message_template.restaurant_id", "message_template.id"],
@@ -100,6 +102,19 @@ class Restaurant(SQLModel, table=True):
     usage_near_limit_percent: int = Field(default=80, sa_column_kwargs={"server_default": "80"})
     # Orders (#16): an order still CONFIRMED or PREPARING after this many minutes is late.
     preparation_minutes: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
+    # Settings (#16): the profile, and whether the bot takes orders (see OpeningHours, app.services.hours)
+    description: str | None = None
+    address: str | None = None
+    phone: str | None = None  # E.164
+    logo_url: str | None = None  # http(s)
+    app_link: str | None = None  # http(s): the restaurant's own ordering app
+    accepts_orders_when_closed: bool = Field(
+        default=False, sa_column_kwargs={"server_default": text("false")}
+    )  # outside the hours the bot takes orders prepared at the next opening
+    ordering_state: str = Field(
+        default="OPEN", sa_column_kwargs={"server_default": "OPEN"}
+    )  # OPEN|BUSY|CLOSED
+    ordering_state_until: datetime | None = _ts(nullable=True, default_now=False)  # None: until changed
     created_at: datetime = _ts()
     follow_up_template_id: str | None = None  # staff replies outside the window: text as {{1}}
     order_status_template_id: str | None = None  # order status notices outside the window
@@ -725,3 +740,36 @@ class UsageAdjustment(SQLModel, table=True):
     reason: str
     created_by: str  # the admin token's id, or "DASHBOARD_PAT"
     created_at: datetime = _ts()
+
+
+class OpeningHours(SQLModel, table=True):
+    """One opening interval of the week, on the weekday it starts (0 = Monday). It may cross midnight:
+    `closes <= opens` ends the next day (see app.services.hours). A restaurant without any row is
+    always open."""
+
+    __tablename__ = "opening_hours"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="opening_hours_weekday_valid"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    weekday: int = Field(primary_key=True)
+    opens: time = Field(primary_key=True)
+    closes: time
+
+
+class OpeningException(SQLModel, table=True):
+    """A date with its own hours (a holiday): closed all day (no times) or one special interval."""
+
+    __tablename__ = "opening_exception"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        CheckConstraint("(opens IS NULL) = (closes IS NULL)", name="opening_exception_times_paired"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    opens: time | None = None
+    closes: time | None = None
+    note: str = Field(default="", sa_column_kwargs={"server_default": ""})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Branch, MenuCategory, MenuItem, Restaurant
 from app.phone import to_e164
+from app.realtime import events
 
 # One of the catalog's tables, which share restaurant_id, id, sort_order and created_at.
 _Row = TypeVar("_Row", Branch, MenuCategory, MenuItem)
@@ -217,9 +219,41 @@ async def remove(session: AsyncSession, *, restaurant_id: str, kind: str, row_id
         raise NotFound(f"{kind} not found")
 
 
+MAX_PROFILE_TEXT = {"description": 1000, "address": 300}
+
+
+def _web_link(raw: object, *, field: str) -> str | None:
+    """A public http(s) URL (a logo, the restaurant's app); "" removes it."""
+    url = raw.strip() if isinstance(raw, str) else None
+    if url == "":
+        return None
+    if url is None or not re.match(r"^https?://[^\s/]+\.[^\s]*$", url) or len(url) > 2048:
+        raise ValidationFailed(f"{field} must be an http(s) URL", field=field)
+    return url
+
+
+def _profile(values: dict[str, Any]) -> None:
+    """The profile fields checked and tidied in place: "" clears a field (stored as null)."""
+    for key, field in (("description", "description"), ("address", "address")):
+        if key in values:
+            text = str(values[key]).strip()
+            if len(text) > MAX_PROFILE_TEXT[key]:
+                raise ValidationFailed(
+                    f"{field} must be at most {MAX_PROFILE_TEXT[key]} characters", field=field
+                )
+            values[key] = text or None
+    if "phone" in values:
+        values["phone"] = to_e164(values["phone"], field="phone") if str(values["phone"]).strip() else None
+    for key, field in (("logo_url", "logoUrl"), ("app_link", "appLink")):
+        if key in values:
+            values[key] = _web_link(values[key], field=field)
+
+
 async def update_settings(session: AsyncSession, *, restaurant_id: str, **values: Any) -> Restaurant:
-    """Restaurant settings: name, currency, time zone, minimum delivery order, bot switch."""
+    """Restaurant settings: name, currency, time zone, minimum delivery order, bot switch, and the
+    profile (description, address, phone, logo, app link, ordering while closed). Dashboards are told."""
     values = {k: v for k, v in values.items() if v is not None}
+    _profile(values)
     if "currency" in values:
         currency = str(values["currency"]).strip().upper()
         if len(currency) != 3 or not currency.isalpha():
@@ -251,6 +285,12 @@ async def update_settings(session: AsyncSession, *, restaurant_id: str, **values
         ).scalar_one_or_none()
         if row is None:
             raise NotFound("restaurant not found")
+        if bot_enabled is None:  # set_bot_enabled records it otherwise
+            await events.record(
+                session,
+                restaurant_id=restaurant_id,
+                changes=[events.Change(events.RESTAURANT_UPDATED, restaurant_id)],
+            )
     if bot_enabled is not None:
         from app.services import restaurants
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_usage"
-down_revision = "0011_order_insights"
+down_revision = "0012_restaurant_profile"
 branch_labels = None
 depends_on = None
 

@@ -409,7 +409,7 @@ function applyEvent({ kind, cursor, node }) {
 function mergeRestaurant(restaurant) {
   const index = state.restaurants.findIndex((r) => r.id === restaurant.id);
   const clean = { id: restaurant.id, name: restaurant.name, currency: restaurant.currency,
-    timezone: restaurant.timezone, botEnabled: restaurant.botEnabled };
+    timezone: restaurant.timezone, botEnabled: restaurant.botEnabled, ...opening(restaurant) };
   if (index >= 0) state.restaurants[index] = clean;
   else state.restaurants.push(clean);
   changed.header = true;
@@ -761,6 +761,7 @@ function renderHeader() {
   }
   if (many) select.value = state.restaurantId ?? "";
   $("restaurant-bot").hidden = !current || current.botEnabled;
+  renderOpening(current);
   const stats = state.stats;
   for (const dd of document.querySelectorAll("[data-stat]")) {
     const key = dd.dataset.stat;
@@ -778,6 +779,42 @@ function renderHeader() {
 function setStatsOpen(open) {
   $("stats-section").dataset.open = String(open);
   $("stats-toggle").setAttribute("aria-expanded", String(open));
+}
+
+// Open / Busy / Closed until …: the restaurant's opening state (hours, exceptions, the busy/closed
+// switch, judged by the server), re-read when it is due to change by itself.
+const opening = ({ orderingState, orderingStateUntil, openStatus, nextOpensAt, closesAt, closedNote }) =>
+  ({ orderingState, orderingStateUntil, openStatus, nextOpensAt, closesAt, closedNote });
+let openingTimer = null;
+
+function openingLabel(r) {
+  const at = (iso) => formatTime(iso, { withDay: true });
+  const note = r.closedNote ? ` (${r.closedNote})` : "";
+  if (r.openStatus === "BUSY") return r.orderingStateUntil ? `Busy until ${at(r.orderingStateUntil)}` : "Busy";
+  if (r.openStatus === "OPEN") return r.closesAt ? `Open until ${at(r.closesAt)}` : "Open";
+  return r.nextOpensAt ? `Closed${note} until ${at(r.nextOpensAt)}` : `Closed${note}`;
+}
+
+function renderOpening(current) {
+  const node = $("restaurant-open");
+  node.hidden = !current?.openStatus;
+  if (!current?.openStatus) return;
+  const label = openingLabel(current);
+  if (node.textContent !== label) node.textContent = label;
+  node.dataset.state = current.openStatus.toLowerCase();
+  const due = [current.nextOpensAt, current.closesAt, current.orderingStateUntil]
+    .filter(Boolean).map((iso) => Date.parse(iso) - Date.now()).filter((ms) => ms > 0);
+  clearTimeout(openingTimer);
+  if (due.length) openingTimer = setTimeout(refreshOpening, Math.min(Math.min(...due) + 1000, 2 ** 31 - 1));
+}
+
+async function refreshOpening() {
+  try {
+    for (const r of (await gql(Q_RESTAURANTS)).restaurants) mergeRestaurant(r);
+    render();
+  } catch {
+    // the next event or sign-in reads it again
+  }
 }
 
 const listNodes = new Map();
@@ -1275,6 +1312,7 @@ function showSignIn(message = "") {
   $("restaurant-switch").hidden = true;
   $("restaurant-name").hidden = true;
   $("restaurant-bot").hidden = true;
+  $("restaurant-open").hidden = true;
   $("signin-error").textContent = message;
   $("token").value = "";
   $("token").focus();

@@ -10,7 +10,8 @@ export const ORDER = `id reference conversationId customerPhone customerName ord
   nextStatuses branchId`;
 export const LINES = `lines { lineNo nameAr nameEn quantity unitPrice lineTotal } branch { id nameAr nameEn }`;
 export const NOTIFICATION = `id kind title body metadata read createdAt`;
-export const RESTAURANT = `id name currency timezone botEnabled`;
+export const RESTAURANT = `id name currency timezone botEnabled
+  orderingState orderingStateUntil openStatus nextOpensAt closesAt closedNote`; // opening: the header's state
 export const FAILURES = `... on NotFoundError { message } ... on ForbiddenError { message }
   ... on ValidationError { message }`;
 
