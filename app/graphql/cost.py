@@ -21,6 +21,8 @@ More precisely:
 - a field with a `first` or `last` argument is paged: a list field of that length, or a connection
   whose lists directly below it (`edges`, `nodes`) have that length. A page size the field refuses
   (outside 1..MAX_PAGE: every paged field here answers an error for it and fetches nothing) counts 0;
+- a list whose field declares its longest length (`bounded`, e.g. a report's one entry per day, at
+  most 366) counts that length;
 - any other list of objects (order lines, menu categories and items, bots, restaurants) counts
   UNPAGED (20);
 - scalars and enums count nothing (they come with their object); nor does introspection (`__schema`,
@@ -78,9 +80,23 @@ UNPAGED = 20  # what a list without a page argument counts
 PAGE_ARGUMENTS = ("first", "last")
 MAX_TERMS = 100  # more distinct products of variables than this: count each variable as MAX_PAGE
 
+LENGTH = "sufrah.cost.length"  # a field's metadata: the most objects its list can hold (`bounded`)
+DEFINITION = "strawberry-definition"  # where strawberry keeps a GraphQL field's own definition
 Factor = tuple[str, int]  # a page size given by a variable: (its name, the size when it is not given)
 Size = int | Factor
 Monomial = tuple[Factor, ...]
+
+
+def bounded(length: int) -> dict[str, int]:
+    """Metadata for `strawberry.field(metadata=...)` of a list without a page argument that holds at
+    most `length` objects: the estimate counts that many instead of UNPAGED."""
+    return {LENGTH: length}
+
+
+def _declared(definition: Any) -> int | None:
+    field = (definition.extensions or {}).get(DEFINITION)
+    metadata = getattr(field, "metadata", None)
+    return metadata.get(LENGTH) if isinstance(metadata, Mapping) else None
 
 
 def _page(value: int) -> int:
@@ -198,7 +214,9 @@ class _Analysis:
         if own is not None:  # paged: a list of that length, or a connection whose lists have it
             size, below = (own, None) if is_list else (1, own)
         else:
-            size, below = ((UNPAGED if page is None else page) if is_list else 1), None
+            declared = _declared(definition) if is_list else None
+            unpaged = UNPAGED if declared is None else declared
+            size, below = ((unpaged if page is None else page) if is_list else 1), None
         estimate.count(size)
         if node.selection_set is not None:
             estimate.include(self.selections(node.selection_set, kind, below), size)

@@ -30,9 +30,11 @@ from app.auth.principal import Principal
 from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
 from app.graphql import events as ev
+from app.graphql import insights as ins
 from app.graphql import notifications as n
 from app.graphql import ordering as o
 from app.graphql import orders as og
+from app.graphql import ratings as rt
 from app.graphql import settings as st
 from app.graphql import templates as tg
 from app.graphql import usage as ug
@@ -65,12 +67,14 @@ from app.services import (
     bots,
     catalog,
     conversations,
+    insights,
     notifications,
     opening,
     order_history,
     orders,
     outbound,
     pages,
+    ratings,
     restaurants,
     templates,
     usage,
@@ -419,6 +423,46 @@ class Query:
 
         return await _read(info, load)
 
+    @strawberry.field(
+        description=(
+            "The owner's overview for the days from..to in the restaurant's time zone (at most 366; the last "
+            "30 days up to today when omitted); topItems lists the `top` items sold most (1..50)."
+        )
+    )
+    async def overview(
+        self,
+        info: Info,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+        top: int = 10,
+    ) -> ins.Overview:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> ins.Overview:
+            period = insights.period_for(await restaurants.get(s, restaurant_id=restaurant_id), from_, to)
+            return ins.overview(
+                await insights.overview(s, restaurant_id=restaurant_id, period=period, top=top)
+            )
+
+        return await _read(info, load)
+
+    @strawberry.field(
+        description=(
+            "The ratings customers gave from..to (days in the restaurant's time zone, at most 366; the last 30 "
+            "days up to today when omitted), with their reviews."
+        )
+    )
+    async def ratings(
+        self,
+        info: Info,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+    ) -> rt.Ratings:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> rt.Ratings:
+            period = insights.period_for(await restaurants.get(s, restaurant_id=restaurant_id), from_, to)
+            found = await ratings.summary(s, restaurant_id=restaurant_id, period=period)
+            return rt.summary(found, restaurant_id=restaurant_id, period=period)
+
+        return await _read(info, load)
+
     @strawberry.field(description="The restaurants this token may act for.")
     async def restaurants(self, info: Info) -> list[Restaurant]:
         principal = await info.context.principal()
@@ -604,6 +648,16 @@ class Mutation:
                 s, restaurant_id=r, minutes=preparation_minutes
             ),
             lambda row: og.OrderSettings(preparation_minutes=row.preparation_minutes),
+        )
+
+    @strawberry.mutation(
+        description="The inbox's settings: slaMinutes, how long a customer may wait for staff."
+    )
+    async def update_inbox_settings(self, info: Info, sla_minutes: int) -> ins.InboxSettingsResult:
+        return await _mutate(
+            info,
+            lambda s, r: insights.update_inbox_settings(s, restaurant_id=r, sla_minutes=sla_minutes),
+            ins.inbox_settings,
         )
 
     @strawberry.mutation(description="Create a branch (no id) or change one.")

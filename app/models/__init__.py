@@ -115,6 +115,8 @@ class Restaurant(SQLModel, table=True):
         default="OPEN", sa_column_kwargs={"server_default": "OPEN"}
     )  # OPEN|BUSY|CLOSED
     ordering_state_until: datetime | None = _ts(nullable=True, default_now=False)  # None: until changed
+    # Overview (#16): a customer waiting for staff longer than this is an SLA breach (1..1440).
+    sla_minutes: int = Field(default=15, sa_column_kwargs={"server_default": "15"})
     created_at: datetime = _ts()
     follow_up_template_id: str | None = None  # staff replies outside the window: text as {{1}}
     order_status_template_id: str | None = None  # order status notices outside the window
@@ -448,6 +450,14 @@ class Order(SQLModel, table=True):
             text("created_at DESC"),
             text("id DESC"),
         ),
+        # Ratings (#16): the rated orders of a period, newest rating first (timeline and reviews).
+        Index(
+            "customer_order_rated",
+            "restaurant_id",
+            text("rated_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("rating IS NOT NULL"),
+        ),
     )
 
     restaurant_id: str = Field(primary_key=True)
@@ -469,6 +479,7 @@ class Order(SQLModel, table=True):
     status: str = Field(default="CONFIRMED", sa_column_kwargs={"server_default": "CONFIRMED"})
     rating: int | None = None
     rating_comment: str | None = None
+    rated_at: datetime | None = _ts(nullable=True, default_now=False)
     lang: str = Field(default="ar", sa_column_kwargs={"server_default": "ar"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

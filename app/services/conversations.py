@@ -218,12 +218,15 @@ MESSAGES_TODAY = """
     WHERE r.id = :r AND m.restaurant_id = :r
       AND m.created_at >= (date_trunc('day', now() AT TIME ZONE r.timezone) AT TIME ZONE r.timezone)"""
 
-# How long customers waited for staff in the last 7 days: for each staff reply, the time since the
-# first customer message it answers (the oldest one since the previous staff reply in that
-# conversation); the median of those. Each reply's two lookups run once (LATERAL), on the staff
-# replies' own index (migration 0006) and the conversation's history.
-MEDIAN_FIRST_RESPONSE = """
-    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.created_at - first_in.at))
+
+def staff_answers(since: str, until: str) -> str:
+    """SQL: one row per staff reply sent from `since` to `until` (SQL expressions; `until`
+    excluded) that answered a customer, with `waited_from`, the first customer message it answers (the
+    oldest one since the previous staff reply in that conversation), and `answered_at`. Each reply's
+    two lookups run once (LATERAL), on the staff replies' own index (migration 0006) and the
+    conversation's history. The median first response and the overview's SLA breaches both read it."""
+    return f"""
+    SELECT s.conversation_id, first_in.at AS waited_from, s.created_at AS answered_at
     FROM message s
     CROSS JOIN LATERAL (
         SELECT max(p.created_at) AS at FROM message p
@@ -235,8 +238,25 @@ MEDIAN_FIRST_RESPONSE = """
         WHERE i.restaurant_id = :r AND i.conversation_id = s.conversation_id AND i.direction = 'IN'
           AND i.created_at < s.created_at AND i.created_at > coalesce(previous.at, '-infinity')
     ) first_in
-    WHERE s.restaurant_id = :r AND s.author = 'staff' AND s.created_at > now() - interval '7 days'
+    WHERE s.restaurant_id = :r AND s.author = 'staff' AND s.created_at >= {since} AND s.created_at < {until}
       AND first_in.at IS NOT NULL"""
+
+
+def median_wait(answers: str) -> str:
+    """SQL: the median wait in seconds over `answers`, rows of `staff_answers` (a subquery in
+    parentheses, or the name of a CTE holding them)."""
+    return f"""
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.answered_at - a.waited_from))
+    FROM {answers} a"""
+
+
+def median_first_response(since: str, until: str) -> str:
+    """SQL: how long customers waited for staff, the median over `staff_answers(since, until)`."""
+    return median_wait(f"({staff_answers(since, until)})")
+
+
+# The dashboard's figure: over the staff replies of the last 7 days.
+MEDIAN_FIRST_RESPONSE = median_first_response("now() - interval '7 days'", "'infinity'")
 
 _ACTIVITY = text(f"SELECT ({MESSAGES_TODAY}), ({MEDIAN_FIRST_RESPONSE})")
 

@@ -298,7 +298,7 @@ async def rate(
         await session.execute(
             update(Order)
             .where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order_id)
-            .values(rating=rating, rating_comment=comment, updated_at=func.now())
+            .values(rating=rating, rating_comment=comment, rated_at=func.now(), updated_at=func.now())
             .returning(Order)
         )
     ).scalar_one_or_none()
