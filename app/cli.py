@@ -287,7 +287,8 @@ def _menu_load(args: argparse.Namespace) -> int:
         await session.commit()
         print(
             f"loaded {len(menu.branches)} branches, {len(menu.categories)} categories and "
-            f"{len(menu.items)} items into {args.restaurant}"
+            f"{len(menu.items)} items ({sum(map(len, menu.option_groups.values()))} option groups) "
+            f"into {args.restaurant}"
         )
         return 0
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from app import logs
@@ -27,7 +28,7 @@ from app.media.links import MediaLinks
 from app.media.store import store_from_settings
 from app.realtime.hub import Hub
 from app.realtime.payloads import LOADERS
-from app.rest import admin, health, legacy, legacy_socket, media, openapi, webhooks
+from app.rest import admin, health, legacy, legacy_socket, media, notify, openapi, webhooks
 from app.rest.common import EXCEPTION_HANDLERS
 from app.rest.limits import Limits
 from app.services import inbound
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         Route("/readyz", health.readyz, methods=["GET"]),
         *legacy.routes,
         *media.routes,
+        *notify.routes,
         *admin.routes,
         *openapi.routes,
         WebSocketRoute("/ws", legacy_socket.legacy_socket),
@@ -144,5 +146,27 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[limits],
+        middleware=[*_cors(settings), limits],
     )
+
+
+# What the earlier backend's dashboard sends from a browser (its proxies call server to server).
+CORS_HEADERS = ["Authorization", "Content-Type", "X-Restaurant-Id", "X-API-Key", "Accept-Language"]
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    """CORS for the configured dashboard origins only (outermost, so a preflight is answered before
+    any limit or route). Unset CORS_ORIGINS: no CORS headers at all, browsers refuse other origins.
+    Credentials are bearer headers, never cookies, so no Allow-Credentials."""
+    origins = settings.cors_origin_list
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=CORS_HEADERS,
+            max_age=600,
+        )
+    ]

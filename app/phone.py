@@ -23,3 +23,14 @@ def to_e164(address: str, *, field: str = "whatsappNumber") -> str:
 
 def to_whatsapp(e164: str) -> str:
     return e164 if e164.startswith(PREFIX) else PREFIX + e164
+
+
+def loose_e164(address: str, *, field: str) -> str:
+    """`to_e164`, also taking a number written without its `+` (`966501234567`, `00966501234567`) as
+    the earlier backend's callers send them."""
+    value = re.sub(r"[\s\-()]", "", address.strip())
+    if value.lower().startswith(PREFIX):
+        value = value[len(PREFIX) :]
+    if value.isdigit():
+        value = "+" + value.removeprefix("00")
+    return to_e164(value, field=field)

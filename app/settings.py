@@ -34,6 +34,21 @@ class Settings(BaseSettings):
         description="The URL Twilio calls (scheme://host[:port]); signatures are checked against it.",
     )
     dashboard_pat: str | None = Field(default=None, description="Accepted as an admin token when set.")
+    # Switching from the earlier backend (app/rest/notify.py, CORS in app/main.py).
+    whatsapp_send_token: str | None = Field(
+        default=None,
+        description="Bearer token of /api/whatsapp/send (other platforms' texts, the dashboard's sign-in "
+        "code); unset: that route answers 503.",
+    )
+    whatsapp_send_from: str | None = Field(
+        default=None,
+        description="The sender /api/whatsapp/send uses without fromNumber; unset: the only live sender.",
+    )
+    cors_origins: str | None = Field(
+        default=None,
+        description="Comma-separated browser origins (https://dash.example.com) allowed to call the API; "
+        "unset: no CORS headers.",
+    )
     secret_key: str | None = Field(default=None, description="Encrypts Twilio auth tokens at rest.")
     log_level: str = "INFO"
     data_dir: Path = PROJECT_ROOT / ".sufrah"
@@ -161,7 +176,14 @@ class Settings(BaseSettings):
                 raise ValueError("SECRET_KEY must be at least 32 characters in production")
             if self.dashboard_pat and len(self.dashboard_pat) < 32:  # an admin token: as hard to guess as one
                 raise ValueError("DASHBOARD_PAT must be at least 32 characters in production")
+            if self.whatsapp_send_token and len(self.whatsapp_send_token) < 32:
+                raise ValueError("WHATSAPP_SEND_TOKEN must be at least 32 characters in production")
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """CORS_ORIGINS as a list, each without a trailing slash (browsers send none)."""
+        return [o.strip().rstrip("/") for o in (self.cors_origins or "").split(",") if o.strip()]
 
     @property
     def base_url(self) -> str:

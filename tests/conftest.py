@@ -65,6 +65,10 @@ async def database_url() -> AsyncIterator[str]:
         await admin.close()
 
 
+WHATSAPP_SEND_TOKEN = "test-whatsapp-send-token"  # /api/whatsapp/send (tests/rest/test_whatsapp_send.py)
+DASHBOARD_ORIGIN = "https://dash.example.com"  # CORS_ORIGINS (tests/rest/test_cors.py)
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings(
@@ -72,6 +76,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         database_url=database_url,
         public_base_url=PUBLIC_BASE_URL,
         dashboard_pat="test-dashboard-pat",
+        whatsapp_send_token=WHATSAPP_SEND_TOKEN,
+        cors_origins=f"{DASHBOARD_ORIGIN}/, https://admin.example.com",
         secret_key="test-secret-key-" + "x" * 32,
         data_dir=tmp_path_factory.mktemp("data"),
         run_workers=False,

@@ -9,7 +9,7 @@ from the customer.
 Steps (`State.step`), each named after what the customer was last asked:
 
     start → welcome (1 order, 2 track, 3 staff) → order_type → location [→ out_of_range] | branch
-    → category → item → quantity → after_item ⇄ cart ⇄ remove → payment → confirm → placing → done
+    → category → item [→ option …] → quantity → after_item ⇄ cart ⇄ remove → payment → confirm → placing → done
     order_status_changed(DELIVERED) → rating → rating_comment → done
 
 Opening hours (`TurnContext.hours`, judged by the runner with app.services.hours): while the
@@ -21,6 +21,10 @@ order is prepared at the opening. BUSY: the welcome and the confirmation warn of
 `done` (order finished), `placing` (PlaceOrder returned, `order_placed` not yet called) and `handoff`
 (staff took over) answer the next message with the welcome. Words such as *staff*, *track*, *menu*,
 *cancel*, *cart* and *checkout* work from any step; anything else unknown re-prompts the current step.
+
+An item with option groups ("Size": exactly one; "Add-ons": up to N) asks them in order after it is
+picked (step `option`, `option_group` the one being asked, `picked` the option ids chosen so far),
+then the quantity: one line of the cart is one item with one set of options, priced with their deltas.
 
 Where a step offers options, its `Reply` carries them as abstract `Choice`s (id, title, description)
 besides its text: the text is the numbered rendering (what staff see, and what goes out when buttons
@@ -44,6 +48,26 @@ from app.bot.texts import branch_name, opening_time, t
 
 # ── what the runner loads before a turn ─────────────────────────────────────────────────────────
 @dataclass(frozen=True)
+class ItemOption:
+    id: str
+    name_ar: str
+    name_en: str
+    price_delta: int = 0  # minor units, added to the item's price
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    """Asked after the item is picked: `min_select`..`max_select` of `options` (the available ones)."""
+
+    id: str
+    name_ar: str
+    name_en: str
+    min_select: int
+    max_select: int
+    options: tuple[ItemOption, ...] = ()
+
+
+@dataclass(frozen=True)
 class Item:
     id: str
     category_id: str
@@ -55,6 +79,7 @@ class Item:
     image_url: str | None = None  # shown (as a photo) when the customer picks the item
     description_ar: str | None = None  # shown with it
     description_en: str | None = None
+    option_groups: tuple[OptionGroup, ...] = ()  # in the order they are asked
 
 
 @dataclass(frozen=True)
@@ -137,14 +162,38 @@ class Inbound:
 
 # ── state and actions ───────────────────────────────────────────────────────────────────────────
 @dataclass(frozen=True)
+class ChosenOption:
+    """An option of a cart line, copied (names, price delta) when the line was added."""
+
+    option_id: str
+    group_ar: str
+    group_en: str
+    name_ar: str
+    name_en: str
+    price_delta: int
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the order line keeps of it."""
+        return {
+            "group_ar": self.group_ar,
+            "group_en": self.group_en,
+            "name_ar": self.name_ar,
+            "name_en": self.name_en,
+            "price_delta": self.price_delta,
+        }
+
+
+@dataclass(frozen=True)
 class OrderLine:
-    """A cart line. Names and price are copied when added, so the cart never points into a TurnContext."""
+    """A cart line. Names and price are copied when added, so the cart never points into a TurnContext.
+    `unit_price` is the item's price plus its options' deltas."""
 
     item_id: str
     name_ar: str
     name_en: str
     unit_price: int
     quantity: int
+    options: tuple[ChosenOption, ...] = ()
 
     @property
     def line_total(self) -> int:
@@ -164,7 +213,9 @@ class State:
     delivery_latitude: float | None = None
     delivery_longitude: float | None = None
     category_id: str | None = None  # the category being browsed
-    pending_item_id: str | None = None  # the item whose quantity we asked for
+    pending_item_id: str | None = None  # the item whose options or quantity we asked for
+    option_group: int = 0  # which of the pending item's option groups we asked
+    picked: tuple[str, ...] = ()  # the option ids chosen so far for the pending item
     payment_method: str | None = None  # cash|online
     placed_total: int = 0  # for the confirmation text, between PlaceOrder and order_placed
     rating_order_id: str | None = None
@@ -173,7 +224,8 @@ class State:
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["cart"] = [{f.name: getattr(line, f.name) for f in fields(line)} for line in self.cart]
+        data["cart"] = [_line_to_json(line) for line in self.cart]
+        data["picked"] = list(self.picked)
         return data
 
     @classmethod
@@ -188,7 +240,9 @@ class State:
                 values[name] = float(cast(float, value)) if float in kinds else value
         raw_cart = data.get("cart")
         lines = (_line_from_json(raw) for raw in (raw_cart if isinstance(raw_cart, list) else ()))
-        return cls(**values, cart=tuple(line for line in lines if line is not None))
+        raw_picked = data.get("picked")
+        picked = tuple(p for p in (raw_picked if isinstance(raw_picked, list) else ()) if isinstance(p, str))
+        return cls(**values, cart=tuple(line for line in lines if line is not None), picked=picked)
 
 
 _STATE_TYPES: dict[str, tuple[type, ...]] = {
@@ -206,7 +260,14 @@ _STATE_TYPES: dict[str, tuple[type, ...]] = {
     "rating_order_id": (str,),
     "rating": (int,),
     "page": (int,),
+    "option_group": (int,),
 }
+
+
+def _line_to_json(line: OrderLine) -> dict[str, Any]:
+    data = {f.name: getattr(line, f.name) for f in fields(line)}
+    data["options"] = [{f.name: getattr(o, f.name) for f in fields(o)} for o in line.options]
+    return data
 
 
 def _line_from_json(raw: object) -> OrderLine | None:
@@ -214,7 +275,21 @@ def _line_from_json(raw: object) -> OrderLine | None:
         return None
     names_ok = all(isinstance(raw.get(key), str) for key in ("item_id", "name_ar", "name_en"))
     numbers_ok = all(type(raw.get(key)) is int for key in ("unit_price", "quantity"))
-    return OrderLine(**{f.name: raw[f.name] for f in fields(OrderLine)}) if names_ok and numbers_ok else None
+    raw_options = raw.get("options", [])
+    options = [_option_from_json(o) for o in (raw_options if isinstance(raw_options, list) else [None])]
+    if not names_ok or not numbers_ok or None in options:
+        return None  # a line whose options we can't read goes: its price would be wrong
+    basics = {f.name: raw[f.name] for f in fields(OrderLine) if f.name != "options"}
+    return OrderLine(**basics, options=tuple(o for o in options if o is not None))
+
+
+def _option_from_json(raw: object) -> ChosenOption | None:
+    if not isinstance(raw, dict) or type(raw.get("price_delta")) is not int:
+        return None
+    names = ("option_id", "group_ar", "group_en", "name_ar", "name_en")
+    if not all(isinstance(raw.get(key), str) for key in names):
+        return None
+    return ChosenOption(**{f.name: raw[f.name] for f in fields(ChosenOption)})
 
 
 @dataclass(frozen=True)
@@ -388,10 +463,10 @@ def _language(current: str, inbound: Inbound) -> str:
 
 
 # ── menu helpers ────────────────────────────────────────────────────────────────────────────────
-_Row = TypeVar("_Row", Item, Category, Branch)
+_Row = TypeVar("_Row", Item, Category, Branch, ItemOption)
 
 
-def _name(thing: Item | Category | Branch | OrderLine, lang: str) -> str:
+def _name(thing: Item | Category | Branch | OrderLine | OptionGroup | ItemOption, lang: str) -> str:
     return (thing.name_ar if lang == "ar" else thing.name_en) or thing.name_en or thing.name_ar
 
 
@@ -410,7 +485,14 @@ def _numbered(rows: Iterable[str]) -> str:
 
 
 def _orderable(ctx: TurnContext, category_id: str | None = None) -> list[Item]:
-    return [i for i in ctx.items if i.available and category_id in (None, i.category_id)]
+    """Available items whose required option groups have enough available options to choose from."""
+    return [
+        i
+        for i in ctx.items
+        if i.available
+        and category_id in (None, i.category_id)
+        and all(len(g.options) >= g.min_select for g in i.option_groups)
+    ]
 
 
 def _open_categories(ctx: TurnContext) -> list[Category]:
@@ -435,10 +517,23 @@ def _price(amount: int, state: State, ctx: TurnContext) -> str:
     return format_price(amount, ctx.currency, state.lang)
 
 
+def _options_text(options: Iterable[ChosenOption], lang: str) -> str:
+    """ "Large, Garlic": a line's options by name."""
+    names = ((o.name_ar if lang == "ar" else o.name_en) or o.name_en or o.name_ar for o in options)
+    return ("، " if lang == "ar" else ", ").join(names)
+
+
 def _line_choices(state: State, ctx: TurnContext) -> list[Choice]:
-    """The cart's lines, numbered as the customer removes them ("remove 2")."""
+    """The cart's lines, numbered as the customer removes them ("remove 2"); a line's options come
+    before its price (which includes them): "2 × Shawarma — Large, Garlic · 30.00 SAR"."""
     return [
-        Choice(str(n), f"{ln.quantity} × {_name(ln, state.lang)}", _price(ln.line_total, state, ctx))
+        Choice(
+            str(n),
+            f"{ln.quantity} × {_name(ln, state.lang)}",
+            " · ".join(
+                filter(None, (_options_text(ln.options, state.lang), _price(ln.line_total, state, ctx)))
+            ),
+        )
         for n, ln in enumerate(state.cart, start=1)
     ]
 
@@ -582,17 +677,100 @@ def _quantity_prompt(state: State, ctx: TurnContext) -> Reply:
     if item is None:
         return _categories_prompt(state, ctx)
     limit, name = _quantity_limit(state, item), _name(item, state.lang)
+    options = _options_text(_chosen(item, state.picked), state.lang)
+    if options:
+        name = f"{name} ({options})"
     choices = [Choice(str(n), str(n)) for n in range(1, min(limit, 3) + 1)]
     text = t("ask_quantity", state.lang, item=name, limit=limit)
     body = t("ask_quantity_body", state.lang, item=name, limit=limit)
+    reply = Reply(text, choices=tuple(choices), body=body)
+    return reply if item.option_groups else _introduced(reply, item, state, ctx)
+
+
+def _introduced(reply: Reply, item: Item, state: State, ctx: TurnContext) -> Reply:
+    """The first question about a picked item, with its photo (captioned with its name, price and
+    description) or its description."""
+    name = _name(item, state.lang)
     description = item.description_ar if state.lang == "ar" else item.description_en
     description = description or item.description_en or item.description_ar
-    if item.image_url:  # the item's photo, captioned with its name, price and description
+    if item.image_url:
         caption = "\n".join(filter(None, (f"{name} — {_price(item.price, state, ctx)}", description)))
-        return Reply(f"{caption}\n{text}", choices=tuple(choices), body=body, media_url=item.image_url)
+        return replace(reply, text=f"{caption}\n{reply.text}", media_url=item.image_url)
     if description:
-        return Reply(f"{description}\n{text}", choices=tuple(choices), body=body)
-    return Reply(text, choices=tuple(choices), body=body)
+        return replace(reply, text=f"{description}\n{reply.text}")
+    return reply
+
+
+# The choices that end an option group's question: none of a single optional group, the end of a
+# multiple one. They come after the group's options, so an option with the same id would win.
+NO_OPTION, OPTIONS_DONE = "option_none", "options_done"
+_NONE_WORDS = _words("no", "none", "no thanks", "skip", "لا", "بدون", "لا شكرا", "تخطي")
+_DONE_WORDS = _words("done", "finish", "no extras", "that's all", "تم", "انتهيت", "بدون اضافات", *_NONE_WORDS)
+
+
+def _chosen(item: Item, picked: Iterable[str]) -> tuple[ChosenOption, ...]:
+    """The options picked for `item`, in the order of its groups and their options."""
+    ids = set(picked)
+    return tuple(
+        ChosenOption(o.id, g.name_ar, g.name_en, o.name_ar, o.name_en, o.price_delta)
+        for g in item.option_groups
+        for o in g.options
+        if o.id in ids
+    )
+
+
+def _ids(group: OptionGroup) -> set[str]:
+    return {o.id for o in group.options}
+
+
+def _group_limit(group: OptionGroup) -> int:
+    """How many of the group may be chosen: its maximum, or all its available options if fewer."""
+    return min(group.max_select, len(group.options))
+
+
+def _option_choices(state: State, group: OptionGroup) -> list[Choice]:
+    """The group's options not chosen yet (with their price deltas), then the choice that ends it
+    when the customer may stop: "No, thanks" (a single optional group), "Done" / "No extras"."""
+    taken = [o for o in group.options if o.id in state.picked]
+    choices = [Choice(o.id, _name(o, state.lang)) for o in group.options if o.id not in state.picked]
+    if _group_limit(group) == 1:
+        if group.min_select == 0:
+            choices.append(Choice(NO_OPTION, t("choice_no_option", state.lang)))
+    elif len(taken) >= group.min_select:
+        choices.append(
+            Choice(OPTIONS_DONE, t("choice_options_done" if taken else "choice_no_extras", state.lang))
+        )
+    return choices
+
+
+def _option_prompt(state: State, ctx: TurnContext) -> Reply:
+    item = _find(_orderable(ctx), state.pending_item_id)
+    if item is None or not 0 <= state.option_group < len(item.option_groups):
+        return _categories_prompt(state, ctx)
+    group = item.option_groups[state.option_group]
+    choices = _option_choices(state, group)
+    for n, choice in enumerate(choices):
+        option = _find(group.options, choice.id)
+        if option is not None and option.price_delta:
+            choices[n] = replace(choice, description=f"+{_price(option.price_delta, state, ctx)}")
+    names = {"item": _name(item, state.lang), "group": _name(group, state.lang)}
+    limit = _group_limit(group)
+    if limit == 1:
+        reply = _ask("ask_option_one", state, choices, **names)
+    else:
+        low = group.min_select
+        wanted = (
+            t("option_between", state.lang, low=low, limit=limit)
+            if low
+            else t("option_up_to", state.lang, limit=limit)
+        )
+        taken = _options_text(
+            (o for o in _chosen(item, state.picked) if o.option_id in _ids(group)), state.lang
+        )
+        so_far = t("option_so_far", state.lang, options=taken) if taken else ""
+        reply = _ask("ask_option_many", state, choices, wanted=wanted, so_far=so_far, **names)
+    first = state.option_group == 0 and not state.picked
+    return _introduced(reply, item, state, ctx) if first else reply
 
 
 def _after_item_prompt(state: State, ctx: TurnContext) -> Reply:
@@ -670,6 +848,7 @@ _PROMPTS: dict[str, Callable[[State, TurnContext], Reply]] = {
     "branch": _branches_prompt,
     "category": _categories_prompt,
     "item": _items_prompt,
+    "option": _option_prompt,
     "quantity": _quantity_prompt,
     "after_item": _after_item_prompt,
     "cart": _cart_prompt,
@@ -748,11 +927,27 @@ def _show_items(state: State, ctx: TurnContext, category_id: str) -> Turn:
     return _say(state, _items_prompt(state, ctx))
 
 
+def _pick_item(state: State, ctx: TurnContext, item: Item) -> Turn:
+    """The customer picked an item: its option groups in order (if any), then the quantity."""
+    state = replace(state, pending_item_id=item.id, option_group=0, picked=())
+    if not item.option_groups or _quantity_limit(state, item) <= 0:
+        return _ask_quantity(state, ctx, item)
+    return _say(replace(state, step="option"), _option_prompt(replace(state, step="option"), ctx))
+
+
+def _next_group(state: State, ctx: TurnContext, item: Item) -> Turn:
+    """The pending item's next option group, or its quantity after the last one."""
+    state = replace(state, option_group=state.option_group + 1)
+    if state.option_group >= len(item.option_groups):
+        return _ask_quantity(state, ctx, item)
+    return _say(state, _option_prompt(state, ctx))
+
+
 def _ask_quantity(state: State, ctx: TurnContext, item: Item) -> Turn:
     limit = _quantity_limit(state, item)
     if limit <= 0:
         maxed = t("quantity_maxed", state.lang, item=_name(item, state.lang), limit=item.max_quantity)
-        return _say(replace(state, step="after_item"), maxed, _after_item_prompt(state, ctx))
+        return _say(replace(state, step="after_item", picked=()), maxed, _after_item_prompt(state, ctx))
     state = replace(state, step="quantity", pending_item_id=item.id)
     return _say(state, _quantity_prompt(state, ctx))
 
@@ -960,7 +1155,49 @@ def _on_item(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     if not items or _matches(inbound, _BACK):
         return _show_categories(state, ctx)
     item = _find(items, _choose(inbound, _options(items)))
-    return _ask_quantity(state, ctx, item) if item else None
+    return _pick_item(state, ctx, item) if item else None
+
+
+_SEVERAL = re.compile(r"^\d+(?: \d+)+$")  # "1 3" (or "1, 3": punctuation is folded to spaces)
+
+
+def _on_option(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
+    item = _find(_orderable(ctx), state.pending_item_id)
+    if item is None:
+        return _show_categories(state, ctx, note=t("item_gone", state.lang))
+    if _matches(inbound, _BACK):
+        return _show_items(replace(state, option_group=0, picked=()), ctx, item.category_id)
+    if not 0 <= state.option_group < len(item.option_groups):
+        return _ask_quantity(state, ctx, item)
+    group = item.option_groups[state.option_group]
+    choices = _option_choices(state, group)
+    words = {o.id: _words(o.name_ar, o.name_en) for o in group.options}
+    words |= {NO_OPTION: _NONE_WORDS, OPTIONS_DONE: _DONE_WORDS}
+    options = [_Option(c.id, words[c.id]) for c in choices]
+    several = next((c for c in _candidates(inbound) if _SEVERAL.match(c)), None)
+    if several is not None and _group_limit(group) > 1:
+        numbers = [int(n) for n in several.split()]
+        if not all(1 <= n <= len(options) for n in numbers):
+            return None
+        keys = [options[n - 1].key for n in numbers]
+    else:
+        key = _choose(inbound, options)
+        if key is None and _matches(inbound, _DONE_WORDS):
+            key = OPTIONS_DONE  # "done" before enough are chosen (it isn't offered yet): say how many
+        if key is None:
+            return None
+        keys = [key]
+    for key in keys:
+        if key in (NO_OPTION, OPTIONS_DONE):
+            if len(_ids(group) & set(state.picked)) < group.min_select:
+                need = t("option_need_more", state.lang, low=group.min_select, group=_name(group, state.lang))
+                return _say(state, need, _option_prompt(state, ctx))
+            return _next_group(state, ctx, item)
+        if key not in state.picked:
+            state = replace(state, picked=(*state.picked, key))
+        if len(_ids(group) & set(state.picked)) >= _group_limit(group):
+            return _next_group(state, ctx, item)
+    return _say(state, _option_prompt(state, ctx))
 
 
 def _on_quantity(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
@@ -974,18 +1211,25 @@ def _on_quantity(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | Non
         return None
     if quantity > limit:
         return _say(state, t("quantity_over", state.lang, item=_name(item, state.lang), limit=limit))
-    merged = [
-        replace(ln, quantity=ln.quantity + quantity) if ln.item_id == item.id else ln for ln in state.cart
-    ]
-    if not any(ln.item_id == item.id for ln in state.cart):
-        merged.append(OrderLine(item.id, item.name_ar, item.name_en, item.price, quantity))
-    state = replace(state, step="after_item", cart=tuple(merged), pending_item_id=None)
+    chosen = _chosen(item, state.picked)
+    unit_price = item.price + sum(o.price_delta for o in chosen)
+
+    def same(ln: OrderLine) -> bool:  # the same item with the same options: one line
+        return ln.item_id == item.id and [o.option_id for o in ln.options] == [o.option_id for o in chosen]
+
+    merged = [replace(ln, quantity=ln.quantity + quantity) if same(ln) else ln for ln in state.cart]
+    if not any(same(ln) for ln in state.cart):
+        merged.append(OrderLine(item.id, item.name_ar, item.name_en, unit_price, quantity, chosen))
+    state = replace(
+        state, step="after_item", cart=tuple(merged), pending_item_id=None, option_group=0, picked=()
+    )
+    options = _options_text(chosen, state.lang)
     added = t(
         "added",
         state.lang,
         quantity=quantity,
-        item=_name(item, state.lang),
-        price=_price(item.price * quantity, state, ctx),
+        item=f"{_name(item, state.lang)} ({options})" if options else _name(item, state.lang),
+        price=_price(unit_price * quantity, state, ctx),
     )
     return _say(state, added, _after_item_prompt(state, ctx))
 
@@ -1081,6 +1325,7 @@ _HANDLERS: dict[str, Callable[[State, Inbound, TurnContext], Turn | None]] = {
     "branch": _on_branch,
     "category": _on_category,
     "item": _on_item,
+    "option": _on_option,
     "quantity": _on_quantity,
     "after_item": _on_after_item,
     "cart": _on_cart,
@@ -1115,11 +1360,15 @@ def _command(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
 
 def _drop_vanished(state: State, ctx: TurnContext) -> tuple[State, list[Action]]:
     """Cart lines whose item left the menu (or became unavailable) go, with a note to the customer."""
-    orderable = {item.id for item in _orderable(ctx)}
-    gone = [line for line in state.cart if line.item_id not in orderable]
+    offered = {item.id: {o.id for g in item.option_groups for o in g.options} for item in _orderable(ctx)}
+
+    def kept_on(line: OrderLine) -> bool:  # its item, and each of its options, still offered
+        return line.item_id in offered and all(o.option_id in offered[line.item_id] for o in line.options)
+
+    gone = [line for line in state.cart if not kept_on(line)]
     if not gone:
         return state, []
-    kept = tuple(line for line in state.cart if line.item_id in orderable)
+    kept = tuple(line for line in state.cart if kept_on(line))
     note = "\n".join(t("vanished", state.lang, item=_name(line, state.lang)) for line in gone)
     return replace(state, cart=kept), [Reply(note)]
 

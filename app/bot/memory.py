@@ -108,6 +108,24 @@ async def turn_context(
                 image_url=i.image_url or None,
                 description_ar=i.description_ar or None,
                 description_en=i.description_en or None,
+                option_groups=tuple(
+                    flow.OptionGroup(
+                        g.group.id,
+                        g.group.name_ar,
+                        g.group.name_en,
+                        g.group.min_select,
+                        g.group.max_select,
+                        tuple(
+                            flow.ItemOption(o.id, o.name_ar, o.name_en, o.price_delta)
+                            for o in g.options
+                            if o.available
+                        ),
+                    )
+                    for g in menu.option_groups.get(i.id, [])
+                    # a group with nothing available left is not asked (a required one makes the
+                    # item unorderable: see flow._orderable)
+                    if g.group.min_select > 0 or any(o.available for o in g.options)
+                ),
             )
             for i in menu.items
         ),

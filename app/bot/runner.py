@@ -140,7 +140,12 @@ class BotRunner:
                     branch_id=action.branch_id,
                     lines=[
                         orders.NewLine(
-                            line.item_id, line.name_ar, line.name_en, line.unit_price, line.quantity
+                            line.item_id,
+                            line.name_ar,
+                            line.name_en,
+                            line.unit_price,
+                            line.quantity,
+                            options=tuple(o.snapshot() for o in line.options),
                         )
                         for line in action.lines
                     ],

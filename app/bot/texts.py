@@ -65,6 +65,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "You already have the most we allow of {item} ({limit}) in your cart.",
         "لديك بالفعل أقصى كمية مسموحة من {item} ({limit}) في سلتك.",
     ),
+    "ask_option_one": ("{item}: choose the {group}:\n{choices}", "{item}: اختر {group}:\n{choices}"),
+    "ask_option_many": (
+        "{item}: {group}, {wanted}.{so_far}\n{choices}\n(several at once: e.g. *1 3*)",
+        "{item}: {group}، {wanted}.{so_far}\n{choices}\n(أكثر من خيار معاً: مثلاً *1 3*)",
+    ),
+    "option_up_to": ("choose up to {limit}", "اختر حتى {limit}"),
+    "option_between": ("choose {low} to {limit}", "اختر من {low} إلى {limit}"),
+    "option_so_far": ("\nChosen: {options}", "\nاخترت: {options}"),
+    "option_need_more": (
+        "Please choose at least {low} of {group}.",
+        "من فضلك اختر {low} على الأقل من {group}.",
+    ),
     "item_gone": ("Sorry, that item is no longer available.", "عذراً، هذا الصنف لم يعد متاحاً."),
     "added": (
         "Added {quantity} × {item} ({price}) to your cart. ✅",
@@ -178,6 +190,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "choice_pay_online": ("Pay online 💳", "الدفع الإلكتروني 💳"),
     "choice_confirm": ("Confirm order ✅", "تأكيد الطلب ✅"),
     "choice_edit": ("Edit order", "تعديل الطلب"),
+    "choice_no_option": ("No, thanks", "لا، شكراً"),
+    "choice_options_done": ("Done ✅", "تم ✅"),
+    "choice_no_extras": ("No extras", "بدون إضافات"),
     "choice_more": ("More options ➡️", "خيارات أخرى ➡️"),
     "welcome_named": (
         "Welcome to {restaurant}, {customer}! 👋\nReply with a number:\n{choices}",

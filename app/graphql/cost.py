@@ -25,6 +25,14 @@ More precisely:
   most 366) counts that length;
 - any other list of objects (order lines, menu categories and items, bots, restaurants) counts
   UNPAGED (20);
+- a list in TOTALS counts its total once, however many objects it hangs from: the service caps how
+  many a restaurant has (an item's option groups, a group's options: at most 1,000 and 4,000 per
+  restaurant, app.services.catalog), and one response holds one restaurant's menu. Counted per parent
+  they would multiply out (20 categories × 20 items × 10 groups × 20 options = 80,000) to refuse the
+  menu a dashboard asks for, whose honest bound is the restaurant's own count;
+- a list in EMBEDDED counts nothing, like a scalar: its objects are read from their parent's own row
+  (an order line's options, a JSON snapshot of at most what the item's groups allow), no work of
+  their own, and the response's size cap bounds them like any text;
 - scalars and enums count nothing (they come with their object); nor does introspection (`__schema`,
   `__type`, `__typename`: answered from memory);
 - every fragment spread and inline fragment counts, even where only one type of a union can match,
@@ -73,12 +81,18 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from app.graphql.documents import key_of
-from app.services import pages
+from app.services import catalog, pages
 
 MAX_PAGE = pages.MAX_PAGE  # every paged field refuses first/last outside 1..MAX_PAGE (app.services.pages)
 UNPAGED = 20  # what a list without a page argument counts
 PAGE_ARGUMENTS = ("first", "last")
 MAX_TERMS = 100  # more distinct products of variables than this: count each variable as MAX_PAGE
+EMBEDDED = {("OrderLine", "options")}  # (type, field): lists read from their parent's row (see above)
+# (type, field): the most objects the list holds in one response, whatever it hangs from (see above).
+TOTALS: dict[tuple[str, str], int] = {
+    ("MenuItem", "optionGroups"): catalog.MAX_RESTAURANT_OPTION_GROUPS,
+    ("MenuOptionGroup", "options"): catalog.MAX_RESTAURANT_OPTIONS,
+}
 
 LENGTH = "sufrah.cost.length"  # a field's metadata: the most objects its list can hold (`bounded`)
 DEFINITION = "strawberry-definition"  # where strawberry keeps a GraphQL field's own definition
@@ -116,10 +130,11 @@ class Estimate:
     """A cost as a polynomial in the page-size variables: coefficient by product of variables (the
     empty product: the constant part)."""
 
-    __slots__ = ("terms",)
+    __slots__ = ("fixed", "terms")
 
     def __init__(self) -> None:
         self.terms: dict[Monomial, int] = {}
+        self.fixed: dict[Monomial, int] = {}  # lists in TOTALS: not multiplied by what they hang from
 
     def count(self, size: Size) -> None:
         """`size` objects more."""
@@ -129,7 +144,8 @@ class Estimate:
             self.terms[()] = self.terms.get((), 0) + size
 
     def include(self, other: Estimate, times: Size = 1) -> None:
-        """`other`'s objects, `times` over (once per object the selection hangs from)."""
+        """`other`'s objects, `times` over (once per object the selection hangs from); its fixed
+        part once (a total is a total however many objects it hangs from)."""
         if times == 0:
             return
         for monomial, coefficient in other.terms.items():
@@ -138,18 +154,29 @@ class Estimate:
             else:
                 coefficient *= times
             self.terms[monomial] = self.terms.get(monomial, 0) + coefficient
-        if len(self.terms) > MAX_TERMS:
+        for monomial, coefficient in other.fixed.items():
+            self.fixed[monomial] = self.fixed.get(monomial, 0) + coefficient
+        if len(self.terms) > MAX_TERMS or len(self.fixed) > MAX_TERMS:
             self._bound()
+
+    def include_total(self, total: int, below: Estimate) -> None:
+        """A list of at most `total` objects in all, with `below` under each of them: fixed."""
+        self.fixed[()] = self.fixed.get((), 0) + total
+        for monomial, coefficient in below.terms.items():
+            self.fixed[monomial] = self.fixed.get(monomial, 0) + coefficient * total
+        for monomial, coefficient in below.fixed.items():
+            self.fixed[monomial] = self.fixed.get(monomial, 0) + coefficient
 
     def _bound(self) -> None:
         """A document whose paths multiply many different variables (a real one has a handful) would
         make this polynomial, and working it out, grow combinatorially: count every variable at the
         largest page size instead, which no request can exceed."""
         self.terms = {(): sum(c * MAX_PAGE ** len(monomial) for monomial, c in self.terms.items())}
+        self.fixed = {(): sum(c * MAX_PAGE ** len(monomial) for monomial, c in self.fixed.items())}
 
     def evaluate(self, variables: Mapping[str, Any]) -> int:
         total = 0
-        for monomial, coefficient in self.terms.items():
+        for monomial, coefficient in (*self.terms.items(), *self.fixed.items()):
             for name, fallback in monomial:
                 given = _integer(variables.get(name))
                 coefficient *= _page(fallback if given is None else given)
@@ -209,7 +236,16 @@ class _Analysis:
         kind = get_named_type(definition.type)
         if is_leaf_type(kind):
             return
+        if (parent.name, name) in EMBEDDED:
+            return
         is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
+        total = TOTALS.get((parent.name, name)) if is_list else None
+        if total is not None:
+            below_total = Estimate()
+            if node.selection_set is not None:
+                below_total = self.selections(node.selection_set, kind, None)
+            estimate.include_total(total, below_total)
+            return
         own = self._page_argument(node, definition)
         if own is not None:  # paged: a list of that length, or a connection whose lists have it
             size, below = (own, None) if is_list else (1, own)

@@ -55,6 +55,7 @@ class Loaders:
         self.branch: DataLoader[str, Branch | None] = DataLoader(self._branches)
         self.conversation: DataLoader[str, Conversation | None] = DataLoader(self._conversations)
         self.order_lines: DataLoader[str, list[OrderLine]] = DataLoader(self._order_lines)
+        self.option_groups: DataLoader[str, list[catalog.OptionGroup]] = DataLoader(self._option_groups)
         self.last_message: DataLoader[str, Message | None] = DataLoader(self._last_messages)
         self.messages: DataLoader[MessagesKey, list[Message]] = DataLoader(self._messages)
         self.restaurant: DataLoader[str, Restaurant | None] = DataLoader(self._restaurants)
@@ -136,6 +137,12 @@ class Loaders:
         answer, an event of its restaurant), so they are not narrowed to the caller's one here."""
         found = await self._run(lambda s: opening.schedules(s, restaurant_ids=list(restaurant_ids)))
         return [found[r] for r in restaurant_ids]
+
+    async def _option_groups(self, item_ids: list[str]) -> list[list[catalog.OptionGroup]]:
+        """A menu's items with their option groups and options: two queries whatever its size."""
+        return await self._by_id(
+            lambda s, r, keys: catalog.option_groups(s, restaurant_id=r, item_ids=keys), item_ids, missing=[]
+        )
 
     async def _latest(
         self, conversation_ids: list[str], n: int, before: tuple[datetime, str] | None

@@ -10,6 +10,7 @@ import strawberry
 
 from app import models
 from app.graphql import cursors
+from app.graphql.options import MenuOptionGroup, OrderLineOption, line_options, option_group
 from app.graphql.orders import OrderAlert
 from app.graphql.projection import Derived, Projection
 from app.graphql.results import ForbiddenError, NotFoundError, ValidationError
@@ -78,8 +79,13 @@ class MenuItem:
     description_ar: str | None = strawberry.field(description="Shown with the item (its photo's caption).")
     description_en: str | None = None
 
+    @strawberry.field(description="Asked by the bot in this order after the item is picked.")
+    async def option_groups(self, info: strawberry.Info[OperationContext]) -> list[MenuOptionGroup]:
+        groups = await info.context.loaders.option_groups.load(str(self.id))
+        return [option_group(g.group, g.options) for g in groups]
 
-MENU_ITEM = Projection(MenuItem, models.MenuItem)
+
+MENU_ITEM = Projection(MenuItem, models.MenuItem, resolved={"option_groups"})
 
 
 @strawberry.type
@@ -117,15 +123,23 @@ class OrderLine:
     item_id: strawberry.ID
     name_ar: str
     name_en: str
-    unit_price: int
+    unit_price: int = strawberry.field(description="The item's price plus its options' price deltas.")
     quantity: int
+    options: list[OrderLineOption] = strawberry.field(
+        description="The chosen options as they were when ordered (a later menu change leaves them)."
+    )
 
     @strawberry.field
     def line_total(self) -> int:
         return self.unit_price * self.quantity
 
 
-ORDER_LINE = Projection(OrderLine, models.OrderLine, resolved={"line_total"})
+# `options`: the line's snapshot, read from its `options` column by `order_line`.
+ORDER_LINE = Projection(OrderLine, models.OrderLine, resolved={"line_total"}, absent={"options"})
+
+
+def order_line(row: models.OrderLine) -> OrderLine:
+    return ORDER_LINE.from_row(row, options=line_options(row.options))
 
 
 @strawberry.type
@@ -186,7 +200,7 @@ class Order:
     @strawberry.field
     async def lines(self, info: strawberry.Info[OperationContext]) -> list[OrderLine]:
         rows = await info.context.loaders.order_lines.load(str(self.id))
-        return [ORDER_LINE.from_row(r) for r in rows]
+        return [order_line(r) for r in rows]
 
     @strawberry.field(description="The statuses staff may move this order to next.")
     def next_statuses(self) -> list[OrderStatus]:

@@ -32,6 +32,7 @@ from app.graphql import cursors
 from app.graphql import events as ev
 from app.graphql import insights as ins
 from app.graphql import notifications as n
+from app.graphql import options as opt
 from app.graphql import ordering as o
 from app.graphql import orders as og
 from app.graphql import ratings as rt
@@ -270,7 +271,7 @@ class Query:
     @strawberry.field(description="Branches and the menu, in display order (inactive ones included).")
     async def menu(self, info: Info) -> o.Menu:
         async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.Menu:
-            menu = await catalog.menu(s, restaurant_id=restaurant_id)
+            menu = await catalog.menu(s, restaurant_id=restaurant_id, options=False)
             restaurant = await restaurants.get(s, restaurant_id=restaurant_id)
             return o.Menu(
                 branches=[o.BRANCH.from_row(b) for b in menu.branches],
@@ -559,6 +560,8 @@ class MenuEntryKind(Enum):
     BRANCH = "branch"
     CATEGORY = "category"
     ITEM = "item"
+    OPTION_GROUP = "option_group"
+    OPTION = "option"
 
 
 def _opt(value: strawberry.ID | None) -> str | None:
@@ -713,7 +716,33 @@ class Mutation:
             o.MENU_ITEM.from_row,
         )
 
-    @strawberry.mutation(description="Delete a branch, a category (with its items) or a menu item.")
+    @strawberry.mutation(description="Create an item's option group (no id, with itemId) or change one.")
+    async def save_option_group(
+        self, info: Info, input: opt.OptionGroupInput, id: strawberry.ID | None = None
+    ) -> opt.OptionGroupResult:
+        async def save(s: AsyncSession, r: str) -> opt.MenuOptionGroup:
+            values = {k: str(v) if k == "item_id" else v for k, v in vars(input).items() if v is not None}
+            row = await catalog.save_option_group(s, restaurant_id=r, group_id=_opt(id), **values)
+            groups = await catalog.option_groups(s, restaurant_id=r, item_ids=[row.item_id])
+            options = next((g.options for g in groups.get(row.item_id, []) if g.group.id == row.id), [])
+            return opt.option_group(row, options)
+
+        return await _mutate(info, save, lambda group: group)
+
+    @strawberry.mutation(description="Create an option (no id, with groupId) or change one.")
+    async def save_option(
+        self, info: Info, input: opt.OptionInput, id: strawberry.ID | None = None
+    ) -> opt.OptionResult:
+        values = {k: str(v) if k == "group_id" else v for k, v in vars(input).items() if v is not None}
+        return await _mutate(
+            info,
+            lambda s, r: catalog.save_option(s, restaurant_id=r, option_id=_opt(id), **values),
+            opt.MENU_OPTION.from_row,
+        )
+
+    @strawberry.mutation(
+        description="Delete a branch, a category (with its items), a menu item, an option group or an option."
+    )
     async def delete_menu_entry(self, info: Info, kind: MenuEntryKind, id: strawberry.ID) -> o.DeleteResult:
         async def remove(s: AsyncSession, r: str) -> str:
             await catalog.remove(s, restaurant_id=r, kind=kind.value, row_id=str(id))

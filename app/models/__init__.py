@@ -165,6 +165,37 @@ class Bot(SQLModel, table=True):
         return self.is_active and self.deleted_at is None
 
 
+class UnlinkedSender(SQLModel, table=True):
+    """A WhatsApp sender an admin registered without a restaurant (the earlier backend's shared
+    senders, `restaurantId` null), waiting to be linked. Not tenant data: only the admin API reads
+    it, nothing routes to it (its number's webhooks are answered as an unknown number's) and nothing
+    sends from it. Linking moves the row into `bot`, same id, in one transaction (app/services/bots.py)."""
+
+    __tablename__ = "unlinked_sender"
+    __table_args__ = (
+        CheckConstraint(f"status IN {BOT_STATUSES}", name="unlinked_sender_status_valid"),
+        Index("unlinked_sender_whatsapp_number_key", "whatsapp_number", unique=True),
+    )
+
+    id: str = Field(primary_key=True)
+    name: str
+    restaurant_name: str
+    whatsapp_number: str  # E.164
+    account_sid: str
+    subaccount_sid: str | None = None
+    auth_token_encrypted: str  # Fernet token; see app.auth.crypto
+    sender_sid: str | None = None
+    waba_id: str | None = None
+    status: str = Field(default="PENDING", sa_column_kwargs={"server_default": "PENDING"})
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    support_contact: str | None = None
+    payment_link: str | None = None
+    max_messages_per_min: int = Field(default=60, sa_column_kwargs={"server_default": "60"})
+    max_messages_per_day: int = Field(default=1000, sa_column_kwargs={"server_default": "1000"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
 class Conversation(SQLModel, table=True):
     """One customer talking to one bot (sender) of a restaurant."""
 
@@ -411,6 +442,60 @@ class MenuItem(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class MenuOptionGroup(SQLModel, table=True):
+    """A choice the customer makes about an item, asked in `sort_order` after they pick it: "Size"
+    (exactly one: min 1, max 1), "Add-ons" (up to three: min 0, max 3). Goes with its item."""
+
+    __tablename__ = "menu_option_group"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["restaurant_id", "item_id"], ["menu_item.restaurant_id", "menu_item.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint(
+            "min_select >= 0 AND max_select >= 1 AND min_select <= max_select", name="menu_option_group_range"
+        ),
+        Index("menu_option_group_by_item", "restaurant_id", "item_id", "sort_order"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    item_id: str
+    name_ar: str
+    name_en: str
+    min_select: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    max_select: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MenuOption(SQLModel, table=True):
+    """One answer of an option group ("Large", "Extra cheese") and what it adds to the item's price
+    (minor units, never negative: price the item at its smallest size). Goes with its group."""
+
+    __tablename__ = "menu_option"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["restaurant_id", "group_id"],
+            ["menu_option_group.restaurant_id", "menu_option_group.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("price_delta >= 0", name="menu_option_price_delta_nonnegative"),
+        Index("menu_option_by_group", "restaurant_id", "group_id", "sort_order"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    group_id: str
+    name_ar: str
+    name_en: str
+    price_delta: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    available: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
 class OrderCounter(SQLModel, table=True):
     """The last order number of each restaurant: references like #1042 are short and per restaurant."""
 
@@ -507,8 +592,13 @@ class OrderLine(SQLModel, table=True):
     item_id: str
     name_ar: str
     name_en: str
-    unit_price: int
+    unit_price: int  # the item's price plus its chosen options' price deltas, when ordered
     quantity: int
+    # The chosen options as they were when ordered: [{group_ar, group_en, name_ar, name_en,
+    # price_delta}], in the order they were asked; a later menu change leaves them as they are.
+    options: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    )
 
 
 class BotState(SQLModel, table=True):

@@ -56,6 +56,25 @@ async def tenant_of(request: Request, session: AsyncSession, *, tenant_ref: str 
     return await app_context(request).auth.tenant(session, token=caller.token, tenant_ref=tenant_ref)
 
 
+async def narrowed_tenant(request: Request, session: AsyncSession) -> Tenant:
+    """`tenant_of`, narrowed by `?tenantId=` (a bot id or the restaurant's id) as the earlier
+    backend's dashboard proxies send it beside X-Restaurant-Id. The query only ever narrows what the
+    token is already allowed: it is resolved with the same token (a tenant the token may not act for
+    is 403), must name the header's restaurant (else 403), and never widens a bot-narrowed header."""
+    named = query_text(request, "tenantId")
+    if named is None:
+        return await tenant_of(request, session)
+    by_query = await tenant_of(request, session, tenant_ref=named)
+    if credentials.from_headers(request.headers).tenant_ref is None:
+        return by_query
+    by_header = await tenant_of(request, session)
+    if by_query.restaurant_id != by_header.restaurant_id or (
+        by_header.bot_id is not None and by_query.bot_id not in (None, by_header.bot_id)
+    ):
+        raise Forbidden("tenantId names another restaurant or sender than X-Restaurant-Id")
+    return by_query if by_query.bot_id is not None else by_header
+
+
 async def admin_of(request: Request, session: AsyncSession) -> Principal:
     """The caller, who must hold an admin token: 401 without a valid token, 403 with a scoped one."""
     principal = await principal_of(request, session)

@@ -16,13 +16,14 @@ from starlette.routing import Route
 from app.auth.principal import Tenant
 from app.context import app_context
 from app.errors import ValidationFailed
-from app.models import Bot, Conversation, Message, Order, Restaurant
-from app.phone import to_whatsapp
+from app.models import Bot, Conversation, Message, Order, Restaurant, UnlinkedSender
+from app.phone import loose_e164, to_whatsapp
 from app.rest.common import (
     body_field,
     int_param,
     iso,
     json_body,
+    narrowed_tenant,
     path_param,
     query_text,
     tenant_of,
@@ -92,7 +93,7 @@ def order_json(o: Order) -> dict[str, Any]:
     }
 
 
-def bot_json(b: Bot) -> dict[str, Any]:
+def bot_json(b: Bot | UnlinkedSender) -> dict[str, Any]:
     """Never carries a Twilio secret."""
     return {
         "id": b.id,
@@ -103,6 +104,45 @@ def bot_json(b: Bot) -> dict[str, Any]:
         "isActive": b.is_active,
         "createdAt": iso(b.created_at),
         "updatedAt": iso(b.updated_at),
+    }
+
+
+def _digits(phone: str | None) -> str | None:
+    """A number as the earlier backend showed it in chat messages: digits, no `+`, no `whatsapp:`."""
+    return phone.removeprefix("whatsapp:").lstrip("+") if phone else None
+
+
+def chat_message_json(m: Message, *, is_bot_active: bool, bot_number: str | None) -> dict[str, Any]:
+    """An outgoing message as the earlier backend's chat page reads it (its N7/N8 `message`)."""
+    preview: dict[str, Any] | None = None
+    if m.content_sid:
+        preview = {
+            "sid": m.content_sid,
+            "friendlyName": m.template_name,
+            "language": None,
+            "body": m.content,
+            "contentType": "twilio/text",
+            "buttons": [],
+        }
+    return {
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "content": m.content,
+        "original_content": m.content,
+        "media_url": m.media_url,
+        "timestamp": iso(m.created_at),
+        "status": m.delivery_status,
+        "message_type": m.message_type,
+        "messageType": m.message_type,
+        "wa_sid": m.wa_sid,
+        "channel": "template" if m.content_sid else "freeform",
+        "from_phone": _digits(m.meta.get("fromPhone") or bot_number),
+        "to_phone": _digits(m.meta.get("toPhone")),
+        "direction": m.direction,
+        "is_from_customer": False,
+        "is_bot_active": is_bot_active,
+        "template_preview": preview,
+        "content_sid": m.content_sid,
     }
 
 
@@ -208,7 +248,7 @@ async def restaurant_bots(request: Request) -> JSONResponse:
 async def send_message(request: Request) -> JSONResponse:
     """POST /api/conversations/:id/send {message}: a staff reply, queued for WhatsApp. 200: the message."""
     async with app_context(request).db.session() as session:
-        tenant = await tenant_of(request, session)
+        tenant = await narrowed_tenant(request, session)
         conversation_id = path_param(request, "id")
         body = await json_body(request)
         text = body_field(body, "message", str)
@@ -216,25 +256,65 @@ async def send_message(request: Request) -> JSONResponse:
             raise ValidationFailed("message must not be empty", field="message")
         if len(text.strip()) > outbound.MAX_BODY:
             raise ValidationFailed(f"message is longer than {outbound.MAX_BODY} characters", field="message")
-        return await _staff_reply(session, tenant, conversation_id, body=text)
+        message, _ = await _staff_reply(session, tenant, conversation_id, body, body=text)
+    return JSONResponse(message)
 
 
 async def send_media(request: Request) -> JSONResponse:
-    """POST /api/conversations/:id/send-media {mediaUrl, caption}: a staff media reply. 200: the message."""
+    """POST /api/conversations/:id/send-media {mediaUrl, caption, mediaType?, fromNumber?}: a staff
+    media reply. 200: the message in the legacy shape, with the earlier backend's `{success, data:
+    {message}}` and `message` beside it (its dashboard reads either)."""
     async with app_context(request).db.session() as session:
-        tenant = await tenant_of(request, session)
+        tenant = await narrowed_tenant(request, session)
         conversation_id = path_param(request, "id")
         body = await json_body(request)
         media_url = body_field(body, "mediaUrl", str)
         caption = body_field(body, "caption", str, required=False) or ""
-        return await _staff_reply(session, tenant, conversation_id, body=caption, media_url=media_url)
+        media_type = body_field(body, "mediaType", str, required=False)
+        if media_type is not None and media_type.strip().lower() not in MEDIA_TYPES:
+            raise ValidationFailed(f"mediaType must be one of {', '.join(MEDIA_TYPES)}", field="mediaType")
+        message, chat = await _staff_reply(
+            session, tenant, conversation_id, body, body=caption, media_url=media_url
+        )
+    return JSONResponse({**message, "success": True, "data": {"message": chat}, "message": chat})
+
+
+MEDIA_TYPES = ("image", "video", "audio", "document")
+
+
+async def post_message(request: Request) -> JSONResponse:
+    """POST /api/conversations/:id/messages {content, messageType?="text", fromNumber?}: the earlier
+    backend's agent reply. Queued like every message: inside the 24-hour window as text, outside it
+    as the restaurant's follow-up template (422 without one); the bot pauses for the conversation
+    (the restaurant's pause-on-staff-reply setting, on by default) and the unread count clears.
+    200: `{success: true, data: {message}, message}`."""
+    async with app_context(request).db.session() as session:
+        tenant = await narrowed_tenant(request, session)
+        conversation_id = path_param(request, "id")
+        body = await json_body(request)
+        content = body_field(body, "content", str).strip()
+        if not content:
+            raise ValidationFailed("content must not be empty", field="content")
+        message_type = (body_field(body, "messageType", str, required=False) or "text").strip().lower()
+        if message_type != "text":
+            raise ValidationFailed(
+                "messageType must be text (media goes through send-media)", field="messageType"
+            )
+        _, chat = await _staff_reply(session, tenant, conversation_id, body, body=content)
+    return JSONResponse({"success": True, "data": {"message": chat}, "message": chat})
 
 
 async def _staff_reply(
-    session: AsyncSession, tenant: Tenant, conversation_id: str, **reply: Any
-) -> JSONResponse:
-    """Queue a staff reply in the tenant's conversation and commit; 200: the message."""
+    session: AsyncSession, tenant: Tenant, conversation_id: str, request_body: dict[str, Any], **reply: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Queue a staff reply in the tenant's conversation and commit: the message in the legacy shape
+    and in the earlier backend's chat shape. `fromNumber`, when the body has one, must be the
+    conversation's own sender (a conversation is one customer with one sender)."""
     conversation = await _conversation(session, tenant, conversation_id)
+    bot_number = await _bot_number(session, conversation)
+    from_number = body_field(request_body, "fromNumber", str, required=False)
+    if from_number and from_number.strip() and loose_e164(from_number, field="fromNumber") != bot_number:
+        raise ValidationFailed("fromNumber is not the sender of this conversation", field="fromNumber")
     message = await outbound.queue(
         session,
         restaurant_id=tenant.restaurant_id,
@@ -243,15 +323,18 @@ async def _staff_reply(
         author="staff",
         **reply,
     )
-    bot_number = await _bot_number(session, conversation)
+    await session.refresh(conversation)  # the reply may have paused the bot
     await session.commit()
-    return JSONResponse(message_json(message, bot_number=bot_number))
+    return message_json(message, bot_number=bot_number), chat_message_json(
+        message, is_bot_active=conversation.is_bot_active, bot_number=bot_number
+    )
 
 
 async def toggle_conversation_bot(request: Request) -> JSONResponse:
-    """POST /api/conversations/:id/toggle-bot {enabled}: the bot on/off for one conversation."""
+    """POST /api/conversations/:id/toggle-bot {enabled}: the bot on/off for one conversation. 200: the
+    conversation, with the earlier backend's `{success, data: {conversation}}` beside it."""
     async with app_context(request).db.session() as session:
-        tenant = await tenant_of(request, session)
+        tenant = await narrowed_tenant(request, session)
         conversation_id = path_param(request, "id")
         enabled = body_field(await json_body(request), "enabled", bool)
         await _conversation(session, tenant, conversation_id)
@@ -263,7 +346,8 @@ async def toggle_conversation_bot(request: Request) -> JSONResponse:
             active=enabled,
         )
         await session.commit()
-    return JSONResponse(conversation_json(row))
+    earlier = {"id": row.id, "is_bot_active": row.is_bot_active, "updated_at": iso(row.updated_at)}
+    return JSONResponse({**conversation_json(row), "success": True, "data": {"conversation": earlier}})
 
 
 async def toggle_restaurant_bot(request: Request) -> JSONResponse:
@@ -285,6 +369,7 @@ routes = [
     Route("/api/db/restaurants/{restaurant_id}/bots", restaurant_bots, methods=["GET"]),
     Route("/api/conversations", list_conversations, methods=["GET"]),
     Route("/api/conversations/{id}/send", send_message, methods=["POST"]),
+    Route("/api/conversations/{id}/messages", post_message, methods=["POST"]),
     Route("/api/conversations/{id}/send-media", send_media, methods=["POST"]),
     Route("/api/conversations/{id}/toggle-bot", toggle_conversation_bot, methods=["POST"]),
     Route("/api/bot/toggle", toggle_restaurant_bot, methods=["POST"]),

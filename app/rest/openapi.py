@@ -63,6 +63,14 @@ TENANT = {"$ref": "#/components/parameters/RestaurantId"}
 CONVERSATION_ID = _path("id", "a conversation id")
 CONVERSATION_ID["schema"]["not"] = {"enum": ["stats"]}  # /api/db/conversations/stats is a path of its own
 BOT_ID = _path("id", "a bot id")
+TENANT_ID = {
+    "name": "tenantId",
+    "in": "query",
+    "required": False,
+    "description": "narrows X-Restaurant-Id to one of its bots, as the earlier backend's dashboard sends it; "
+    "never authentication (the token must be allowed it, else 403)",
+    "schema": {"type": "string"},
+}
 LIST_CONVERSATIONS_PARAMS = [
     TENANT,
     {
@@ -107,11 +115,19 @@ def _bot_fields(*, required: bool) -> dict[str, Any]:
     for name, default in (("maxMessagesPerMin", 60), ("maxMessagesPerDay", 1000)):
         properties[name] |= {"minimum": 1, "maximum": 1_000_000, **({"default": default} if required else {})}
     properties["restaurantId"] = {
-        "type": "string",
-        "description": "the bot's restaurant; created (named restaurantName) if it does not exist"
+        "type": ["string", "null"],
+        "description": "the bot's restaurant, created (named restaurantName) if it does not exist; "
+        "absent or null: a shared sender, not yet linked"
         if required
-        else "must be the bot's own restaurant (a bot can't move)",
+        else "links a shared sender to this restaurant (created if it does not exist), keeping its id; "
+        "a linked bot's must be its own restaurant (a bot can't move)",
     }
+    if required:
+        properties["id"] = {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]{1,64}$",
+            "description": "keep this id (e.g. from the earlier backend); absent: a new one",
+        }
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": True}
     if required:
         schema["required"] = ["name", "restaurantName", "whatsappNumber", "accountSid", "authToken"]
@@ -226,7 +242,10 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "required": ["restaurantId", "accountSid", "maxMessagesPerMin", "maxMessagesPerDay"],
                 "properties": {
-                    "restaurantId": {"type": "string"},
+                    "restaurantId": {
+                        "type": ["string", "null"],
+                        "description": "null: a shared sender, not yet linked",
+                    },
                     "accountSid": {"type": "string"},
                     "subaccountSid": _nullable("string"),
                     "senderSid": _nullable("string"),
@@ -252,6 +271,94 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"enabled": {"type": "boolean"}},
         "additionalProperties": True,
     },
+    "ChatMessage": {
+        "type": "object",
+        "description": "An outgoing message as the earlier backend's chat page reads it (numbers are digits "
+        "without +; status is the delivery status, `queued` at first).",
+        "required": [
+            "id",
+            "conversation_id",
+            "content",
+            "original_content",
+            "timestamp",
+            "status",
+            "message_type",
+            "messageType",
+            "wa_sid",
+            "channel",
+            "from_phone",
+            "to_phone",
+            "direction",
+            "is_from_customer",
+            "is_bot_active",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "conversation_id": {"type": "string"},
+            "content": {"type": "string"},
+            "original_content": {"type": "string"},
+            "media_url": _nullable("string"),
+            "timestamp": _TIME,
+            "status": _nullable("string"),
+            "message_type": {"type": "string"},
+            "messageType": {"type": "string"},
+            "wa_sid": _nullable("string"),
+            "channel": {"type": "string", "enum": ["freeform", "template"]},
+            "from_phone": _nullable("string"),
+            "to_phone": _nullable("string"),
+            "direction": {"const": "OUT"},
+            "is_from_customer": {"const": False},
+            "is_bot_active": {"type": "boolean"},
+            "template_preview": _nullable("object"),
+            "content_sid": _nullable("string"),
+        },
+    },
+    "ChatReply": {
+        "type": "object",
+        "required": ["success", "data", "message"],
+        "properties": {
+            "success": {"const": True},
+            "data": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {"message": _ref("ChatMessage")},
+            },
+            "message": _ref("ChatMessage"),
+        },
+    },
+    "SendQueued": {
+        "type": "object",
+        "required": ["status", "message", "jobId", "queuePosition", "channel", "messageId", "conversationId"],
+        "properties": {
+            "status": {"const": "queued"},
+            "message": {"type": "string"},
+            "jobId": {"type": "string", "description": "the message's id"},
+            "queuePosition": {"type": "string"},
+            "channel": {"type": "string", "enum": ["freeform", "template"]},
+            "messageId": {"type": "string"},
+            "conversationId": {"type": "string"},
+        },
+    },
+    "QuotaExceeded": {
+        "type": "object",
+        "required": ["error", "code", "details"],
+        "properties": {
+            "error": {"type": "string"},
+            "code": {"const": "QUOTA_EXCEEDED"},
+            "details": {
+                "type": "object",
+                "required": ["used", "limit", "remaining", "planName", "resetDate", "daysUntilReset"],
+                "properties": {
+                    "used": {"type": "integer"},
+                    "limit": {"type": "integer"},
+                    "remaining": {"type": "integer"},
+                    "planName": {"type": "string"},
+                    "resetDate": _TIME,
+                    "daysUntilReset": {"type": "integer"},
+                },
+            },
+        },
+    },
     "MediaUpload": {
         "type": "object",
         "required": ["id", "contentType", "size", "filename", "url", "sendUrl"],
@@ -276,6 +383,7 @@ _ERROR_TEXT = {
     404: "not found (another restaurant's object is not found either)",
     409: "the WhatsApp number is already registered",
     422: "outside WhatsApp's 24-hour customer window: only a template message may be sent now",
+    503: "disabled: WHATSAPP_SEND_TOKEN is not set (or a statement timed out)",
 }
 
 
@@ -286,7 +394,7 @@ def _conversation_action(
         "post": {
             "summary": summary,
             "tags": ["conversations"],
-            "parameters": [TENANT, CONVERSATION_ID],
+            "parameters": [TENANT, CONVERSATION_ID, TENANT_ID],
             "requestBody": _body(body),
             "responses": {"200": ok, **_errors(400, 401, 403, 404, *extra_errors)},
         }
@@ -294,6 +402,11 @@ def _conversation_action(
 
 
 ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
+_SEND: dict[str, Any] = {
+    "phoneNumber": {"type": "string", "description": "the recipient, E.164 (whatsapp: or + optional)"},
+    "text": {"type": "string", "minLength": 1, "maxLength": 4096},
+    "fromNumber": {"type": "string", "description": "a sender's whatsapp number"},
+}
 
 PATHS: dict[str, Any] = {
     "/api/db/conversations": _list_conversations("Conversations of the restaurant"),
@@ -367,6 +480,22 @@ PATHS: dict[str, Any] = {
         _json(_ref("Message"), "the queued message (direction OUT)"),
         422,
     ),
+    "/api/conversations/{id}/messages": _conversation_action(
+        "The earlier backend's agent reply: queued for WhatsApp (outside the 24-hour window as the "
+        "follow-up template); pauses the bot for the conversation",
+        {
+            "type": "object",
+            "required": ["content"],
+            "properties": {
+                "content": {"type": "string", "minLength": 1, "maxLength": 4096},
+                "messageType": {"type": "string", "enum": ["text"], "default": "text"},
+                "fromNumber": {"type": "string", "description": "the conversation's own sender, if given"},
+            },
+            "additionalProperties": True,
+        },
+        _json(_ref("ChatReply"), "the queued message"),
+        422,
+    ),
     "/api/conversations/{id}/send-media": _conversation_action(
         "A staff media reply, queued for WhatsApp",
         {
@@ -380,10 +509,16 @@ PATHS: dict[str, Any] = {
                     "examples": ["https://cdn.example.com/menu.jpg"],
                 },
                 "caption": {"type": ["string", "null"]},
+                "mediaType": {"type": "string", "enum": ["image", "video", "audio", "document"]},
+                "fromNumber": {"type": "string", "description": "the conversation's own sender, if given"},
             },
             "additionalProperties": True,
         },
-        _json(_ref("Message"), "the queued message (direction OUT)"),
+        _json(
+            {"allOf": [_ref("Message"), {"type": "object", "properties": {"message": _ref("ChatMessage")}}]},
+            "the queued message (direction OUT), with the earlier backend's {success, data: {message}, "
+            "message} beside it",
+        ),
         422,
     ),
     "/api/media": {
@@ -410,8 +545,71 @@ PATHS: dict[str, Any] = {
     "/api/conversations/{id}/toggle-bot": _conversation_action(
         "The bot on or off for one conversation (off: staff answer by hand)",
         _ref("Toggle"),
-        _json(_ref("Conversation"), "the conversation"),
+        _json(
+            _ref("Conversation"),
+            "the conversation, with the earlier backend's {success, data: {conversation}}",
+        ),
     ),
+    "/api/whatsapp/send": {
+        method: {
+            "summary": "Send a text from a restaurant's sender to a number (other platforms, sign-in codes)",
+            "description": "Bearer WHATSAPP_SEND_TOKEN (not an API token). The sender is fromNumber's, else "
+            "WHATSAPP_SEND_FROM's, else the only live one. Stored in that sender's conversation with the "
+            "number and queued; outside the 24-hour window sent as the follow-up template "
+            "(templateVariables, else the text as {{1}}). A trailing / is redirected (307).",
+            "tags": ["send"],
+            "security": [{"sendToken": []}],
+            **(
+                {
+                    "parameters": [
+                        {
+                            "name": "phoneNumber",
+                            "in": "query",
+                            "required": True,
+                            "schema": _SEND["phoneNumber"],
+                        },
+                        {"name": "text", "in": "query", "required": True, "schema": _SEND["text"]},
+                        {
+                            "name": "fromNumber",
+                            "in": "query",
+                            "required": False,
+                            "schema": _SEND["fromNumber"],
+                        },
+                        {
+                            "name": "templateVariables",
+                            "in": "query",
+                            "required": False,
+                            "description": 'a JSON object: {"1": "123456"}',
+                            "schema": {"type": "string"},
+                        },
+                    ]
+                }
+                if method == "get"
+                else {
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["phoneNumber", "text"],
+                            "properties": _SEND
+                            | {
+                                "templateVariables": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                }
+                            },
+                            "additionalProperties": True,
+                        }
+                    )
+                }
+            ),
+            "responses": {
+                "200": _json(_ref("SendQueued"), "queued"),
+                "429": _json(_ref("QuotaExceeded"), "the sender's allowance is used up"),
+                **_errors(400, 401, 404, 422, 503),
+            },
+        }
+        for method in ("get", "post")
+    },
     "/api/bot/toggle": {
         "post": {
             "summary": "The bot on or off for the whole restaurant",
@@ -474,7 +672,12 @@ PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "required": ["id", "deleted"],
-                        "properties": {"id": {"type": "string"}, "deleted": {"const": True}},
+                        "properties": {
+                            "id": {"type": "string"},
+                            "deleted": {"const": True},
+                            "success": {"const": True},
+                            "message": {"type": "string"},
+                        },
                     },
                     "retired",
                 ),
@@ -501,7 +704,10 @@ DOCUMENT: dict[str, Any] = {
     "security": [{"bearer": []}],
     "paths": PATHS,
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an API token"}},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "an API token"},
+            "sendToken": {"type": "http", "scheme": "bearer", "description": "WHATSAPP_SEND_TOKEN"},
+        },
         "parameters": {
             "RestaurantId": {
                 "name": "X-Restaurant-Id",

@@ -15,8 +15,8 @@ outbox shows the message failed in that conversation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,16 @@ class _Line(Protocol):
     def name_en(self) -> str: ...
     @property
     def quantity(self) -> int: ...
+    @property
+    def options(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+def line_text(line: _Line, lang: str) -> str:
+    """ "2 × Shawarma (Large, Garlic)": a line with its chosen options, as the kitchen reads it."""
+    name = line.name_ar if lang == "ar" else line.name_en
+    names = (str(o.get(f"name_{lang}") or o.get("name_en") or "") for o in line.options)
+    chosen = ("، " if lang == "ar" else ", ").join(names)
+    return f"{line.quantity} × {name} ({chosen})" if chosen else f"{line.quantity} × {name}"
 
 
 def alert_text(*, order: Order, branch: Branch, lines: Sequence[_Line]) -> str:
@@ -49,9 +59,7 @@ def alert_text(*, order: Order, branch: Branch, lines: Sequence[_Line]) -> str:
                 reference=order.reference,
                 kind=t(f"alert_kind_{order.order_type}", lang),
                 branch=branch_name(name or branch.name_en or branch.name_ar, lang),
-                lines="\n".join(
-                    f"{line.quantity} × {line.name_ar if lang == 'ar' else line.name_en}" for line in lines
-                ),
+                lines="\n".join(line_text(line, lang) for line in lines),
                 total=format_price(order.total, order.currency, lang),
                 customer=" ".join(p for p in (order.customer_name, order.customer_phone) if p),
             )

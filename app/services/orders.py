@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,11 +44,15 @@ COUNTED = col(Order.status) != "CANCELLED"
 
 @dataclass(frozen=True, slots=True)
 class NewLine:
+    """An order line as ordered: `unit_price` includes the chosen options' price deltas, and `options`
+    is their snapshot ({group_ar, group_en, name_ar, name_en, price_delta}, as asked)."""
+
     item_id: str
     name_ar: str
     name_en: str
     unit_price: int
     quantity: int
+    options: tuple[dict[str, Any], ...] = ()
 
 
 async def create(
@@ -109,6 +114,7 @@ async def create(
             name_en=line.name_en,
             unit_price=line.unit_price,
             quantity=line.quantity,
+            options=[dict(o) for o in line.options],
         )
         for i, line in enumerate(lines, start=1)
     )

@@ -4,7 +4,7 @@ opening hours with dated exceptions, and the busy/closed switch with its optiona
 A restaurant without opening hours stays always open, so existing restaurants change nothing.
 
 Revision ID: 0012_restaurant_profile
-Revises: 0010_interactive_content
+Revises: 0011_order_insights
 Create Date: 2026-12-03
 """
 

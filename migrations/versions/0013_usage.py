@@ -13,7 +13,7 @@ replaced here so the webhook's hot path stays one statement (the conversation up
 restaurant's, in its time zone.
 
 Revision ID: 0013_usage
-Revises: 0010_interactive_content
+Revises: 0012_restaurant_profile
 Create Date: 2026-12-03
 """
 

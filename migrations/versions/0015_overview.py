@@ -5,7 +5,7 @@ Orders rated before this revision get their `updated_at` as `rated_at`: rating w
 the customer made to them, and staff seldom move a delivered order on.
 
 Revision ID: 0015_overview
-Revises: 0010_interactive_content
+Revises: 0014_item_options
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_overview"
-down_revision = "0013_usage"
+down_revision = "0014_item_options"
 branch_labels = None
 depends_on = None
 

@@ -34,6 +34,8 @@ def new_bot(**overrides: Any) -> dict[str, Any]:
         "whatsappNumber": f"whatsapp:{new_number()}",
         "accountSid": "AC" + secrets.token_hex(16),
         "authToken": "tok-" + secrets.token_hex(16),
+        # a restaurant's bot; without restaurantId a sender is a shared one (test_shared_senders.py)
+        "restaurantId": "rst_" + secrets.token_hex(6),
     }
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not ...}
@@ -242,7 +244,13 @@ async def test_delete_keeps_conversations_and_frees_the_number(client, admin, fa
             client, "/whatsapp/webhook", inbound_params(handle, body=f"hi {i}"), handle.auth_token
         )
     response = await client.delete(f"/api/admin/bots/{handle.bot.id}", headers=admin)
-    assert response.status_code == 200 and response.json() == {"id": handle.bot.id, "deleted": True}
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": handle.bot.id,
+        "deleted": True,
+        "success": True,
+        "message": "Bot deleted",
+    }
     assert (await client.get(f"/api/admin/bots/{handle.bot.id}", headers=admin)).status_code == 404
     assert (await client.delete(f"/api/admin/bots/{handle.bot.id}", headers=admin)).status_code == 404
     assert handle.bot.id not in [b["id"] for b in (await client.get("/api/admin/bots", headers=admin)).json()]

@@ -1097,7 +1097,8 @@ function orderNode(o) {
   const lines = (o.lines ?? []).map((line) => el("li", {},
     el("span", { class: "qty", text: `${line.quantity} ×` }),
     el("span", { class: "item" }, el("span", { text: line.nameEn }),
-      line.nameAr ? el("span", { class: "ar", dir: "rtl", lang: "ar", text: line.nameAr }) : null),
+      line.nameAr ? el("span", { class: "ar", dir: "rtl", lang: "ar", text: line.nameAr }) : null,
+      line.options?.length ? el("span", { class: "options", text: line.options.map((o) => o.nameEn || o.nameAr).join(", ") }) : null),
     el("span", { class: "amount", text: money(line.lineTotal, o.currency) })));
   const actions = (o.nextStatuses ?? []).map((status) => el("button", {
     type: "button", class: status === "CANCELLED" ? "danger" : "", "data-order-id": o.id, "data-status": status,

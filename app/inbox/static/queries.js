@@ -8,7 +8,7 @@ export const MESSAGE = `id conversationId direction author messageType content m
 export const ORDER = `id reference conversationId customerPhone customerName orderType deliveryAddress
   deliveryLatitude deliveryLongitude paymentMethod subtotal total currency status createdAt updatedAt
   nextStatuses branchId`;
-export const LINES = `lines { lineNo nameAr nameEn quantity unitPrice lineTotal } branch { id nameAr nameEn }`;
+export const LINES = `lines { lineNo nameAr nameEn quantity unitPrice lineTotal options { nameAr nameEn } } branch { id nameAr nameEn }`;
 export const NOTIFICATION = `id kind title body metadata read createdAt`;
 export const RESTAURANT = `id name currency timezone botEnabled
   orderingState orderingStateUntil openStatus nextOpensAt closesAt closedNote`; // opening: the header's state
