@@ -295,6 +295,34 @@ def _menu_load(args: argparse.Namespace) -> int:
     return _with_db(work)
 
 
+def _menu_sync(args: argparse.Namespace) -> int:
+    from app.services import merchant
+    from app.workers import platform_from_settings
+
+    async def work(session: AsyncSession, settings: Settings) -> int:
+        if args.provider:
+            await merchant.set_provider(
+                session, restaurant_id=args.restaurant, provider=args.provider, merchant_id=args.merchant
+            )
+            await session.commit()
+        platform = platform_from_settings(settings)
+        try:
+            status = await merchant.sync_menu(session, platform, restaurant_id=args.restaurant)
+            await session.commit()
+        finally:
+            await platform.aclose()
+        if status.last_error is not None and status.last_error_at == status.last_attempt_at:
+            print(f"menu sync of {args.restaurant} failed: {status.last_error}", file=sys.stderr)
+            return 1
+        print(
+            f"synced {status.branches_synced} branches, {status.categories_synced} categories and "
+            f"{status.items_synced} items into {args.restaurant} from the Sufrah platform"
+        )
+        return 0
+
+    return _with_db(work)
+
+
 # -- token ----------------------------------------------------------------------------------------
 
 
@@ -590,6 +618,17 @@ def _menu_commands(sub: Any) -> None:
     load.add_argument("--restaurant", required=True, help="the restaurant id")
     load.add_argument("file", help="path to the JSON file")
     load.set_defaults(func=_menu_load)
+    sync = commands.add_parser(
+        "sync",
+        help="sync a restaurant's menu from the Sufrah merchant platform now",
+        description="Read the merchant's branches, categories and products (per branch) from the Sufrah "
+        "platform (SUFRAH_API_BASE, SUFRAH_API_KEY) and write them over the restaurant's menu. With "
+        "--provider, first set where its menu comes from.",
+    )
+    sync.add_argument("--restaurant", required=True, help="the restaurant id")
+    sync.add_argument("--provider", choices=("local", "sufrah"), help="set the catalog provider first")
+    sync.add_argument("--merchant", help="the platform's merchant id (with --provider sufrah)")
+    sync.set_defaults(func=_menu_sync)
 
 
 def _bot_commands(sub: Any) -> None:

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from app.auth.cache import Authenticator
 from app.auth.crypto import SecretBox
+from app.channels.sufrah import SufrahPlatform
 from app.db.engine import Database
 from app.media.links import MediaLinks
 from app.media.store import MediaStore
@@ -30,6 +31,7 @@ class AppContext:
     directory: BotDirectory
     media_store: MediaStore
     media_links: MediaLinks
+    platform: SufrahPlatform | None = None  # the Sufrah merchant platform (syncMenu, the workers)
 
 
 def app_context(conn: HTTPConnection) -> AppContext:

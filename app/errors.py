@@ -10,6 +10,7 @@
     ├── Conflict                409 BAD_REQUEST       clashes with stored data
     ├── OutsideCustomerWindow   422 BAD_REQUEST       free-form message past WhatsApp's 24 hours
     ├── InvalidSignature        403 BAD_REQUEST       a webhook whose signature does not verify
+    ├── PlatformFailed          502 PLATFORM_FAILED   the Sufrah merchant platform refused or failed
     └── StatementTimeout        503 TIMEOUT           the database cancelled a slow statement
 
 Anything else that escapes a service is a bug: edges log it and answer 500 without details.
@@ -85,6 +86,20 @@ class InvalidSignature(SufrahError):
     is not Twilio, or the bot's auth token or the public URL (BASE_URL) is wrong; do not retry."""
 
     http_status = 403
+
+
+class PlatformFailed(SufrahError):
+    """The Sufrah merchant platform (app/channels/sufrah) could not be reached, timed out, or refused the
+    call. `retryable`: it was down, slow or busy (try again later); otherwise it refused this call (a
+    wrong merchant id or API key, an order it won't take): fix that first. `status` is its HTTP status."""
+
+    http_status = 502
+    graphql_code = "PLATFORM_FAILED"
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
 
 
 class StatementTimeout(SufrahError):

@@ -28,13 +28,13 @@ from app.media.links import MediaLinks
 from app.media.store import store_from_settings
 from app.realtime.hub import Hub
 from app.realtime.payloads import LOADERS
-from app.rest import admin, health, legacy, legacy_socket, media, notify, openapi, webhooks
+from app.rest import admin, health, legacy, legacy_socket, media, merchant, notify, openapi, webhooks
 from app.rest.common import EXCEPTION_HANDLERS
 from app.rest.limits import Limits
 from app.services import inbound
 from app.settings import Settings, load_settings
 from app.spool import BotDirectory, Spool
-from app.workers import Workers
+from app.workers import Workers, platform_from_settings
 
 log = logging.getLogger("sufrah")
 
@@ -83,12 +83,13 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             directory=directory,
             media_store=store_from_settings(settings),
             media_links=links,
+            platform=platform_from_settings(settings),
         )
         spooler = asyncio.create_task(
             inbound.keep_spool(db=db, directory=directory, spool=ctx.spool), name="spool"
         )
         workers = (
-            Workers(db, settings=settings, box=ctx.box, store=ctx.media_store)
+            Workers(db, settings=settings, box=ctx.box, store=ctx.media_store, platform=ctx.platform)
             if settings.run_workers
             else None
         )
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             with contextlib.suppress(asyncio.CancelledError):
                 await spooler
             await auth.sockets.stop()
+            if ctx.platform is not None:
+                await ctx.platform.aclose()
             ctx.spool.close()
             await hub.stop()
             await db.dispose()
@@ -124,6 +127,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         Route("/whatsapp/status", webhooks.delivery_status, methods=["POST"]),
         Route("/webhook", webhooks.inbound_message, methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
+        *merchant.routes,
         Route("/readyz", health.readyz, methods=["GET"]),
         *legacy.routes,
         *media.routes,

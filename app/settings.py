@@ -96,6 +96,25 @@ class Settings(BaseSettings):
         default=None, description="Where the Twilio Messages API is reached; unset: api.twilio.com."
     )
     twilio_timeout_seconds: float = 10.0
+    # The Sufrah merchant platform (app/channels/sufrah): menus and orders of restaurants whose catalog
+    # provider is "sufrah".
+    sufrah_api_base: str = Field(
+        default="https://api.sufrah.sa/api/v1/external",
+        description="The Sufrah merchant platform's external API (merchants, categories, products, orders).",
+    )
+    sufrah_api_key: str | None = Field(
+        default=None,
+        description="Sent as the Authorization header to the platform; unset: no platform calls.",
+    )
+    sufrah_timeout_seconds: float = Field(default=10.0, gt=0, description="Bounds each platform call.")
+    sufrah_webhook_secret: str | None = Field(
+        default=None,
+        description="The shared secret of POST /status (Authorization: Bearer <secret>, or an HMAC-SHA256 of the "
+        "body in X-Sufrah-Signature); unset: /status answers 503.",
+    )
+    sufrah_menu_sync_minutes: float = Field(
+        default=15.0, gt=0, description="How often a platform restaurant's menu is synced."
+    )
     run_workers: bool = Field(default=True, description="Run the bot and outbox workers in this process.")
     socket_recheck_seconds: float = Field(
         default=60.0,
@@ -174,6 +193,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"ENV=production requires {', '.join(missing)}")
             if self.secret_key and len(self.secret_key) < 32:
                 raise ValueError("SECRET_KEY must be at least 32 characters in production")
+            if self.sufrah_webhook_secret and len(self.sufrah_webhook_secret) < 32:
+                raise ValueError("SUFRAH_WEBHOOK_SECRET must be at least 32 characters in production")
             if self.dashboard_pat and len(self.dashboard_pat) < 32:  # an admin token: as hard to guess as one
                 raise ValueError("DASHBOARD_PAT must be at least 32 characters in production")
             if self.whatsapp_send_token and len(self.whatsapp_send_token) < 32:

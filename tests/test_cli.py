@@ -69,6 +69,7 @@ def test_every_command_has_help(capsys):
         ["token", "revoke"],
         ["menu"],
         ["menu", "load"],
+        ["menu", "sync"],
     ]
     for command in commands:
         with pytest.raises(SystemExit) as exited:
@@ -338,3 +339,34 @@ async def test_menu_load_with_options_and_a_clear_error_for_a_bad_group(env, tmp
     assert bad.returncode == 1
     assert "item demo-shish (Shish Tawook), option group Size: maxSelect" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+async def test_menu_sync_from_the_sufrah_platform(env, session):
+    from sqlalchemy import select
+
+    from app.models import MenuItem
+    from tests.fakes.sufrah_api import FakeSufrah, furnish
+
+    restaurant_id = sufrah("restaurant", "create", "--name", "Platform Grill", env=env).stdout.split()[0]
+    async with FakeSufrah() as fake:
+        furnish(fake.merchant("m-cli"))
+        platform_env = {**env, "SUFRAH_API_BASE": fake.base_url, "SUFRAH_API_KEY": fake.api_key}
+        args = ("menu", "sync", "--restaurant", restaurant_id, "--provider", "sufrah", "--merchant", "m-cli")
+        done = await asyncio.to_thread(sufrah, *args, env=platform_env)  # the fake answers meanwhile
+        assert "synced 2 branches, 2 categories and 3 items" in done.stdout
+        fake.fail(503)
+        failed = await asyncio.to_thread(
+            sufrah, "menu", "sync", "--restaurant", restaurant_id, env=platform_env, check=False
+        )
+        assert failed.returncode == 1 and "503" in failed.stderr
+    local = sufrah("restaurant", "create", "--name", "Local", env=env).stdout.split()[0]  # a local catalog
+    refused = sufrah("menu", "sync", "--restaurant", local, env=env, check=False)
+    assert refused.returncode != 0 and "local" in refused.stderr
+    prices = dict(
+        (
+            await session.execute(
+                select(MenuItem.id, MenuItem.price).where(MenuItem.restaurant_id == restaurant_id)
+            )
+        ).all()
+    )
+    assert prices == {"p-kabsa": 3500, "p-mandi": 5000, "p-tea": 550}

@@ -30,6 +30,7 @@ def test_todays_values():
         "Conflict": (409, "BAD_REQUEST"),
         "OutsideCustomerWindow": (422, "BAD_REQUEST"),
         "InvalidSignature": (403, "BAD_REQUEST"),
+        "PlatformFailed": (502, "PLATFORM_FAILED"),
         "StatementTimeout": (503, "TIMEOUT"),
     }
 

@@ -55,6 +55,18 @@ def test_production_refuses_a_short_dashboard_pat():
     assert load_settings(env="development", dashboard_pat="short").dashboard_pat == "short"
 
 
+def test_production_refuses_a_short_status_webhook_secret():
+    production = dict(
+        env="production",
+        database_url="postgresql+asyncpg://x/y",
+        public_base_url="https://a.b",
+        secret_key="k" * 40,
+    )
+    with pytest.raises(ValidationError, match="SUFRAH_WEBHOOK_SECRET must be at least 32"):
+        load_settings(**production, sufrah_webhook_secret="sufrah")
+    assert load_settings(**production, sufrah_webhook_secret="s" * 32).sufrah_webhook_secret == "s" * 32
+
+
 def test_the_development_secret_key_is_created_private_and_an_older_loose_one_tightened(
     tmp_path, monkeypatch
 ):

@@ -80,6 +80,7 @@ class Item:
     description_ar: str | None = None  # shown with it
     description_en: str | None = None
     option_groups: tuple[OptionGroup, ...] = ()  # in the order they are asked
+    price_before: int | None = None  # minor units: the price before a discount, shown struck through
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,17 @@ class Hours:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """A delivery platform's answer for one location (the Sufrah platform's coverage check, asked by
+    the runner before the turn): it replaces the branches' radius for that point."""
+
+    latitude: float
+    longitude: float
+    available: bool
+    branch_id: str | None = None  # the delivering branch, when the platform named it
+
+
+@dataclass(frozen=True)
 class TurnContext:
     """Everything the bot may know about the restaurant; the tuples are in display order."""
 
@@ -137,12 +149,14 @@ class TurnContext:
     currency: str = "SAR"
     min_delivery_total: int = 0  # minor units; applies to delivery only
     payment_link: str | None = None
+    online_payment: bool = False  # offered without a fixed link too (the platform sends one per order)
     branches: tuple[Branch, ...] = ()
     categories: tuple[Category, ...] = ()
     items: tuple[Item, ...] = ()
     latest_order: LatestOrder | None = None
     hours: Hours = Hours()
     app_link: str | None = None  # the restaurant's own ordering app, offered in the welcome
+    coverage: Coverage | None = None
 
 
 @dataclass(frozen=True)
@@ -523,6 +537,13 @@ def _options_text(options: Iterable[ChosenOption], lang: str) -> str:
     return ("، " if lang == "ar" else ", ").join(names)
 
 
+def _item_price(item: Item, state: State, ctx: TurnContext) -> str:
+    """An item's price; a discounted one with the old price struck through (WhatsApp's ~text~)."""
+    if item.price_before is not None and item.price_before > item.price:
+        return f"{_price(item.price, state, ctx)} ~{_price(item.price_before, state, ctx)}~"
+    return _price(item.price, state, ctx)
+
+
 def _line_choices(state: State, ctx: TurnContext) -> list[Choice]:
     """The cart's lines, numbered as the customer removes them ("remove 2"); a line's options come
     before its price (which includes them): "2 × Shawarma — Large, Garlic · 30.00 SAR"."""
@@ -550,7 +571,15 @@ def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _covering_branch(ctx: TurnContext, lat: float, lon: float) -> Branch | None:
-    """The nearest branch whose delivery radius includes the point, if any."""
+    """The nearest branch whose delivery radius includes the point, if any (or, where a platform
+    answered for this point, the branch it named, else the nearest one)."""
+    cover = ctx.coverage
+    if cover is not None and (cover.latitude, cover.longitude) == (lat, lon):
+        named = _find(ctx.branches, cover.branch_id)
+        nearest = min(
+            ctx.branches, key=lambda b: _distance_km(b.latitude, b.longitude, lat, lon), default=None
+        )
+        return (named or nearest) if cover.available else None
     reach = [(_distance_km(b.latitude, b.longitude, lat, lon), b) for b in ctx.branches]
     inside = [(km, b) for km, b in reach if km <= b.delivery_radius_km]
     return min(inside, key=lambda pair: pair[0])[1] if inside else None
@@ -662,7 +691,7 @@ def _items_prompt(state: State, ctx: TurnContext) -> Reply:
     items = _orderable(ctx, state.category_id)
     if category is None or not items:
         return _categories_prompt(state, ctx)
-    choices = [Choice(i.id, _name(i, state.lang), _price(i.price, state, ctx)) for i in items]
+    choices = [Choice(i.id, _name(i, state.lang), _item_price(i, state, ctx)) for i in items]
     name = _name(category, state.lang)
     return _ask("items", state, choices, slot="items", body_key="items_body", category=name)
 
@@ -694,7 +723,7 @@ def _introduced(reply: Reply, item: Item, state: State, ctx: TurnContext) -> Rep
     description = item.description_ar if state.lang == "ar" else item.description_en
     description = description or item.description_en or item.description_ar
     if item.image_url:
-        caption = "\n".join(filter(None, (f"{name} — {_price(item.price, state, ctx)}", description)))
+        caption = "\n".join(filter(None, (f"{name} — {_item_price(item, state, ctx)}", description)))
         return replace(reply, text=f"{caption}\n{reply.text}", media_url=item.image_url)
     if description:
         return replace(reply, text=f"{description}\n{reply.text}")
@@ -800,8 +829,12 @@ def _cash_label(state: State) -> str:
     return t("pay_cash_pickup" if state.order_type == "pickup" else "pay_cash_delivery", state.lang)
 
 
+def _pays_online(ctx: TurnContext) -> bool:
+    return bool(ctx.payment_link) or ctx.online_payment
+
+
 def _payment_prompt(state: State, ctx: TurnContext) -> Reply:
-    if not ctx.payment_link:
+    if not _pays_online(ctx):
         return _confirm_prompt(replace(state, payment_method="cash"), ctx)
     choices = [Choice("cash", _cash_label(state)), Choice("online", t("choice_pay_online", state.lang))]
     return _ask("ask_payment", state, choices)
@@ -979,7 +1012,7 @@ def _checkout(state: State, ctx: TurnContext) -> Turn:
         missing = _price(ctx.min_delivery_total - subtotal, state, ctx)
         below = t("below_min", state.lang, minimum=minimum, missing=missing)
         return _say(replace(state, step="after_item"), below, _after_item_prompt(state, ctx))
-    if ctx.payment_link:
+    if _pays_online(ctx):
         state = replace(state, step="payment", payment_method=None)
     else:
         state = replace(state, step="confirm", payment_method="cash")
@@ -1266,7 +1299,7 @@ def _on_remove(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
 
 def _on_payment(state: State, inbound: Inbound, ctx: TurnContext) -> Turn | None:
     options = [_Option("cash", _words("cash", "كاش", "نقدا", "نقد"))]
-    if ctx.payment_link:
+    if _pays_online(ctx):
         options.append(_Option("online", _words("online", "card", "pay online", "اونلاين", "بطاقة")))
     choice = _choose(inbound, options)
     if choice is None:

@@ -126,6 +126,7 @@ async def turn_context(
                     # item unorderable: see flow._orderable)
                     if g.group.min_select > 0 or any(o.available for o in g.options)
                 ),
+                price_before=i.price_before,
             )
             for i in menu.items
         ),

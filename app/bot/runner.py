@@ -12,6 +12,7 @@ notice from the orders service waits for the same lock).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -19,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.bot import flow, memory
+from app.channels.sufrah import SufrahPlatform
 from app.db.engine import Database
 from app.models import Bot, Conversation, Message, Restaurant
-from app.services import conversations, orders, outbound, usage
+from app.services import conversations, merchant, merchant_orders, orders, outbound, usage
 
 log = logging.getLogger("sufrah.bot")
 
@@ -32,9 +34,16 @@ _CANDIDATES = text(
 )
 
 
+# The steps whose handlers take a shared location as the delivery address (flow's _on_order_type,
+# _on_location, _on_out_of_range): only there is the platform asked about its coverage.
+_WHERE_A_LOCATION_COUNTS = frozenset({"order_type", "location", "out_of_range"})
+
+
 class BotRunner:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, platform: SufrahPlatform | None = None) -> None:
+        """platform: the Sufrah merchant platform, asked for delivery coverage of its restaurants."""
         self.db = db
+        self.platform = platform
 
     async def run_pending(self, *, max_conversations: int = 1000) -> int:
         """Give every claimable pending message its turn; returns how many messages were handled."""
@@ -105,7 +114,11 @@ class BotRunner:
                 await _mark(session, message, "skipped")
                 continue
             ctx = ctx or await _context(session, restaurant=restaurant, bot=bot, conversation=conversation)
-            state, actions = flow.step(state, inbound_of(message), ctx)
+            inbound = inbound_of(message)
+            if merchant.is_platform(restaurant):
+                assert restaurant is not None
+                ctx = await self._platform_context(session, restaurant, ctx, state, inbound)
+            state, actions = flow.step(state, inbound, ctx)
             state, ctx, conversation = await self._apply(session, state, actions, ctx, conversation)
             await _mark(session, message, "done")
         await memory.save_state(
@@ -156,6 +169,10 @@ class BotRunner:
                     delivery_longitude=action.delivery_longitude,
                     lang=action.lang,
                 )
+                if merchant.is_platform(await session.get(Restaurant, restaurant_id)):
+                    await merchant_orders.queue_submission(
+                        session, restaurant_id=restaurant_id, order_id=order.id
+                    )
                 ctx = memory.with_latest(ctx, order)
                 state, more = flow.order_placed(
                     state, reference=order.reference, payment_method=action.payment_method, ctx=ctx
@@ -174,6 +191,39 @@ class BotRunner:
                     comment=action.comment,
                 )
         return state, ctx, conversation
+
+    async def _platform_context(
+        self,
+        session: AsyncSession,
+        restaurant: Restaurant,
+        ctx: flow.TurnContext,
+        state: flow.State,
+        inbound: flow.Inbound,
+    ) -> flow.TurnContext:
+        """A Sufrah-platform restaurant's turn: its menu at the customer's branch, the platform's
+        coverage for a shared location (asked here: the flow does no I/O), and no fixed payment link
+        (the platform sends one per order)."""
+        ctx = replace(ctx, payment_link=None, online_payment=True, coverage=None)
+        if state.branch_id:
+            ctx = await merchant.for_branch(
+                session, restaurant_id=restaurant.id, ctx=ctx, branch_id=state.branch_id
+            )
+        asks = state.step in _WHERE_A_LOCATION_COUNTS
+        if (
+            asks
+            and self.platform is not None
+            and inbound.latitude is not None
+            and inbound.longitude is not None
+        ):
+            cover = await merchant.coverage(
+                self.platform,
+                restaurant_id=restaurant.id,
+                merchant_id=str(restaurant.merchant_id),
+                latitude=inbound.latitude,
+                longitude=inbound.longitude,
+            )
+            ctx = replace(ctx, coverage=cover)
+        return ctx
 
 
 def inbound_of(message: Message) -> flow.Inbound:

@@ -115,6 +115,23 @@ TEXTS: dict[str, tuple[str, str]] = {
         "✅ تم تأكيد طلبك {reference}!\nالإجمالي: {total}\nطريقة الدفع: {payment}",
     ),
     "pay_link": ("Pay here: {link}", "ادفع من هنا: {link}"),
+    # the Sufrah merchant platform's answer to an order (app/services/merchant_orders.py)
+    "platform_placed": (
+        "✅ The restaurant has your order: number {reference}.",
+        "✅ تم تسجيل طلبك لدى المطعم برقم {reference}.",
+    ),
+    "platform_pay": (
+        "🔗 To pay, please use this link:\n{link}\nWe'll confirm your order as soon as the payment arrives.",
+        "🔗 لإتمام الدفع، يرجى استخدام الرابط التالي:\n{link}\nسنؤكد طلبك فور استلام الدفع.",
+    ),
+    "platform_failed": (
+        "Sorry, we couldn't pass your order {reference} to the restaurant. Our staff will contact you.",
+        "عذراً، تعذر إرسال طلبك {reference} إلى المطعم. سيتواصل معك فريقنا.",
+    ),
+    "platform_paid": (
+        "✅ Payment confirmed for your order {reference}. Thank you!",
+        "✅ تم تأكيد الدفع لطلبك رقم {reference}. شكرًا لك!",
+    ),
     "placed_tail": (
         "We'll message you as your order moves along. Send *track* any time to check on it.",
         "سنراسلك عند كل تحديث لطلبك. أرسل *تتبع* في أي وقت لمعرفة حالته.",

@@ -145,7 +145,9 @@ def order_line(row: models.OrderLine) -> OrderLine:
 @strawberry.type
 class Order:
     id: strawberry.ID
-    reference: str = strawberry.field(description='The short per-restaurant reference, e.g. "#1042".')
+    reference: str = strawberry.field(
+        description='The short per-restaurant reference, e.g. "#1042" (the Sufrah platform\'s number once it has one).'
+    )
     number: int
     conversation_id: strawberry.ID
     bot_id: strawberry.ID
@@ -165,6 +167,17 @@ class Order:
     rating_comment: str | None
     created_at: datetime
     updated_at: datetime
+    # The Sufrah merchant platform (#17): null for the orders of a local catalog.
+    external_order_number: str | None = strawberry.field(description="The platform's order number.")
+    external_payment_link: str | None = strawberry.field(description="The platform's payment link (online).")
+    external_status: str | None = strawberry.field(description="The platform's last status, as it said it.")
+    external_payment_status: str | None = strawberry.field(
+        description='The platform\'s payment status ("Paid").'
+    )
+    external_submit_state: str | None = strawberry.field(
+        description="Sending the order to the platform: pending, submitted or failed (see externalError)."
+    )
+    external_error: str | None = strawberry.field(description="The platform's last refusal or failure.")
     cursor: str | None = None
     paid_at: datetime | None = strawberry.field(
         default=None, description="When staff marked it paid (null: not yet)."
@@ -212,7 +225,12 @@ class Order:
 ORDER = Projection(
     Order,
     models.Order,
-    derived={"reference": Derived(python=lambda o: o.reference, sql=lambda r: f"('#' || {r}.number)")},
+    derived={
+        "reference": Derived(
+            python=lambda o: o.reference,
+            sql=lambda r: f"('#' || coalesce({r}.external_order_number, {r}.number::text))",
+        )
+    },
     resolved={"branch", "lines", "next_statuses", "alerts", "conversation"},
     absent={"cursor"},
 )

@@ -31,6 +31,7 @@ from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
 from app.graphql import events as ev
 from app.graphql import insights as ins
+from app.graphql import merchant as mg
 from app.graphql import notifications as n
 from app.graphql import options as opt
 from app.graphql import ordering as o
@@ -69,6 +70,7 @@ from app.services import (
     catalog,
     conversations,
     insights,
+    merchant,
     notifications,
     opening,
     order_history,
@@ -533,6 +535,17 @@ class Query:
 
         return await _admin_read(info, load)
 
+    @strawberry.field(
+        description="Where the menu comes from (local or the Sufrah platform) and its last sync."
+    )
+    async def catalog_source(self, info: Info) -> mg.CatalogSource:
+        return await _read(info, lambda s, r, _bot: _catalog_source(s, r))
+
+
+async def _catalog_source(s: AsyncSession, restaurant_id: str) -> mg.CatalogSource:
+    restaurant = await restaurants.get(s, restaurant_id=restaurant_id)
+    return mg.catalog_source(restaurant, await merchant.sync_status(s, restaurant_id=restaurant_id))
+
 
 async def _template_settings(s: AsyncSession, restaurant_id: str) -> tg.TemplateSettings:
     follow_up, order_status = await templates.purposes(s, restaurant_id=restaurant_id)
@@ -749,6 +762,36 @@ class Mutation:
             return str(id)
 
         return await _mutate(info, remove, lambda row_id: o.Deleted(id=strawberry.ID(row_id)))
+
+    @strawberry.mutation(
+        description="Admin: take the menu from the Sufrah platform's merchant (SUFRAH) or keep it here (LOCAL)."
+    )
+    async def set_catalog_provider(
+        self, info: Info, provider: mg.CatalogProvider, merchant_id: str | None = None
+    ) -> mg.CatalogSourceResult:
+        principal = await info.context.principal()
+
+        async def change(s: AsyncSession, r: str) -> mg.CatalogSource:
+            if not principal.is_admin:
+                raise Forbidden("only an admin token may link a restaurant to the Sufrah platform")
+            await merchant.set_provider(s, restaurant_id=r, provider=provider.value, merchant_id=merchant_id)
+            return await _catalog_source(s, r)
+
+        return await _mutate(info, change, lambda source: source)
+
+    @strawberry.mutation(
+        description="Sync the menu from the Sufrah platform now; a failure shows in syncStatus."
+    )
+    async def sync_menu(self, info: Info) -> mg.CatalogSourceResult:
+        platform = info.context.app.platform
+
+        async def sync(s: AsyncSession, r: str) -> mg.CatalogSource:
+            if platform is None:
+                raise ValidationFailed("the Sufrah platform is not configured", field="provider")
+            await merchant.sync_menu(s, platform, restaurant_id=r)
+            return await _catalog_source(s, r)
+
+        return await _mutate(info, sync, lambda source: source)
 
     @strawberry.mutation(
         description="Restaurant settings: name, currency, time zone, delivery minimum, bot switch."

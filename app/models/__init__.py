@@ -63,6 +63,11 @@ class Restaurant(SQLModel, table=True):
     __tablename__ = "restaurant"
     __table_args__ = (  # the templates chosen for messages outside WhatsApp's window (see MessageTemplate)
         CheckConstraint(f"ordering_state IN {ORDERING_STATES}", name="restaurant_ordering_state_valid"),
+        Index("restaurant_merchant_id_key", "merchant_id", unique=True),  # /status names the merchant
+        CheckConstraint("catalog_provider IN ('local', 'sufrah')", name="restaurant_catalog_provider_valid"),
+        CheckConstraint(
+            "catalog_provider <> 'sufrah' OR merchant_id IS NOT NULL", name="restaurant_sufrah_needs_merchant"
+        ),
         ForeignKeyConstraint(
             ["id", "follow_up_template_id"],
             ["message_template.restaurant_id", "message_template.id"],
@@ -117,6 +122,10 @@ class Restaurant(SQLModel, table=True):
     ordering_state_until: datetime | None = _ts(nullable=True, default_now=False)  # None: until changed
     # Overview (#16): a customer waiting for staff longer than this is an SLA breach (1..1440).
     sla_minutes: int = Field(default=15, sa_column_kwargs={"server_default": "15"})
+    # The Sufrah merchant platform (#17): where the menu comes from and where orders go. 'local' (the
+    # default): kept here. 'sufrah': synced from the platform's merchant `merchant_id` (app/services/merchant.py).
+    catalog_provider: str = Field(default="local", sa_column_kwargs={"server_default": "local"})
+    merchant_id: str | None = None
     created_at: datetime = _ts()
     follow_up_template_id: str | None = None  # staff replies outside the window: text as {{1}}
     order_status_template_id: str | None = None  # order status notices outside the window
@@ -438,6 +447,54 @@ class MenuItem(SQLModel, table=True):
     image_url: str | None = None  # a public http(s) photo, sent when the bot shows the item
     description_ar: str | None = None  # shown with the item (its photo's caption)
     description_en: str | None = None
+    price_before: int | None = None  # minor units: the price before a discount, shown struck through
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MenuItemBranch(SQLModel, table=True):
+    """An item's price and availability at one branch, as the Sufrah platform lists products per branch.
+    The bot applies them once the customer's branch is known (app/services/merchant.py)."""
+
+    __tablename__ = "menu_item_branch"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["restaurant_id", "item_id"], ["menu_item.restaurant_id", "menu_item.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["restaurant_id", "branch_id"], ["branch.restaurant_id", "branch.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint("price >= 0", name="menu_item_branch_price_nonnegative"),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    item_id: str = Field(primary_key=True)
+    branch_id: str = Field(primary_key=True)
+    price: int
+    price_before: int | None = None
+    available: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    updated_at: datetime = _ts()
+
+
+class MenuSync(SQLModel, table=True):
+    """A Sufrah-platform restaurant's menu sync: the worker's queue (`next_sync_at`, a lease while a
+    sync runs) and what the dashboard shows of the last one."""
+
+    __tablename__ = "menu_sync"
+    __table_args__ = (
+        ForeignKeyConstraint(["restaurant_id"], ["restaurant.id"], ondelete="CASCADE"),
+        Index("menu_sync_due", "next_sync_at", postgresql_where=text("next_sync_at IS NOT NULL")),
+    )
+
+    restaurant_id: str = Field(primary_key=True)
+    next_sync_at: datetime | None = _ts(nullable=True, default_now=False)
+    last_attempt_at: datetime | None = _ts(nullable=True, default_now=False)
+    last_success_at: datetime | None = _ts(nullable=True, default_now=False)
+    last_error: str | None = None
+    last_error_at: datetime | None = _ts(nullable=True, default_now=False)
+    items_synced: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    categories_synced: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    branches_synced: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -518,6 +575,10 @@ class Order(SQLModel, table=True):
         CheckConstraint("payment_method IN ('cash', 'online')", name="customer_order_payment_valid"),
         CheckConstraint(f"status IN {ORDER_STATUSES}", name="customer_order_status_valid"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="customer_order_rating_valid"),
+        CheckConstraint(
+            "external_submit_state IS NULL OR external_submit_state IN ('pending', 'submitted', 'failed')",
+            name="customer_order_external_submit_state_valid",
+        ),
         Index("customer_order_by_time", "restaurant_id", text("created_at DESC"), text("id DESC")),
         Index(
             "customer_order_by_status_time",
@@ -543,6 +604,18 @@ class Order(SQLModel, table=True):
             text("id DESC"),
             postgresql_where=text("rating IS NOT NULL"),
         ),
+        Index(  # the Sufrah platform's order number: its /status callbacks name it
+            "customer_order_external_number_key",
+            "restaurant_id",
+            "external_order_number",
+            unique=True,
+            postgresql_where=text("external_order_number IS NOT NULL"),
+        ),
+        Index(  # the submission outbox: orders due to be sent to the platform
+            "customer_order_submit_due",
+            "external_next_attempt_at",
+            postgresql_where=text("external_submit_state = 'pending'"),
+        ),
     )
 
     restaurant_id: str = Field(primary_key=True)
@@ -566,13 +639,24 @@ class Order(SQLModel, table=True):
     rating_comment: str | None = None
     rated_at: datetime | None = _ts(nullable=True, default_now=False)
     lang: str = Field(default="ar", sa_column_kwargs={"server_default": "ar"})
+    # The Sufrah merchant platform (#17): what it gave the order, and its submission outbox.
+    external_order_number: str | None = None
+    external_payment_link: str | None = None
+    external_status: str | None = None  # its last status, as it said it (e.g. "InProgress")
+    external_payment_status: str | None = None  # e.g. "Pending", "Paid"
+    external_paid_at: datetime | None = _ts(nullable=True, default_now=False)
+    external_submit_state: str | None = None  # pending | submitted | failed; None: a local order
+    external_submit_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    external_next_attempt_at: datetime | None = _ts(nullable=True, default_now=False)
+    external_error: str | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     paid_at: datetime | None = _ts(nullable=True, default_now=False)  # staff marked it paid
 
     @property
     def reference(self) -> str:
-        return f"#{self.number}"
+        """What the customer and staff call the order: the platform's number once it has one."""
+        return f"#{self.external_order_number or self.number}"
 
 
 class OrderLine(SQLModel, table=True):

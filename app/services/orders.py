@@ -312,3 +312,35 @@ async def rate(
         raise NotFound("order not found")
     await _published(session, row)
     return row
+
+
+def path_to(order: Order, status: str) -> list[str] | None:
+    """The statuses an order passes through to reach `status` along NEXT (shortest; [] when it is
+    there already), or None when `status` is not ahead of it."""
+    if order.status == status:
+        return []
+    skip = "READY" if order.order_type == "delivery" else "OUT_FOR_DELIVERY"
+    paths: dict[str, list[str]] = {order.status: []}
+    queue = [order.status]
+    while queue:
+        current = queue.pop(0)
+        for following in sorted(NEXT[current]):
+            if following not in paths and following != skip:
+                paths[following] = [*paths[current], following]
+                queue.append(following)
+    return paths.get(status)
+
+
+async def advance_to(
+    session: AsyncSession, *, restaurant_id: str, order_id: str, status: str
+) -> Order | None:
+    """Move an order forward to `status` through the steps between (an outside source, such as the
+    Sufrah platform, may skip some), telling the customer once, of the last; None when `status` is
+    where the order is already or not ahead of it (a repeated or late update)."""
+    order = await get(session, restaurant_id=restaurant_id, order_id=order_id)
+    steps = path_to(order, status)
+    if not steps:
+        return None
+    for step in steps[:-1]:
+        await _set_status(session, restaurant_id=restaurant_id, order_id=order_id, status=step)
+    return await change_status(session, restaurant_id=restaurant_id, order_id=order_id, status=steps[-1])

@@ -1,6 +1,6 @@
 """Background work of a server process: the bot's turns, the outbox, template submission and
-review polling (app/workers/templates.py), media downloads (app/workers/media.py), event-log
-retention.
+review polling (app/workers/templates.py), media downloads (app/workers/media.py), the Sufrah
+platform's menu syncs and order submissions (app/workers/merchant.py), event-log retention.
 
 Every piece claims its work from PostgreSQL, so any number of processes may run them side by side
 and a process that dies leaves nothing behind that another can't finish.
@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from sqlalchemy import text
 
 from app.auth.crypto import SecretBox
 from app.bot.runner import BotRunner
+from app.channels.sufrah import SufrahPlatform
 from app.channels.twilio.content import TwilioContent
 from app.channels.twilio.media import TwilioMediaFetcher
 from app.channels.twilio.sender import TwilioSender
@@ -25,12 +27,22 @@ from app.media.store import MediaStore, store_from_settings
 from app.realtime import events
 from app.settings import Settings
 from app.workers.media import MediaDownloads
+from app.workers.merchant import MerchantWork
 from app.workers.outbox import Outbox
 from app.workers.templates import TemplateSync
 
 log = logging.getLogger("sufrah.workers")
 
 EVENT_RETENTION_DAYS = 14
+
+
+def platform_from_settings(settings: Settings) -> SufrahPlatform:
+    """The Sufrah merchant platform's client (SUFRAH_API_BASE, SUFRAH_API_KEY)."""
+    return SufrahPlatform(
+        base_url=settings.sufrah_api_base,
+        api_key=settings.sufrah_api_key,
+        timeout=settings.sufrah_timeout_seconds,
+    )
 
 
 class Workers:
@@ -44,10 +56,16 @@ class Workers:
         settings: Settings,
         box: SecretBox,
         store: MediaStore | None = None,
+        platform: SufrahPlatform | None = None,
         poll_interval: float = 1.0,
     ) -> None:
         self.db = db
-        self.runner = BotRunner(db)
+        self._own_platform = platform is None
+        self.platform = platform or platform_from_settings(settings)
+        self.runner = BotRunner(db, platform=self.platform)
+        self.merchant = MerchantWork(
+            db, platform=self.platform, sync_every=timedelta(minutes=settings.sufrah_menu_sync_minutes)
+        )
         self.sender = TwilioSender(
             base_url=settings.twilio_api_base_url, timeout=settings.twilio_timeout_seconds
         )
@@ -66,6 +84,7 @@ class Workers:
         self._bot_wake = asyncio.Event()
         self._outbox_wake = asyncio.Event()
         self._templates_wake = asyncio.Event()
+        self._merchant_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _on_commit(self, _restaurants: set[str]) -> None:
@@ -73,6 +92,7 @@ class Workers:
         self._outbox_wake.set()
         self._templates_wake.set()
         self._media_wake.set()
+        self._merchant_wake.set()
 
     async def start(self) -> None:
         self.db.commit_listeners.append(self._on_commit)
@@ -90,6 +110,12 @@ class Workers:
             asyncio.create_task(
                 self._loop("media", self.media.download_due, self._media_wake), name="worker:media"
             ),
+            asyncio.create_task(  # apart: a long menu sync never holds up an order's submission
+                self._loop("orders", self.merchant.submit_due, self._merchant_wake), name="worker:orders"
+            ),
+            asyncio.create_task(
+                self._loop("menus", self.merchant.sync_due, asyncio.Event()), name="worker:menus"
+            ),
             asyncio.create_task(self._prune_forever(), name="worker:prune"),
         ]
 
@@ -103,6 +129,8 @@ class Workers:
                 await task
         await self.sender.aclose()
         await self.fetcher.aclose()
+        if self._own_platform:
+            await self.platform.aclose()
 
     async def _loop(self, name: str, work: Callable[[], Awaitable[int]], wake: asyncio.Event) -> None:
         failing = False
