@@ -161,7 +161,7 @@ async def test_no_subscription_ever_hears_another_restaurant(client, live_url, w
             return
         assert ack["type"] == "connection_ack"
         await ws.subscribe(
-            "subscription { events { ... on Message { content } ... on Conversation { customerName } } }"
+            "subscription { events { node { ... on Message { content } ... on Conversation { customerName } } } }"
         )
         await asyncio.sleep(0.1)
         for name in ("alpha", "beta"):

@@ -1,5 +1,7 @@
 """Expected failures of mutations, members of their result unions (Strawberry's errors guide):
-a client branches on `__typename` instead of reading an error list."""
+a client branches on `__typename` instead of reading an error list. Every one implements `Error`,
+so a client that only shows what went wrong writes `... on Error { message }` once, whatever the
+union; a new failure type implements it too (tests/graphql/test_results.py checks the schema)."""
 
 from __future__ import annotations
 
@@ -8,25 +10,31 @@ import strawberry
 from app.errors import Forbidden, NotFound, OutsideCustomerWindow, SufrahError, ValidationFailed
 
 
-@strawberry.type
-class NotFoundError:
+@strawberry.interface(description="An expected failure: `message` says what went wrong, for people.")
+class Error:
     message: str
 
 
-@strawberry.type
-class ForbiddenError:
-    message: str
+@strawberry.type(description="The thing named does not exist, or is another restaurant's.")
+class NotFoundError(Error):
+    pass
 
 
-@strawberry.type
-class ValidationError:
-    message: str
+@strawberry.type(description="This token may not do that.")
+class ForbiddenError(Error):
+    pass
+
+
+@strawberry.type(description="The input was refused; `field` names the argument at fault, when one is.")
+class ValidationError(Error):
     field: str | None
 
 
-@strawberry.type
-class OutsideCustomerWindowError:
-    message: str
+@strawberry.type(
+    description="WhatsApp refuses a free-form message 24 hours after the customer last wrote: send a template."
+)
+class OutsideCustomerWindowError(Error):
+    pass
 
 
 Failure = NotFoundError | ForbiddenError | ValidationError | OutsideCustomerWindowError

@@ -29,6 +29,7 @@ from app import models
 from app.auth.principal import Principal
 from app.errors import Forbidden, NotFound, SufrahError, ValidationFailed
 from app.graphql import cursors
+from app.graphql import events as ev
 from app.graphql import insights as ins
 from app.graphql import merchant as mg
 from app.graphql import notifications as n
@@ -1033,32 +1034,11 @@ class Mutation:
         return await _admin(info, adjust, lambda result: result)
 
 
-Event = Annotated[
-    Message | Conversation | Restaurant | Bot | o.Order | n.Notification, strawberry.union("Event")
-]
-_OBJECTS: dict[type[Any], Callable[[Any, str], Any]] = {
-    models.Message: lambda row, cursor: MESSAGE.from_row(row, cursor=cursor),
-    models.Conversation: lambda row, cursor: CONVERSATION.from_row(row, cursor=cursor),
-    models.Restaurant: lambda row, cursor: RESTAURANT.from_row(row, cursor=cursor),
-    models.Bot: lambda row, cursor: BOT.from_row(row, cursor=cursor),
-    models.Order: lambda row, cursor: o.ORDER.from_row(row, cursor=cursor),
-    models.Notification: lambda row, cursor: n.NOTIFICATION.from_row(row, cursor=cursor),
-}
-_UNSET = object()
-
-
-def event_object(item: Delivered) -> Any:
-    """The GraphQL object of a delivered event (None when its row is gone), made once for all the
-    subscribers it is delivered to (kept on the event)."""
-    obj = item.shared.get("graphql", _UNSET)
-    if obj is _UNSET:
-        build = _OBJECTS.get(type(item.payload))
-        obj = item.shared["graphql"] = build(item.payload, item.cursor) if build is not None else None
-    return obj
-
-
 async def _stream(
-    info: Info, after: str | None, accept: Callable[[Delivered], bool]
+    info: Info,
+    after: str | None,
+    accept: Callable[[Delivered], bool],
+    build: Callable[[Delivered], Any] = ev.event_object,
 ) -> AsyncGenerator[Any, None]:
     tenant = await info.context.authenticate()
     await info.context.close()  # no session is held for the socket's lifetime
@@ -1068,9 +1048,9 @@ async def _stream(
         raise graphql_error(exc) from None
     try:
         async for item in info.context.subscribe(
-            restaurant_id=tenant.restaurant_id, after=position, accept=accept, build=event_object
+            restaurant_id=tenant.restaurant_id, after=position, accept=accept, build=build
         ):
-            obj = event_object(item)
+            obj = build(item)
             if obj is not None:
                 yield obj
                 # The event's nested fields are resolved by now: release what they used.
@@ -1132,11 +1112,14 @@ class Subscription:
             yield obj
 
     @strawberry.subscription(
-        description="Every change of the restaurant, in order: the one stream to follow."
+        description=(
+            "Every change of the restaurant, in order: the one stream to follow. Each event says what"
+            " happened (kind), where it is (cursor: resume with after: cursor) and the row it names (node)."
+        )
     )
-    async def events(self, info: Info, after: str | None = None) -> AsyncGenerator[Event, None]:
-        async for obj in _stream(info, after, lambda d: True):
-            yield obj
+    async def events(self, info: Info, after: str | None = None) -> AsyncGenerator[ev.Event, None]:
+        async for envelope in _stream(info, after, lambda d: True, build=ev.event_envelope):
+            yield envelope
 
 
 class CloseSession(SchemaExtension):

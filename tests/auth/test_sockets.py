@@ -23,7 +23,7 @@ from tests.gql import Socket, gql
 from tests.servers import ServerProcess
 from tests.support import Factory, auth, inbound_params, revoke
 
-EVENTS = "subscription($after: String) { events(after: $after) { __typename } }"
+EVENTS = "subscription($after: String) { events(after: $after) { node { __typename } } }"
 SEND = "mutation($c: ID!, $b: String!) { sendMessage(conversationId: $c, body: $b) { __typename } }"
 CLOSE_WITHIN = 10.0  # seconds: generous; a notification arrives in milliseconds
 
@@ -121,7 +121,7 @@ async def test_a_revoked_token_closes_its_sockets_and_runs_nothing_more(
         gws = await graphql_socket(stack, live_url, token, restaurant, after, protocol)
         lws = await legacy_socket(stack, live_url, token=token, after=after)
         await poke(client, token, restaurant, False)
-        assert (await gws.next_data())["events"]["__typename"] == "Restaurant"  # both stream
+        assert (await gws.next_data())["events"]["node"]["__typename"] == "Restaurant"  # both stream
         assert (await legacy_frame(lws))["type"] == "bot.status.updated"
 
         heard = ctx.auth.generation
@@ -190,7 +190,7 @@ async def test_a_token_rescoped_away_from_a_restaurant_loses_its_sockets_there_o
 
         gws, lws = sockets[kept.id]
         await poke(client, token, kept.id, True)  # the sockets of the restaurant it keeps go on
-        assert (await gws.next_data())["events"]["__typename"] == "Restaurant"
+        assert (await gws.next_data())["events"]["node"]["__typename"] == "Restaurant"
         assert (await legacy_frame(lws))["data"]["botEnabled"] is True
 
 

@@ -10,9 +10,12 @@ import websockets
 from gql import Client
 from gql import gql as parse
 from gql.transport.websockets import WebsocketsTransport
+from sqlalchemy import select
 
 from app.channels.twilio.inbound import parse_inbound
 from app.graphql.fast.frames import FrameQueue as Outbox
+from app.ids import new_id
+from app.models import Conversation, Message
 from app.realtime import events
 from app.realtime.hub import Hub, SubscriptionOverflow
 from app.realtime.payloads import LOADERS
@@ -21,8 +24,8 @@ from tests.gql import Socket, gql
 from tests.support import Factory, inbound_params, post_signed
 
 MESSAGES = "subscription($after: String, $c: ID) { messageCreated(after: $after, conversationId: $c) { id content cursor conversationId } }"
-EVENTS = """subscription($after: String) { events(after: $after) {
-  __typename ... on Message { id content cursor } ... on Conversation { id unreadCount cursor } } }"""
+EVENTS = """subscription($after: String) { events(after: $after) { kind cursor node {
+  __typename ... on Message { id content cursor } ... on Conversation { id unreadCount cursor } } } }"""
 
 
 async def say(client, bot, body: str, customer: str = "+966501234567") -> None:
@@ -103,7 +106,7 @@ async def test_a_subscriber_never_sees_another_restaurant(client, live_url, shop
         await asyncio.sleep(0.2)
         await say(client, other, "for the other restaurant")
         got = await theirs.next_data()
-        assert got["events"]["__typename"] == "Message"
+        assert got["events"]["node"]["__typename"] == "Message"
         await mine.nothing_more(0.5)
         # Someone else's cursor can't be replayed on my stream.
         await mine.subscribe(MESSAGES, {"after": got["events"]["cursor"]})
@@ -139,19 +142,77 @@ async def test_events_stream_carries_messages_and_conversations_in_order(client,
         await asyncio.sleep(0.2)
         await say(client, bot, "one")
         first, second = (await ws.next_data())["events"], (await ws.next_data())["events"]
-        assert (first["__typename"], first["content"]) == ("Message", "one")
-        assert (second["__typename"], second["unreadCount"]) == ("Conversation", 1)
+        assert (first["kind"], first["node"]["__typename"], first["node"]["content"]) == (
+            "MESSAGE_CREATED",
+            "Message",
+            "one",
+        )
+        assert (second["kind"], second["node"]["unreadCount"]) == ("CONVERSATION_UPDATED", 1)
         # A new conversation also raises a staff notification, in the same transaction (issue #15).
-        assert (await ws.next_data())["events"]["__typename"] == "Notification"
+        notified = (await ws.next_data())["events"]
+        assert (notified["kind"], notified["node"]["__typename"]) == ("NOTIFICATION_CREATED", "Notification")
         query = "mutation($id: ID!) { markConversationRead(id: $id) { __typename } }"
-        conversation_id = second["id"]
+        conversation_id = second["node"]["id"]
         await gql(client, query, {"id": conversation_id}, token=token, restaurant=bot.restaurant.id)
         third = (await ws.next_data())["events"]
-        assert (third["__typename"], third["unreadCount"]) == ("Conversation", 0)
+        assert (third["kind"], third["node"]["unreadCount"]) == ("CONVERSATION_UPDATED", 0)
         seqs = [
             events.decode_cursor(e["cursor"], restaurant_id=bot.restaurant.id) for e in (first, second, third)
         ]
         assert seqs == sorted(seqs) and len(set(seqs)) == 3
+        # The envelope's cursor is the node's: the same position, said once for every kind.
+        assert [e["cursor"] for e in (first, second, third)] == [
+            e["node"]["cursor"] for e in (first, second, third)
+        ]
+
+
+async def test_events_say_whether_a_message_is_new_or_changed(client, db, live_url, shop):
+    """Both are a `Message`: only the envelope's kind tells a new one from a delivery-status change."""
+    bot, token = shop
+    selection = """subscription { events { kind cursor node {
+      __typename ... on Message { id content deliveryStatus } } } }"""
+    async with Socket(live_url) as ws:
+        await ws.init(token, bot.restaurant.id)
+        await ws.subscribe(selection)
+        await asyncio.sleep(0.2)
+        await say(client, bot, "where is my order?")
+        created = (await ws.next_data())["events"]
+        assert (created["kind"], created["node"]["__typename"]) == ("MESSAGE_CREATED", "Message")
+        assert created["node"]["content"] == "where is my order?"
+        async with db.session() as s:  # a reply already at Twilio (its own event is not this test's)
+            [conversation_id] = (await s.execute(select(Conversation.id))).scalars().all()
+            reply = Message(
+                restaurant_id=bot.restaurant.id,
+                id=new_id("msg"),
+                conversation_id=conversation_id,
+                direction="OUT",
+                author="staff",
+                content="on its way",
+                wa_sid="SMreply1",
+                delivery_status="queued",
+            )
+            s.add(reply)
+            await s.commit()
+        status = {
+            "MessageSid": "SMreply1",
+            "MessageStatus": "delivered",
+            "AccountSid": bot.bot.account_sid,
+            "From": f"whatsapp:{bot.number}",
+            "To": "whatsapp:+966501234567",
+        }
+        response = await post_signed(client, "/whatsapp/status", status, bot.auth_token)
+        assert response.status_code in (200, 204)
+        seen: list[dict] = []  # the new conversation's events come first (and the bot's, if it answers)
+        while not any(e["kind"] == "MESSAGE_UPDATED" for e in seen):
+            assert len(seen) < 10, seen
+            seen.append((await ws.next_data())["events"])
+        [updated] = [e for e in seen if e["kind"] == "MESSAGE_UPDATED"]
+        assert (updated["node"]["id"], updated["node"]["deliveryStatus"]) == (reply.id, "delivered")
+        assert all(
+            e["kind"] == "MESSAGE_CREATED"
+            for e in seen
+            if e["node"].get("id") != reply.id and "id" in e["node"]
+        )
 
 
 async def test_writers_of_one_restaurant_commit_in_event_order(db, shop):
@@ -306,6 +367,26 @@ async def test_sockets_sharing_a_selection_get_the_same_bytes_and_the_others_the
         await say(client, bot, "to the other one", customer="+966500000002")
         assert (await d.next_data())["messageCreated"]["content"] == "to the other one"
         assert (await a.next_data())["messageCreated"]["content"] == "to the other one"
+
+
+async def test_an_event_envelope_is_shared_like_its_node(client, live_url, shop):
+    """The `events` envelope is made once per event, like its node: sockets asking for the same
+    selection get the same frame, and a `messageCreated` socket gets the node the envelope holds."""
+    bot, token = shop
+    async with Socket(live_url) as a, Socket(live_url) as b, Socket(live_url) as c:
+        for ws in (a, b, c):
+            await ws.init(token, bot.restaurant.id)
+        await a.subscribe(EVENTS)
+        await b.subscribe(EVENTS)
+        await c.subscribe(MESSAGES)
+        await asyncio.sleep(0.2)
+        await say(client, bot, "for all three")
+        frame_a, frame_b = await a.ws.recv(), await b.ws.recv()
+        assert frame_a == frame_b
+        envelope = json.loads(frame_a)["payload"]["data"]["events"]
+        message = (await c.next_data())["messageCreated"]
+        assert envelope["kind"] == "MESSAGE_CREATED" and envelope["node"]["id"] == message["id"]
+        assert envelope["cursor"] == message["cursor"]
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])

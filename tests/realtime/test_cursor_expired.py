@@ -17,7 +17,7 @@ from app.workers import EVENT_RETENTION_DAYS
 from tests.gql import Socket
 from tests.support import Factory, auth
 
-EVENTS = "subscription($after: String) { events(after: $after) { __typename ... on Restaurant { cursor } } }"
+EVENTS = "subscription($after: String) { events(after: $after) { kind cursor node { __typename } } }"
 
 
 @pytest.fixture

@@ -137,15 +137,15 @@ async def test_pages_unread_count_and_marking_read(client, shop: Shop, factory, 
     assert refused["markNotificationsRead"]["__typename"] == "ValidationError"
 
 
-LIVE = """subscription { events { __typename
+LIVE = """subscription { events { node { __typename
   ... on Notification { kind title conversationId cursor }
-  ... on Conversation { id waitingForStaff isBotActive } } }"""
+  ... on Conversation { id waitingForStaff isBotActive } } } }"""
 
 
 async def next_event(ws: Socket, wanted) -> dict:
     """The next event of the stream that `wanted` accepts (others, such as messages, pass by)."""
     for _ in range(20):
-        event = (await ws.next_data())["events"]
+        event = (await ws.next_data())["events"]["node"]
         if wanted(event):
             return event
     raise AssertionError("no such event among the next 20")

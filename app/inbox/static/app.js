@@ -4,7 +4,7 @@
 // Live updates: one `events(after:)` subscription over graphql-ws (vendored, no build step).
 //
 // Never stale, never lost, never doubled:
-// - Every event carries `cursor`; the newest one applied is kept in `state.cursor` (and in
+// - Every event carries `cursor` (beside its `kind` and the row it names, `node`); the newest one applied is kept in `state.cursor` (and in
 //   sessionStorage, per restaurant). graphql-ws re-sends the subscription after every reconnect,
 //   and its variables are a getter on the current state, so the resumed stream starts right after
 //   the last event this page applied: what happened while the socket was down is replayed.
@@ -19,8 +19,8 @@
 import { createClient } from "./vendor/graphql-ws-6.4.2/client.js";
 import {
   M_BOT, M_CLOSE, M_CREATE_TEMPLATE, M_DELETE_TEMPLATE, M_MARK_READ, M_NOTIFICATIONS_READ, M_ORDER_STATUS,
-  M_REOPEN, M_SEND, M_SEND_TEMPLATE, M_TEMPLATE_SETTINGS, M_UPDATE_TEMPLATE, Q_CONVERSATION, Q_CONVERSATIONS,
-  Q_NOTIFICATIONS, Q_ORDER, Q_ORDERS, Q_RESTAURANTS, Q_STATS, Q_TEMPLATES, S_EVENTS,
+  M_REOPEN, M_SEND, M_SEND_TEMPLATE, M_TEMPLATE_SETTINGS, M_UPDATE_TEMPLATE, Q_CONVERSATION, Q_CONVERSATION_COUNT,
+  Q_CONVERSATIONS, Q_NOTIFICATIONS, Q_ORDER, Q_ORDERS, Q_RESTAURANTS, Q_STATS, Q_TEMPLATES, S_EVENTS,
 } from "./queries.js";
 import { PAGES } from "./pages.js";
 
@@ -368,37 +368,42 @@ function setCursor(cursor) {
   else STORE.removeItem(cursorKey(state.restaurantId));
 }
 
-function applyEvent(event) {
-  switch (event.__typename) {
+function applyEvent({ kind, cursor, node }) {
+  switch (node.__typename) {
     case "Message": {
-      const added = mergeMessage(event);
-      if (event.direction === "IN" && (added || event.conversationId !== state.openId)) announceMessage(event);
+      const added = mergeMessage(node);
+      const fresh = kind === "MESSAGE_CREATED" && (added || node.conversationId !== state.openId);
+      if (node.direction === "IN" && fresh) announceMessage(node);
       break;
     }
-    case "Conversation":
-      mergeConversation(event);
+    case "Conversation": {
+      const known = state.conversations.get(node.id);
+      mergeConversation(node);
+      // a new one, or one closed or reopened, changes the list's count (new activity alone does not)
+      if (!known || known.status !== node.status) scheduleCount();
       break;
+    }
     case "Order": {
-      const { orderStatus, ...order } = event;
+      const { orderStatus, ...order } = node;
       mergeOrder({ ...order, status: orderStatus });
       break;
     }
     case "Restaurant":
-      mergeRestaurant(event);
+      mergeRestaurant(node);
       break;
     case "Notification":
-      if (mergeNotification(event)) {
-        state.unreadNotifications += event.read ? 0 : 1;
-        alertStaff(event);
+      if (mergeNotification(node)) {
+        state.unreadNotifications += node.read ? 0 : 1;
+        alertStaff(node);
       }
       break;
     default:
       break; // Bot: nothing on this page depends on it
   }
-  if (event.cursor) setCursor(event.cursor);
+  if (cursor) setCursor(cursor);
   scheduleStats();
   render();
-  pageEvent(event);
+  pageEvent(node, kind);
 }
 
 function mergeRestaurant(restaurant) {
@@ -529,6 +534,28 @@ async function refreshStats() {
   render();
 }
 
+// The list's "N conversations": read again (the count alone) after conversation events, so it stays
+// true while conversations start and close; a reading overtaken by a new list (filter, search) is dropped.
+let countTimer = null;
+function scheduleCount() {
+  if (countTimer) return;
+  countTimer = setTimeout(() => {
+    countTimer = null;
+    refreshCount().catch(() => {});
+  }, 300);
+}
+
+async function refreshCount() {
+  const { seq } = state.list;
+  const restaurantId = state.restaurantId;
+  const { status, search } = listVariables(null);
+  const data = await gql(Q_CONVERSATION_COUNT, { status, search });
+  if (seq !== state.list.seq || restaurantId !== state.restaurantId) return;
+  state.list.total = data.conversations.totalCount;
+  changed.list = true;
+  render();
+}
+
 // ---------------------------------------------------------------------------------------------
 // The open conversation
 
@@ -620,7 +647,9 @@ async function runConversationMutation(query, field, variables) {
   const data = await gql(query, variables);
   const result = data[field];
   if (result.__typename === "Conversation") {
+    const known = state.conversations.get(result.id);
     mergeConversation(result);
+    if (known?.status !== result.status) scheduleCount(); // closed or reopened here: its event finds it so
     render();
     return null;
   }
@@ -741,6 +770,15 @@ function renderHeader() {
   }
   const unread = stats?.totalUnread ?? 0;
   document.title = unread > 0 ? `(${unread}) Sufrah inbox` : "Sufrah inbox";
+  // Folded (a phone's default), the toggle still says what needs attention.
+  $("stats-summary").textContent = stats
+    ? `: ${stats.totalUnread} unread, ${stats.waitingForStaff} waiting for staff` : "";
+}
+
+// The stats fold away on a narrow screen (folded at first there) so the chat keeps the height.
+function setStatsOpen(open) {
+  $("stats-section").dataset.open = String(open);
+  $("stats-toggle").setAttribute("aria-expanded", String(open));
 }
 
 // Open / Busy / Closed until …: the restaurant's opening state (hours, exceptions, the busy/closed
@@ -819,8 +857,12 @@ function fillConversationButton(button, c) {
   const unread = c.unreadCount > 0
     ? el("span", { class: "badge" }, String(c.unreadCount), el("span", { class: "visually-hidden", text: " unread" }))
     : null;
+  // Who wrote it, then its text in its own direction: an Arabic preview is cut at its end (the left),
+  // so its first words show, as an English one's do.
+  const by = authorOf(preview ?? {});
   const previewParts = preview
-    ? [preview.direction === "OUT" ? "You: " : "", el("bdi", { text: preview.content || `[${preview.messageType}]` })]
+    ? [by === "customer" ? null : el("span", { class: "who", text: `${AUTHORS[by] ?? AUTHORS.staff}:` }),
+      el("span", { class: "text", dir: "auto", text: preview.content || `[${preview.messageType}]` })]
     : [];
   button.replaceChildren(
     el("span", { class: "row" },
@@ -838,6 +880,9 @@ function fillConversationButton(button, c) {
 
 const messageNodes = new Map();
 const dayNodes = new Map();
+// "Load earlier messages" is the history's first item: it scrolls with the messages, in their flow,
+// so it never sits over one and takes no room from the latest ones.
+const olderItem = document.getElementById("older-item");
 const chatScroll = { toBottom: false, keepAnchor: false };
 
 function renderChat() {
@@ -847,7 +892,7 @@ function renderChat() {
   if (!state.openId) {
     messageNodes.clear();
     dayNodes.clear();
-    $("messages").replaceChildren();
+    $("messages").replaceChildren(olderItem);
     return;
   }
   if (conversation) {
@@ -871,18 +916,16 @@ function renderChat() {
     $("window-note").hidden = windowOpen;
     showTemplatePicker(!windowOpen);
   }
-  const older = $("older");
-  older.hidden = !state.older.hasPrevious;
-  older.textContent = state.older.loading ? "Loading…" : "Load earlier messages";
-
   const ol = $("messages");
   const before = { height: ol.scrollHeight, top: ol.scrollTop,
     atBottom: ol.scrollHeight - ol.scrollTop - ol.clientHeight < 48 };
+  olderItem.hidden = !state.older.hasPrevious;
+  $("older").textContent = state.older.loading ? "Loading…" : "Load earlier messages";
   const focused = document.activeElement;
   const sorted = [...state.messages.values()].sort((a, b) =>
     (Date.parse(a.createdAt) - Date.parse(b.createdAt)) || (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0)
     || (a.id < b.id ? -1 : 1));
-  const nodes = [];
+  const nodes = [olderItem];
   let lastDay = null;
   for (const message of sorted) {
     const day = dayKey(message.createdAt);
@@ -916,7 +959,9 @@ const TICKS = {
   sent: ["✓", "Sent"], delivered: ["✓✓", "Delivered"], read: ["✓✓", "Read"],
   failed: ["!", "Failed"], undelivered: ["!", "Not delivered"],
 };
-const AUTHORS = { bot: "Bot", staff: "Staff", system: "System" };
+const AUTHORS = { customer: "Customer", bot: "Bot", staff: "Staff", system: "System" };
+// Who wrote a message: customer, bot, staff or system (older rows may have no author: by direction).
+const authorOf = (m) => m.author || (m.direction === "IN" ? "customer" : m.direction === "OUT" ? "staff" : null);
 
 // An attachment: our own signed link (/media/...) once the file is stored, shown inline (images,
 // audio, video) or offered for download (documents); anything else (Twilio's URL while the file is
@@ -984,8 +1029,8 @@ function osmLink(latitude, longitude, text = "Open in OpenStreetMap") {
 
 function messageNode(m) {
   const outgoing = m.direction === "OUT";
-  const parts = [];
-  if (outgoing) parts.push(el("span", { class: "author", text: AUTHORS[m.author] ?? "Restaurant" }));
+  const author = authorOf(m);
+  const parts = [el("span", { class: "author", text: AUTHORS[author] ?? "Restaurant" })];
   if (m.metadata?.template) {
     parts.push(el("span", { class: "template-tag", text: `WhatsApp template ${m.metadata.template.name}` }));
   }
@@ -1014,7 +1059,8 @@ function messageNode(m) {
   if (outgoing && (m.deliveryStatus === "failed" || m.deliveryStatus === "undelivered")) {
     parts.push(el("p", { class: "failed", text: `Not delivered: ${m.errorMessage || m.errorCode || "unknown error"}` }));
   }
-  return el("li", { class: `message ${outgoing ? "out" : "in"}`, "data-id": m.id, "data-status": m.deliveryStatus },
+  return el("li", { class: `message ${outgoing ? "out" : "in"}`, "data-id": m.id, "data-author": author,
+    "data-status": m.deliveryStatus },
     el("div", { class: "bubble" }, parts));
 }
 
@@ -1378,10 +1424,10 @@ function showPageError(root, e) {
   root.append(el("p", { class: "error", role: "alert", text: e?.message || "This page could not be shown." }));
 }
 
-function pageEvent(event) {
+function pageEvent(entity, kind) {
   if (!currentPage?.onEvent) return;
   try {
-    currentPage.onEvent(event);
+    currentPage.onEvent(entity, kind);
   } catch (e) {
     console.error(`${currentPage.id}: live update failed`, e);
   }
@@ -1437,6 +1483,9 @@ function wire() {
     openRestaurant(event.target.value);
   });
   $("sign-out").addEventListener("click", () => signOut());
+  setStatsOpen(!narrow());
+  $("stats-toggle").addEventListener("click", () =>
+    setStatsOpen($("stats-toggle").getAttribute("aria-expanded") !== "true"));
 
   $("status-filter").addEventListener("change", (event) => {
     state.list.status = event.target.value;

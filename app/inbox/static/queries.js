@@ -20,8 +20,12 @@ export const Q_CONVERSATIONS = `query Conversations($status: ConversationStatus,
   $after: String) {
   conversations(status: $status, search: $search, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
-    nodes { ${CONVERSATION} lastMessage { id conversationId direction content messageType createdAt } }
+    nodes { ${CONVERSATION} lastMessage { id conversationId direction author content messageType createdAt } }
   }
+}`;
+// The list's count alone, read again when a conversation event may have changed it.
+export const Q_CONVERSATION_COUNT = `query ConversationCount($status: ConversationStatus, $search: String) {
+  conversations(status: $status, search: $search, first: 1) { totalCount }
 }`;
 export const Q_CONVERSATION = `query Conversation($id: ID!, $last: Int!, $before: String) {
   conversation(id: $id) {
@@ -62,17 +66,21 @@ export const M_ORDER_STATUS = `mutation Move($id: ID!, $status: OrderStatus!) {
     __typename ... on Order { ${ORDER} } ... on NotFoundError { message } ... on ValidationError { message }
   }
 }`;
+// Each event: what happened (kind), its position (cursor) and the row it names (node).
 // Only plain fields here: nested ones (lines, lastMessage, bot) are read over HTTP when needed.
 // Order.status is aliased: Conversation.status has another type, and one selection can't hold both.
 export const S_EVENTS = `subscription Events($after: String) {
   events(after: $after) {
-    __typename
-    ... on Message { ${MESSAGE} cursor }
-    ... on Conversation { ${CONVERSATION} cursor }
-    ... on Order { ${ORDER.replace(/\bstatus\b/, "orderStatus: status")} cursor }
-    ... on Restaurant { ${RESTAURANT} cursor }
-    ... on Bot { id cursor }
-    ... on Notification { ${NOTIFICATION} cursor }
+    kind cursor
+    node {
+      __typename
+      ... on Message { ${MESSAGE} }
+      ... on Conversation { ${CONVERSATION} }
+      ... on Order { ${ORDER.replace(/\bstatus\b/, "orderStatus: status")} }
+      ... on Restaurant { ${RESTAURANT} }
+      ... on Bot { id }
+      ... on Notification { ${NOTIFICATION} }
+    }
   }
 }`;
 
