@@ -18,8 +18,18 @@ import strawberry
 
 from app import models
 from app.graphql import notifications as n
-from app.graphql import ordering as o
-from app.graphql.types import BOT, CONVERSATION, MESSAGE, RESTAURANT, Bot, Conversation, Message, Restaurant
+from app.graphql.types import (
+    BOT,
+    CONVERSATION,
+    MESSAGE,
+    ORDER,
+    RESTAURANT,
+    Bot,
+    Conversation,
+    Message,
+    Order,
+    Restaurant,
+)
 from app.realtime import events
 from app.realtime.hub import Delivered
 
@@ -60,7 +70,7 @@ class EventKind(Enum):
 
 
 EventNode = Annotated[
-    Message | Conversation | Restaurant | Bot | o.Order | n.Notification, strawberry.union("EventNode")
+    Message | Conversation | Restaurant | Bot | Order | n.Notification, strawberry.union("EventNode")
 ]
 
 
@@ -78,7 +88,7 @@ _OBJECTS: dict[type[Any], Callable[[Any, str], Any]] = {
     models.Conversation: lambda row, cursor: CONVERSATION.from_row(row, cursor=cursor),
     models.Restaurant: lambda row, cursor: RESTAURANT.from_row(row, cursor=cursor),
     models.Bot: lambda row, cursor: BOT.from_row(row, cursor=cursor),
-    models.Order: lambda row, cursor: o.ORDER.from_row(row, cursor=cursor),
+    models.Order: lambda row, cursor: ORDER.from_row(row, cursor=cursor),
     models.Notification: lambda row, cursor: n.NOTIFICATION.from_row(row, cursor=cursor),
 }
 # (strawberry.enum_value leaves each member its plain value, which the checker can't follow)

@@ -1,7 +1,7 @@
 """GraphQL for the order history (#16): its alerts, its KPIs and the kitchen's preparation time.
 
-The order itself, its connection and its filters' enums are app.graphql.ordering's; this module
-holds what only the history adds, so ordering can use it without importing the schema.
+The order itself, its connection and its filters' enums are app.graphql.types'; this module holds
+what only the history adds, so those types can use it without importing the schema.
 """
 
 from __future__ import annotations

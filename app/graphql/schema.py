@@ -46,8 +46,10 @@ from app.graphql.documents import CachedDocuments, DocumentCache, KiB, key_of
 from app.graphql.results import failure
 from app.graphql.types import (
     BOT,
+    BRANCH,
     CONVERSATION,
     MESSAGE,
+    ORDER,
     RESTAURANT,
     Bot,
     Conversation,
@@ -57,6 +59,10 @@ from app.graphql.types import (
     ConversationStatus,
     Message,
     MessageConnection,
+    Order,
+    OrderConnection,
+    OrderStatus,
+    OrderType,
     PageInfo,
     Restaurant,
     RestaurantResult,
@@ -276,7 +282,7 @@ class Query:
             menu = await catalog.menu(s, restaurant_id=restaurant_id, options=False)
             restaurant = await restaurants.get(s, restaurant_id=restaurant_id)
             return o.Menu(
-                branches=[o.BRANCH.from_row(b) for b in menu.branches],
+                branches=[BRANCH.from_row(b) for b in menu.branches],
                 categories=[o.menu_category(c, menu.items) for c in menu.categories],
                 min_delivery_total=restaurant.min_delivery_total,
                 currency=restaurant.currency,
@@ -294,23 +300,23 @@ class Query:
     async def orders(
         self,
         info: Info,
-        status: list[o.OrderStatus] | None = None,
+        status: list[OrderStatus] | None = None,
         first: int = 50,
         after: str | None = None,
         from_: Annotated[date | None, strawberry.argument(name="from")] = None,
         to: date | None = None,
         branch_id: strawberry.ID | None = None,
-        order_type: o.OrderType | None = None,
+        order_type: OrderType | None = None,
         search: str | None = None,
         alert: og.OrderAlert | None = None,
-    ) -> o.OrderConnection:
+    ) -> OrderConnection:
         try:
             pages.page_size(first, field="first")
         except ValidationFailed as exc:
             raise graphql_error(exc) from None
         wants_total = _selects(info, "totalCount")
 
-        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> o.OrderConnection:
+        async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> OrderConnection:
             position = cursors.decode(after, field="after") if after else None
             history = order_history.Filter(
                 statuses=tuple(x.value for x in status or []),
@@ -325,7 +331,7 @@ class Query:
             filters: dict[str, Any] = dict(restaurant_id=restaurant_id, bot_id=bot_id, filter=history)
             rows = await order_history.list_page(s, **filters, limit=first + 1, after=position)
             total = await order_history.count(s, **filters) if wants_total else 0
-            return o.OrderConnection.from_rows(rows, first, total_count=total, after=after)
+            return OrderConnection.from_rows(rows, first, total_count=total, after=after)
 
         return await _read(info, load)
 
@@ -340,9 +346,9 @@ class Query:
         info: Info,
         from_: Annotated[date | None, strawberry.argument(name="from")] = None,
         to: date | None = None,
-        status: list[o.OrderStatus] | None = None,
+        status: list[OrderStatus] | None = None,
         branch_id: strawberry.ID | None = None,
-        order_type: o.OrderType | None = None,
+        order_type: OrderType | None = None,
         search: str | None = None,
     ) -> og.OrderKpis:
         async def load(s: AsyncSession, restaurant_id: str, bot_id: str | None) -> og.OrderKpis:
@@ -376,10 +382,10 @@ class Query:
         return await _read(info, load)
 
     @strawberry.field
-    async def order(self, info: Info, id: strawberry.ID) -> o.Order | None:
-        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> o.Order | None:
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        async def load(s: AsyncSession, restaurant_id: str, _bot: str | None) -> Order | None:
             try:
-                return o.ORDER.from_row(await orders.get(s, restaurant_id=restaurant_id, order_id=str(id)))
+                return ORDER.from_row(await orders.get(s, restaurant_id=restaurant_id, order_id=str(id)))
             except NotFound:
                 return None
 
@@ -639,13 +645,11 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Move an order to its next status; the customer is told by WhatsApp.")
-    async def update_order_status(
-        self, info: Info, id: strawberry.ID, status: o.OrderStatus
-    ) -> o.OrderResult:
+    async def update_order_status(self, info: Info, id: strawberry.ID, status: OrderStatus) -> o.OrderResult:
         return await _mutate(
             info,
             lambda s, r: orders.change_status(s, restaurant_id=r, order_id=str(id), status=status.value),
-            o.ORDER.from_row,
+            ORDER.from_row,
         )
 
     @strawberry.mutation(
@@ -653,7 +657,7 @@ class Mutation:
     )
     async def mark_order_paid(self, info: Info, id: strawberry.ID) -> o.OrderResult:
         return await _mutate(
-            info, lambda s, r: orders.mark_paid(s, restaurant_id=r, order_id=str(id)), o.ORDER.from_row
+            info, lambda s, r: orders.mark_paid(s, restaurant_id=r, order_id=str(id)), ORDER.from_row
         )
 
     @strawberry.mutation(description="How long the kitchen takes (1 to 1440 minutes): later orders are LATE.")
@@ -683,7 +687,7 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: catalog.save_branch(s, restaurant_id=r, branch_id=_opt(id), **_values(input)),
-            o.BRANCH.from_row,
+            BRANCH.from_row,
         )
 
     @strawberry.mutation(description="The number that gets a WhatsApp alert for each new order of a branch.")
@@ -693,7 +697,7 @@ class Mutation:
         return await _mutate(
             info,
             lambda s, r: catalog.set_branch_alert_phone(s, restaurant_id=r, branch_id=str(id), phone=phone),
-            o.BRANCH.from_row,
+            BRANCH.from_row,
         )
 
     @strawberry.mutation(description="Mark notifications read: the ones named, or all of them.")
@@ -1100,7 +1104,7 @@ class Subscription:
             yield obj
 
     @strawberry.subscription(description="Orders created or changed (status, rating), resumable by cursor.")
-    async def order_updated(self, info: Info, after: str | None = None) -> AsyncGenerator[o.Order, None]:
+    async def order_updated(self, info: Info, after: str | None = None) -> AsyncGenerator[Order, None]:
         async for obj in _stream(info, after, lambda d: d.kind == events.ORDER_UPDATED):
             yield obj
 
