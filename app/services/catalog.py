@@ -20,7 +20,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Branch, MenuCategory, MenuItem, MenuOption, MenuOptionGroup, Restaurant
 from app.phone import to_e164
-from app.realtime import events
+from app.services import restaurants
 
 # One of the catalog's tables, which share restaurant_id, id, sort_order and created_at.
 _Row = TypeVar("_Row", Branch, MenuCategory, MenuItem, MenuOptionGroup, MenuOption)
@@ -441,34 +441,9 @@ async def update_settings(session: AsyncSession, *, restaurant_id: str, **values
             raise ValidationFailed(
                 "timezone must be an IANA zone such as Asia/Riyadh", field="timezone"
             ) from None
-    bot_enabled = values.pop("bot_enabled", None)
-    row = None
-    if values:
-        row = (
-            await session.execute(
-                update(Restaurant)
-                .where(col(Restaurant.id) == restaurant_id)
-                .values(**values, updated_at=func.now())
-                .returning(Restaurant)
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            raise NotFound("restaurant not found")
-        if bot_enabled is None:  # set_bot_enabled records it otherwise
-            await events.record(
-                session,
-                restaurant_id=restaurant_id,
-                changes=[events.Change(events.RESTAURANT_UPDATED, restaurant_id)],
-            )
-    if bot_enabled is not None:
-        from app.services import restaurants
-
-        row = await restaurants.set_bot_enabled(session, restaurant_id=restaurant_id, enabled=bot_enabled)
-    if row is None:
-        row = await session.get(Restaurant, restaurant_id)
-        if row is None:
-            raise NotFound("restaurant not found")
-    return row
+    if not values:
+        return await restaurants.get(session, restaurant_id=restaurant_id)
+    return await restaurants.change(session, restaurant_id=restaurant_id, **values)
 
 
 MENU_FILE_HELP = """{

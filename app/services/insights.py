@@ -25,14 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.models import Order, OrderLine, Restaurant, table_of
-from app.realtime import events
-from app.realtime.events import Change
 from app.services import conversations, orders, pages, ratings, restaurants
 from app.services.periods import Period
 
@@ -232,17 +230,4 @@ async def update_inbox_settings(session: AsyncSession, *, restaurant_id: str, sl
     low, high = SLA_MINUTES
     if not low <= sla_minutes <= high:
         raise ValidationFailed(f"slaMinutes must be from {low} to {high}", field="slaMinutes")
-    row = (
-        await session.execute(
-            update(Restaurant)
-            .where(col(Restaurant.id) == restaurant_id)
-            .values(sla_minutes=sla_minutes, updated_at=func.now())
-            .returning(Restaurant)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound("restaurant not found")
-    await events.record(
-        session, restaurant_id=restaurant_id, changes=[Change(events.RESTAURANT_UPDATED, restaurant_id)]
-    )
-    return row
+    return await restaurants.change(session, restaurant_id=restaurant_id, sla_minutes=sla_minutes)

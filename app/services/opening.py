@@ -24,7 +24,7 @@ from app.errors import NotFound, ValidationFailed
 from app.models import ORDERING_STATES, OpeningException, OpeningHours, Restaurant
 from app.realtime import events
 from app.realtime.events import Change
-from app.services import hours
+from app.services import hours, restaurants
 
 MAX_INTERVALS_PER_DAY = 6
 MAX_NOTE = 100
@@ -105,20 +105,7 @@ def check_week(intervals: Sequence[NewInterval]) -> list[hours.Interval]:
 
 async def _touched(session: AsyncSession, *, restaurant_id: str) -> Restaurant:
     """Mark the restaurant changed and tell its dashboards."""
-    row = (
-        await session.execute(
-            update(Restaurant)
-            .where(col(Restaurant.id) == restaurant_id)
-            .values(updated_at=func.now())
-            .returning(Restaurant)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound("restaurant not found")
-    await events.record(
-        session, restaurant_id=restaurant_id, changes=[Change(events.RESTAURANT_UPDATED, restaurant_id)]
-    )
-    return row
+    return await restaurants.change(session, restaurant_id=restaurant_id)
 
 
 async def set_week(

@@ -20,14 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.models import ORDER_STATUSES, Order, Restaurant, table_of
-from app.realtime import events
-from app.realtime.events import Change
 from app.services import pages, restaurants
 from app.services.conversations import scope
 from app.services.orders import COUNTED
@@ -269,17 +267,4 @@ async def set_preparation_minutes(session: AsyncSession, *, restaurant_id: str, 
             f"preparationMinutes must be from {MIN_PREPARATION_MINUTES} to {MAX_PREPARATION_MINUTES}",
             field="preparationMinutes",
         )
-    row = (
-        await session.execute(
-            update(Restaurant)
-            .where(col(Restaurant.id) == restaurant_id)
-            .values(preparation_minutes=minutes, updated_at=func.now())
-            .returning(Restaurant)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound("restaurant not found")
-    await events.record(
-        session, restaurant_id=restaurant_id, changes=[Change(events.RESTAURANT_UPDATED, restaurant_id)]
-    )
-    return row
+    return await restaurants.change(session, restaurant_id=restaurant_id, preparation_minutes=minutes)

@@ -49,21 +49,29 @@ async def list_all(
     return list((await session.execute(stmt)).scalars())
 
 
-async def set_bot_enabled(session: AsyncSession, *, restaurant_id: str, enabled: bool) -> Restaurant:
-    """The restaurant-wide bot switch: when off, no conversation of the restaurant gets bot replies."""
-    result = await session.execute(
-        update(Restaurant)
-        .where(col(Restaurant.id) == restaurant_id)
-        .values(bot_enabled=enabled, updated_at=func.now())
-        .returning(Restaurant)
-    )
-    row = result.scalar_one_or_none()
+async def change(session: AsyncSession, *, restaurant_id: str, **values: object) -> Restaurant:
+    """Store already-checked column values of a restaurant (none: only mark it changed) and tell its
+    dashboards (`restaurant.updated`): every restaurant setting is written through here."""
+    row = (
+        await session.execute(
+            update(Restaurant)
+            .where(col(Restaurant.id) == restaurant_id)
+            .values(**values, updated_at=func.now())
+            .returning(Restaurant)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound("restaurant not found")
     await events.record(
         session, restaurant_id=restaurant_id, changes=[Change(events.RESTAURANT_UPDATED, restaurant_id)]
     )
     return row
+
+
+async def set_bot_enabled(session: AsyncSession, *, restaurant_id: str, enabled: bool) -> Restaurant:
+    """The restaurant-wide bot switch: when off, no conversation of the restaurant gets bot replies."""
+    return await change(session, restaurant_id=restaurant_id, bot_enabled=enabled)
 
 
 async def get_many(session: AsyncSession, *, restaurant_id: str, ids: list[str]) -> dict[str, Restaurant]:

@@ -58,6 +58,7 @@ from app.models import (
     UsageMonth,
     table_of,
 )
+from app.services import restaurants
 from app.services.pages import MAX_PAGE
 from app.services.periods import Period
 
@@ -319,18 +320,7 @@ async def assign_plan(session: AsyncSession, *, restaurant_id: str, plan_id: str
 async def _update_restaurant(
     session: AsyncSession, restaurant_id: str, values: dict[str, object]
 ) -> Restaurant:
-    row = (
-        await session.execute(
-            update(Restaurant)
-            .where(col(Restaurant.id) == restaurant_id)
-            .values(**values, updated_at=func.now())
-            .returning(Restaurant)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound("restaurant not found")
-    return row
+    return await restaurants.change(session, restaurant_id=restaurant_id, **values)
 
 
 async def adjust(
