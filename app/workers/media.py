@@ -16,7 +16,6 @@ media.py) decides where they may go.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +27,7 @@ from app.channels.twilio.media import MediaRefused, MediaRetryable, TwilioMediaF
 from app.db.engine import Database
 from app.media.store import MediaStore
 from app.services import media
+from app.workers.queue import drain
 
 log = logging.getLogger("sufrah.media")
 
@@ -89,13 +89,13 @@ class MediaDownloads:
 
     async def download_due(self, *, limit: int = 10) -> int:
         """Download every attachment that is due now; returns how many were claimed."""
-        total = 0
-        while True:
-            jobs = await self._claim(limit)
-            if not jobs:
-                return total
-            total += len(jobs)
-            await asyncio.gather(*(self._download_safely(job) for job in jobs))
+        return await drain(
+            lambda: self._claim(limit),
+            self._download,
+            log=log,
+            name=lambda job: f"the download of {job.media_id}",
+            together=True,
+        )
 
     async def _claim(self, limit: int) -> list[_Job]:
         async with self.db.session() as session:
@@ -113,12 +113,6 @@ class MediaDownloads:
             )
             for r in rows
         ]
-
-    async def _download_safely(self, job: _Job) -> None:
-        try:
-            await self._download(job)
-        except Exception:  # one bad file must not stop the others; the lease brings it back
-            log.exception("media: unexpected error downloading %s", job.media_id)
 
     async def _download(self, job: _Job) -> None:
         try:

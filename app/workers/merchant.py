@@ -19,6 +19,7 @@ from app.channels.sufrah import SufrahPlatform
 from app.db.engine import Database
 from app.errors import NotFound, PlatformFailed
 from app.services import merchant, merchant_orders
+from app.workers.queue import drain
 
 log = logging.getLogger("sufrah.merchant")
 
@@ -33,19 +34,16 @@ class MerchantWork:
         """Sync every platform restaurant's menu that is due; returns how many were synced."""
         if not self.platform.configured:
             return 0
-        total = 0
-        while True:
+
+        async def claim() -> list[tuple[str, str]]:
             async with self.db.session() as session:
                 due = await merchant.claim_due(session, limit=limit)
                 await session.commit()
-            if not due:
-                return total
-            total += len(due)
-            for restaurant_id, merchant_id in due:
-                try:
-                    await self._sync(restaurant_id, merchant_id)
-                except Exception:  # one restaurant's bad menu must not stop the others
-                    log.exception("menu sync of %s failed unexpectedly", restaurant_id)
+            return list(due)
+
+        return await drain(
+            claim, lambda job: self._sync(*job), log=log, name=lambda job: f"the menu sync of {job[0]}"
+        )
 
     async def _sync(self, restaurant_id: str, merchant_id: str) -> None:
         try:
@@ -69,19 +67,19 @@ class MerchantWork:
         """Submit every order due an attempt; returns how many were tried."""
         if not self.platform.configured:
             return 0
-        total = 0
-        while True:
+
+        async def claim() -> list[tuple[str, str]]:
             async with self.db.session() as session:
                 due = await merchant_orders.claim_due(session, limit=limit)
                 await session.commit()
-            if not due:
-                return total
-            total += len(due)
-            for restaurant_id, order_id in due:
-                try:
-                    await self._submit(restaurant_id, order_id)
-                except Exception:
-                    log.exception("submitting order %s/%s failed unexpectedly", restaurant_id, order_id)
+            return list(due)
+
+        return await drain(
+            claim,
+            lambda job: self._submit(*job),
+            log=log,
+            name=lambda job: f"submitting order {job[0]}/{job[1]}",
+        )
 
     async def _submit(self, restaurant_id: str, order_id: str) -> None:
         async with self.db.session() as session:

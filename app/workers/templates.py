@@ -21,6 +21,7 @@ from app.channels.twilio.sender import TwilioError, TwilioRejectedError
 from app.db.engine import Database
 from app.services import templates
 from app.services.templates import SyncJob
+from app.workers.queue import drain
 
 log = logging.getLogger("sufrah.templates")
 
@@ -36,19 +37,14 @@ class TemplateSync:
 
     async def sync_due(self, *, limit: int = 20) -> int:
         """Do the Twilio work of every template that is due now; returns how many were handled."""
-        total = 0
-        while True:
+
+        async def claim() -> list[SyncJob]:
             async with self.db.session() as session:
                 jobs = await templates.claim_due(session, limit=limit, lease=LEASE)
                 await session.commit()
-            if not jobs:
-                return total
-            total += len(jobs)
-            for job in jobs:
-                try:
-                    await self._sync(job)
-                except Exception:  # one bad template must not stop the others
-                    log.exception("templates: unexpected error syncing %s", job.template.id)
+            return list(jobs)
+
+        return await drain(claim, self._sync, log=log, name=lambda job: f"template {job.template.id}")
 
     async def _sync(self, job: SyncJob) -> None:
         template, bot = job.template, job.bot
