@@ -40,6 +40,7 @@ from app.graphql import ratings as rt
 from app.graphql import settings as st
 from app.graphql import templates as tg
 from app.graphql import usage as ug
+from app.graphql import viewer as vw
 from app.graphql.context import OperationContext, graphql_error
 from app.graphql.cost import CostLimit, Costs
 from app.graphql.documents import CachedDocuments, DocumentCache, KiB, key_of
@@ -471,6 +472,10 @@ class Query:
             return rt.summary(found, restaurant_id=restaurant_id, period=period)
 
         return await _read(info, load)
+
+    @strawberry.field(description="The caller's token: whether it is an admin's, which restaurants it names.")
+    async def viewer(self, info: Info) -> vw.Viewer:
+        return vw.Viewer.of(await info.context.principal())
 
     @strawberry.field(description="The restaurants this token may act for.")
     async def restaurants(self, info: Info) -> list[Restaurant]:

@@ -209,3 +209,20 @@ async def test_the_limit_notification_arrives_live(
         for _ in range(2):  # the new conversation's notification, and the limit's
             kinds.add((await ws.next_data())["notificationCreated"]["kind"])
     assert kinds == {"CONVERSATION_STARTED", "USAGE_LIMIT_REACHED"}
+
+
+async def test_a_page_asks_whether_the_caller_is_an_admin_without_being_refused(
+    client: httpx.AsyncClient, db: Database, factory: Factory
+) -> None:
+    mine, theirs = await factory.restaurant(), await factory.restaurant("Kudu")
+    admin, token = await factory.token(admin=True), await factory.token(mine.id)
+    query = "{ viewer { isAdmin restaurantIds } }"
+    assert (await gql(client, query, token=admin)) == {
+        "data": {"viewer": {"isAdmin": True, "restaurantIds": []}}
+    }
+    scoped = await gql(client, query, token=token, restaurant=mine.id)
+    assert scoped == {"data": {"viewer": {"isAdmin": False, "restaurantIds": [mine.id]}}}
+    assert theirs.id not in str(scoped)
+    anonymous = await gql(client, query)
+    assert anonymous["data"] is None
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
