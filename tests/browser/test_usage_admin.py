@@ -119,3 +119,30 @@ async def test_a_restaurant_token_sees_no_admin_section(new_page, server, factor
     await expect(root.get_by_role("heading", name="All restaurants")).to_have_count(0)
     await expect(root.get_by_text("Manqoosh Bakery")).to_have_count(0)
     await expect(root.get_by_role("alert")).to_have_count(0)
+
+
+async def test_an_admin_pages_through_more_than_fifty_restaurants(new_page, server, factory, db, fake):
+    from playwright.async_api import expect
+
+    shop = await open_shop(factory, db, fake, name="Aaa Grill")
+    for n in range(50):
+        await factory.restaurant(f"Kitchen {n:02d}")
+    admin = await factory.token(admin=True)
+    page = await new_page()
+    await page.goto(server.url + "/inbox/")
+    await page.get_by_label("Access token").fill(admin)
+    await page.keyboard.press("Enter")
+    await page.get_by_label("Choose a restaurant").select_option(shop.restaurant_id)
+    await page.get_by_role("button", name="Open inbox").click()
+    await page.get_by_role("navigation", name="Pages").get_by_role("button", name="Usage").click()
+    root = page.locator("#page-root")
+    rows = root.locator(".usage-admin tbody tr")
+    await expect(root.get_by_role("status").filter(has_text="51 restaurants")).to_be_visible()
+    await expect(rows).to_have_count(50)
+    await expect(root.locator(".usage-admin-pager")).to_contain_text("1–50 of 51")
+    await expect(root.get_by_role("button", name="Previous", exact=True)).to_be_disabled()
+    await root.get_by_role("button", name="Next", exact=True).click()
+    await expect(rows).to_have_count(1)
+    await expect(root.locator(".usage-admin-pager")).to_contain_text("51–51 of 51")
+    await root.get_by_role("button", name="Previous", exact=True).click()
+    await expect(rows).to_have_count(50)
