@@ -227,8 +227,11 @@ async def test_a_page_costs_a_fixed_number_of_queries(client, resolver_client, r
         assert len(result["data"]["conversations"]["edges"]) == first
         return len(statements)
 
-    await run(1)  # the token is looked up once, then remembered
-    small, large = await run(5), await run(50)
+    # The fewest of three reads of each page: the token's lookup is remembered between requests, but
+    # under load the NOTIFY of the token's creation may land late and make one read look it up again
+    # (tests/test_tenancy.py covers that cache). A query per row would show in every read.
+    small = min([await run(5) for _ in range(3)])
+    large = min([await run(50) for _ in range(3)])
     assert small == large <= 4
 
 
