@@ -105,8 +105,11 @@ class SocketRegistry:
     async def _run(self, interval: float) -> None:
         failing = False
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for returns instead of raising when it is
+            # cancelled in the instant its event is set, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._due.wait()
             self._due.clear()
             try:
                 await self.recheck()

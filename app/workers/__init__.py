@@ -145,8 +145,9 @@ class Workers:
                 if not failing:  # once per outage, not once per second
                     log.warning("%s worker failed; retrying", name, exc_info=True)
                 failing = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.poll_interval)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: see app/auth/sockets.py
+                async with asyncio.timeout(self.poll_interval):
+                    await wake.wait()
 
     async def _prune_forever(self) -> None:
         while True:
