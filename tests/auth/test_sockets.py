@@ -279,3 +279,23 @@ async def test_revocation_closes_sockets_on_every_process(
             await revoke(db, token)  # from a third process: this one
             assert await close_code(gws.ws) == 4403
             assert await close_code(lws) == 4401
+
+
+async def test_the_recheck_loop_stops_at_once_even_when_a_change_arrives_as_it_is_stopped(db):
+    """A change heard in the very instant the server stops (an auth NOTIFY during shutdown). On
+    Python 3.11 a loop waiting with `asyncio.wait_for` swallowed that cancellation and went on
+    waiting, so the server's shutdown hung until its lifespan timed out."""
+    import asyncio
+    import time
+
+    from app.auth.sockets import SocketRegistry
+
+    registry = SocketRegistry()
+    registry.start(db, interval=60)
+    await asyncio.sleep(0.5)  # its first check is done: it waits for a change
+    registry.changed()
+    started = time.monotonic()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(3):  # stop() runs now, in this instant (wait_for would defer it)
+            await registry.stop()
+    assert time.monotonic() - started < 1
