@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -22,8 +22,6 @@ from sqlmodel import col
 from app.db import rowcount
 from app.errors import NotFound, ValidationFailed
 from app.models import ORDERING_STATES, OpeningException, OpeningHours, Restaurant
-from app.realtime import events
-from app.realtime.events import Change
 from app.services import hours, restaurants
 
 MAX_INTERVALS_PER_DAY = 6
@@ -199,20 +197,9 @@ async def set_ordering_state(
             raise ValidationFailed("until must carry a time zone offset", field="until")
         if not now < until <= now + timedelta(days=MAX_AHEAD_DAYS):
             raise ValidationFailed(f"until must be in the next {MAX_AHEAD_DAYS} days", field="until")
-    row = (
-        await session.execute(
-            update(Restaurant)
-            .where(col(Restaurant.id) == restaurant_id)
-            .values(ordering_state=state, ordering_state_until=until, updated_at=func.now())
-            .returning(Restaurant)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound("restaurant not found")
-    await events.record(
-        session, restaurant_id=restaurant_id, changes=[Change(events.RESTAURANT_UPDATED, restaurant_id)]
+    return await restaurants.change(
+        session, restaurant_id=restaurant_id, ordering_state=state, ordering_state_until=until
     )
-    return row
 
 
 async def schedules(

@@ -198,8 +198,8 @@ async def latest_for_conversation(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def _set_status(session: AsyncSession, *, restaurant_id: str, order_id: str, status: str) -> Order:
-    """Move an order to its next status; ValidationFailed for a move the flow doesn't allow."""
+async def _locked(session: AsyncSession, *, restaurant_id: str, order_id: str) -> Order:
+    """The order, locked for this transaction's change of it; NotFound."""
     order = (
         await session.execute(
             select(Order)
@@ -209,6 +209,12 @@ async def _set_status(session: AsyncSession, *, restaurant_id: str, order_id: st
     ).scalar_one_or_none()
     if order is None:
         raise NotFound("order not found")
+    return order
+
+
+async def _set_status(session: AsyncSession, *, restaurant_id: str, order_id: str, status: str) -> Order:
+    """Move an order to its next status; ValidationFailed for a move the flow doesn't allow."""
+    order = await _locked(session, restaurant_id=restaurant_id, order_id=order_id)
     if status not in ORDER_STATUSES:
         raise ValidationFailed(f"unknown order status {status}", field="status")
     if status not in NEXT[order.status]:
@@ -232,15 +238,7 @@ async def _set_status(session: AsyncSession, *, restaurant_id: str, order_id: st
 async def mark_paid(session: AsyncSession, *, restaurant_id: str, order_id: str) -> Order:
     """Record that staff received the order's payment, now (marked again: the first time stays);
     NotFound, or ValidationFailed for a cancelled order."""
-    order = (
-        await session.execute(
-            select(Order)
-            .where(col(Order.restaurant_id) == restaurant_id, col(Order.id) == order_id)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if order is None:
-        raise NotFound("order not found")
+    order = await _locked(session, restaurant_id=restaurant_id, order_id=order_id)
     if order.status == "CANCELLED":
         raise ValidationFailed("a cancelled order can't be marked paid", field="id")
     if order.paid_at is not None:
